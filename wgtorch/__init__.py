@@ -1,0 +1,111 @@
+"""wgtorch: PyTorch's programming model on WebGPU.
+
+``import wgtorch as torch`` and ordinary PyTorch code runs on any GPU through wgpu-py, or on
+Mesa's software Vulkan adapter (lavapipe) without one.
+"""
+
+from . import cuda
+from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from .backend import GPUError, NoAdapterError, get_runtime
+from .device import device
+from .dtypes import (
+    bool_ as bool,
+    float16,
+    float32,
+    get_default_dtype,
+    int32,
+    int64,
+    set_default_dtype,
+    uint8,
+    dtype,
+)
+from .tensor import Size, Tensor, is_tensor
+from . import ops
+from .ops.copy import clone
+from .ops.creation import (
+    arange, as_tensor, asarray, bernoulli, empty, empty_like, eye, from_numpy, full,
+    full_like, linspace, logspace, multinomial, normal, ones, ones_like, rand, rand_like,
+    randint, randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like,
+)
+from .ops.elementwise import (
+    abs, absolute, acos, add, addcdiv, addcmul, asin, atan, atan2, bitwise_and, bitwise_not,
+    bitwise_or, bitwise_xor, ceil, clamp, clamp_max, clamp_min, clip, cos, cosh, div, divide,
+    eq, erf, exp, exp2, expm1, floor, floor_divide, fmod, frac, ge, gelu, gt, isfinite, isinf,
+    isnan, isneginf, isposinf, le, lerp, log, log1p, log2, log10, logical_and, logical_not,
+    logical_or, logical_xor, lt, maximum, minimum, mul, multiply, nan_to_num, ne, neg, negative,
+    pow, reciprocal, relu, remainder, round, rsqrt, sigmoid, sign, signbit, silu, sin, sinh,
+    softplus, sqrt, square, sub, subtract, tan, tanh, true_divide, trunc, where,
+)
+from .ops.reduce import sum
+from .ops.views import (
+    broadcast_to, chunk, flatten, movedim, moveaxis, narrow, permute, ravel, reshape, select,
+    split, squeeze, swapaxes, swapdims, t, tensor_split, transpose, unbind, unflatten,
+    unsqueeze,
+)
+from .random import Generator, default_generator, get_rng_state, initial_seed, manual_seed
+from .random import seed, set_rng_state
+
+greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+fix = trunc
+arcsin, arccos, arctan = asin, acos, atan
+
+float = float32
+half = float16
+int = int32
+long = int64
+uint8 = uint8
+
+
+class _Float64Sentinel:
+    """``wgtorch.float64`` exists so that using it gives a clear error."""
+
+    def __getattr__(self, name):
+        from .dtypes import float64_error
+
+        raise float64_error("wgtorch.float64")
+
+    def __repr__(self):
+        return "torch.float64 (unsupported on WebGPU: use torch.float32)"
+
+
+def synchronize():
+    """Submit all recorded GPU work and wait for it."""
+    get_runtime().synchronize()
+
+
+def memory_allocated(device=None):
+    """Bytes held by live tensors (in pool size classes)."""
+    return get_runtime().pool.allocated_bytes
+
+
+def memory_reserved(device=None):
+    """Bytes held by the buffer pool, live or cached."""
+    return get_runtime().pool.reserved_bytes
+
+
+def empty_cache():
+    """Release cached (unused) GPU buffers."""
+    get_runtime().empty_cache()
+
+
+def is_floating_point(input):
+    return input.dtype.is_floating_point
+
+
+def numel(input):
+    return input.numel()
+
+
+def result_type(tensor1, tensor2):
+    from .dtypes import result_type as _rt
+
+    return _rt(tensor1, tensor2)
+
+
+def promote_types(type1, type2):
+    from .dtypes import promote
+
+    return promote(type1, type2)
+
+
+__version__ = "0.1.0"

@@ -1,0 +1,295 @@
+"""The one object that talks to the GPU: records dispatches, submits them in batches.
+
+Deferred submission: ``dispatch`` records into a single open compute pass and returns. The
+batch is submitted by ``flush`` when the host needs a value (``read``), when a host upload
+would overwrite a buffer the unsubmitted batch still uses, when the per-dispatch parameter
+ring is full, or every ``FLUSH_EVERY`` dispatches so the GPU starts early.
+
+Per-dispatch parameters (shapes, strides, scalars) go into slots of one uniform buffer bound
+with a dynamic offset, so a bind group depends only on the storage buffers and is reused
+whenever the same buffers come back from the pool.
+"""
+
+import os
+
+import wgpu
+
+from .adapter import choose_adapter, create_device
+from .errors import translate
+from .pool import BufferPool
+
+PARAM_SLOT_BYTES = 256  # one dispatch's parameters; also >= every adapter's offset alignment
+PARAM_SLOTS = 1024
+FLUSH_EVERY = 256
+MAX_BIND_GROUPS = 8192
+STAGING_USAGE = wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST
+
+
+class Kernel:
+    """A compiled compute pipeline and how many storage buffers it reads and writes."""
+
+    __slots__ = ("name", "pipeline", "layout", "layout_key", "n_in", "n_out", "workgroup_size")
+
+    def __init__(self, name, pipeline, layout, layout_key, n_in, n_out, workgroup_size):
+        self.name = name
+        self.pipeline = pipeline
+        self.layout = layout
+        self.layout_key = layout_key
+        self.n_in = n_in
+        self.n_out = n_out
+        self.workgroup_size = workgroup_size
+
+
+class Runtime:
+    """Adapter, device, caches and the pending command batch."""
+
+    def __init__(self):
+        # Mesa's shader cache makes the second run skip LLVM compilation of every pipeline.
+        os.environ.setdefault(
+            "MESA_SHADER_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "wgtorch")
+        )
+        self.adapter = choose_adapter()
+        self.device = create_device(self.adapter)
+        self.queue = self.device.queue
+        self.info = dict(self.adapter.info)
+        self.limits = dict(self.device.limits)
+        self.features = set(self.device.features)
+        self.max_binding_bytes = min(
+            self.limits["max-storage-buffer-binding-size"], self.limits["max-buffer-size"]
+        )
+        self.max_workgroups = self.limits["max-compute-workgroups-per-dimension"]
+        self.is_cpu_adapter = self.info.get("adapter_type") == "CPU"
+
+        self.pool = BufferPool(self.device)
+        self.pool.on_destroy = self._forget_buffer
+        self.staging = BufferPool(self.device, STAGING_USAGE)
+        self.params_buffer = self.device.create_buffer(
+            size=PARAM_SLOT_BYTES * PARAM_SLOTS,
+            usage=wgpu.BufferUsage.UNIFORM | wgpu.BufferUsage.COPY_DST,
+        )
+        self.sync_buffer = self.pool.acquire(4)
+        self.params_host = bytearray(PARAM_SLOT_BYTES * PARAM_SLOTS)
+        self.params_used = 0  # slots filled in the pending batch
+
+        self.kernels = {}
+        self.layouts = {}  # (n_in, n_out) -> (bind group layout, pipeline layout)
+        self.bind_groups = {}
+        self.encoder = None
+        self.compute_pass = None
+        self.pending_buffers = set()  # ids of buffers the unsubmitted batch touches
+        self.pending_dispatches = 0
+        self.dispatch_count = 0  # totals since start, for tests and benchmarks
+        self.submit_count = 0
+
+    # ---- kernels -----------------------------------------------------------------------
+
+    def _layouts(self, n_in, n_out):
+        key = (n_in, n_out)
+        if key not in self.layouts:
+            ro = {"type": wgpu.BufferBindingType.read_only_storage}
+            rw = {"type": wgpu.BufferBindingType.storage}
+            entries = [
+                {"binding": i, "visibility": wgpu.ShaderStage.COMPUTE, "buffer": ro if i < n_in else rw}
+                for i in range(n_in + n_out)
+            ]
+            entries.append(
+                {
+                    "binding": n_in + n_out,
+                    "visibility": wgpu.ShaderStage.COMPUTE,
+                    "buffer": {"type": wgpu.BufferBindingType.uniform, "has_dynamic_offset": True},
+                }
+            )
+            bgl = self.device.create_bind_group_layout(entries=entries)
+            self.layouts[key] = (bgl, self.device.create_pipeline_layout(bind_group_layouts=[bgl]))
+        return self.layouts[key]
+
+    def kernel(self, key, make_source, n_in, n_out, workgroup_size=64):
+        """The cached kernel for ``key``; ``make_source()`` gives its WGSL on first use.
+
+        WGSL convention: bindings 0..n_in-1 are ``var<storage, read>`` inputs, then n_out
+        ``var<storage, read_write>`` outputs, then one ``var<uniform>`` params struct.
+        """
+        kern = self.kernels.get(key)
+        if kern is None:
+            source = make_source()
+            bgl, layout = self._layouts(n_in, n_out)
+            name = key[0] if isinstance(key, tuple) else str(key)
+            try:
+                module = self.device.create_shader_module(code=source)
+                pipeline = self.device.create_compute_pipeline(
+                    layout=layout, compute={"module": module, "entry_point": "main"}
+                )
+            except wgpu.GPUError as exc:
+                raise translate(exc, f"the shader of kernel {name!r}") from None
+            kern = Kernel(name, pipeline, bgl, (n_in, n_out), n_in, n_out, workgroup_size)
+            self.kernels[key] = kern
+        return kern
+
+    # ---- recording -----------------------------------------------------------------------
+
+    def _pass(self):
+        if self.compute_pass is None:
+            if self.encoder is None:
+                self.encoder = self.device.create_command_encoder()
+            self.compute_pass = self.encoder.begin_compute_pass()
+        return self.compute_pass
+
+    def _encoder(self):
+        if self.compute_pass is not None:
+            self.compute_pass.end()
+            self.compute_pass = None
+        if self.encoder is None:
+            self.encoder = self.device.create_command_encoder()
+        return self.encoder
+
+    def _bind_group(self, kern, buffers):
+        key = (kern.layout_key, *map(id, buffers))
+        entry = self.bind_groups.get(key)
+        if entry is None:
+            if len(self.bind_groups) >= MAX_BIND_GROUPS:
+                self.bind_groups.clear()
+            entries = [{"binding": i, "resource": {"buffer": b}} for i, b in enumerate(buffers)]
+            entries.append(
+                {
+                    "binding": len(buffers),
+                    "resource": {"buffer": self.params_buffer, "size": PARAM_SLOT_BYTES},
+                }
+            )
+            bg = self.device.create_bind_group(layout=kern.layout, entries=entries)
+            entry = self.bind_groups[key] = (bg, tuple(buffers))
+        return entry[0]
+
+    def grid(self, workgroups):
+        """Fold a 1-D workgroup count into (x, y, z) under the per-dimension limit."""
+        limit = self.max_workgroups
+        if workgroups <= limit:
+            return (max(workgroups, 1), 1, 1)
+        y = -(-workgroups // limit)
+        if y <= limit:
+            return (limit, y, 1)
+        z = -(-y // limit)
+        return (limit, limit, z)
+
+    def dispatch(self, kern, buffers, params, workgroups):
+        """Record one dispatch of ``kern`` over ``buffers`` (inputs then outputs).
+
+        ``params`` is the bytes of the kernel's uniform struct (at most PARAM_SLOT_BYTES);
+        ``workgroups`` a 1-D count, folded into Y/Z when it exceeds the adapter's limit.
+        """
+        if workgroups <= 0:
+            return
+        if self.params_used >= PARAM_SLOTS:
+            self.flush()
+        slot = self.params_used * PARAM_SLOT_BYTES
+        self.params_host[slot : slot + len(params)] = params
+        self.params_used += 1
+        bg = self._bind_group(kern, buffers)
+        cpass = self._pass()
+        cpass.set_pipeline(kern.pipeline)
+        cpass.set_bind_group(0, bg, [slot])
+        cpass.dispatch_workgroups(*self.grid(workgroups))
+        self.pending_buffers.update(map(id, buffers))
+        self.pending_dispatches += 1
+        self.dispatch_count += 1
+        if self.pending_dispatches >= FLUSH_EVERY:
+            self.flush()
+
+    def copy(self, src, src_offset, dst, dst_offset, nbytes):
+        """Record a buffer-to-buffer copy in the pending batch."""
+        if nbytes:
+            self._encoder().copy_buffer_to_buffer(src, src_offset, dst, dst_offset, nbytes)
+            self.pending_buffers.update((id(src), id(dst)))
+
+    def flush(self):
+        """Submit the pending batch (no wait)."""
+        if self.encoder is None:
+            return
+        if self.compute_pass is not None:
+            self.compute_pass.end()
+            self.compute_pass = None
+        n = self.pending_dispatches
+        try:
+            if self.params_used:
+                used = self.params_used * PARAM_SLOT_BYTES
+                self.queue.write_buffer(self.params_buffer, 0, self.params_host, 0, used)
+            self.queue.submit([self.encoder.finish()])
+        except wgpu.GPUError as exc:
+            raise translate(exc, f"a batch of {n} dispatches") from None
+        finally:
+            self.encoder = None
+            self.params_used = 0
+            self.pending_dispatches = 0
+            self.pending_buffers.clear()
+        self.submit_count += 1
+
+    def synchronize(self):
+        """Submit pending work and wait until the GPU has finished it."""
+        # NOTE: wgpu-py's on_submitted_work_done_sync is broken with wgpu-native 0.32; mapping a
+        # buffer after the batch waits for it just the same.
+        self.read(self.sync_buffer, 0, 4)
+
+    # ---- memory --------------------------------------------------------------------------
+
+    def alloc(self, nbytes):
+        if nbytes > self.max_binding_bytes:
+            raise RuntimeError(
+                f"wgtorch: a tensor of {nbytes} bytes exceeds this adapter's largest storage "
+                f"binding ({self.max_binding_bytes} bytes); split it into smaller tensors"
+            )
+        try:
+            return self.pool.acquire(max(nbytes, 4))
+        except wgpu.GPUError as exc:
+            raise translate(exc, f"an allocation of {nbytes} bytes") from None
+
+    def free(self, buf):
+        self.pool.release(buf)
+
+    def _forget_buffer(self, buf):
+        stale = [k for k, (_, bufs) in self.bind_groups.items() if any(b is buf for b in bufs)]
+        for k in stale:
+            del self.bind_groups[k]
+
+    def empty_cache(self):
+        self.flush()
+        self.pool.empty_cache()
+        self.staging.empty_cache()
+
+    # ---- host transfers --------------------------------------------------------------------
+
+    def write(self, buf, data, offset=0):
+        """Upload bytes into ``buf``. Ordered after every dispatch recorded before it."""
+        # NOTE: queue.write_buffer runs before any command buffer submitted after it, so a
+        # buffer the unsubmitted batch still reads (a recycled one) must be flushed first.
+        if id(buf) in self.pending_buffers:
+            self.flush()
+        self.queue.write_buffer(buf, offset, data)
+
+    def read(self, buf, offset, nbytes):
+        """Bytes of ``buf[offset:offset+nbytes]`` after all recorded work (flushes)."""
+        if nbytes == 0:
+            return b""
+        start = offset - offset % 4
+        size = -(-(offset + nbytes - start) // 4) * 4
+        staging = self.staging.acquire(size)
+        try:
+            self.copy(buf, start, staging, 0, size)
+            self.flush()
+            staging.map_sync(wgpu.MapMode.READ, 0, size)
+            data = staging.read_mapped(0, size)
+            staging.unmap()
+        except wgpu.GPUError as exc:
+            raise translate(exc, "a read back to the host") from None
+        finally:
+            self.staging.release(staging)
+        return bytes(data[offset - start : offset - start + nbytes])
+
+
+_runtime = None
+
+
+def get_runtime():
+    """The process-wide runtime, created on first use."""
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime()
+    return _runtime

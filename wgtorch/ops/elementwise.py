@@ -1,0 +1,531 @@
+"""Elementwise primitives: one table row each (WGSL expression + backward rule).
+
+Expressions use ``{0}``, ``{1}``... for the operands, already converted to the compute type.
+Backward rules are written in wgtorch ops (so they run on the GPU and can be differentiated
+again); broadcasting is undone by ``sum_to``.
+"""
+
+import math
+
+from .. import dtypes as dt
+from ..autograd.function import Function
+from ..tensor import Tensor, tensor_method
+from .pointwise import launch_map
+from .reduce import sum_to
+
+# ---- dtype rules ------------------------------------------------------------------------
+
+FLOAT = "float"  # integer inputs are promoted to the default float dtype
+SAME = "same"  # result has the (promoted) input dtype
+BOOL = "bool"  # result is bool; compared in the promoted dtype
+
+
+def _check_devices(name, operands):
+    devices = {op.device for op in operands if isinstance(op, Tensor) and op.ndim > 0}
+    if len(devices) > 1:
+        a, b = sorted(str(d) for d in devices)[:2]
+        raise RuntimeError(
+            f"Expected all tensors to be on the same device, but found at least two devices, "
+            f"{b} and {a}! (when checking argument for {name})"
+        )
+
+
+def _compute_dtype(name, operands, kind):
+    for op in operands:
+        if not isinstance(op, (Tensor, bool, int, float)):
+            raise TypeError(
+                f"{name}(): argument must be a Tensor or a number, not {type(op).__name__}"
+            )
+    t = dt.result_type(*operands)
+    if kind == FLOAT and not t.is_floating_point:
+        t = dt.get_default_dtype()
+    return t
+
+
+def _scalar_check(name, op, t):
+    if isinstance(op, float) and not t.is_floating_point:
+        raise RuntimeError(f"{name}: result type Float can't be cast to the desired output type")
+    if isinstance(op, int) and not isinstance(op, bool) and not t.is_floating_point:
+        if not dt.INT32_MIN <= op <= dt.INT32_MAX:
+            raise RuntimeError(
+                f"{name}: scalar {op} does not fit in wgtorch's 32-bit integer storage"
+            )
+
+
+def run(name, exprs, operands, kind=SAME, out=None):
+    """Launch ``exprs[compute type]`` over ``operands`` with PyTorch's type promotion."""
+    _check_devices(name, operands)
+    t = _compute_dtype(name, operands, kind)
+    expr = exprs.get(t.wgsl) if isinstance(exprs, dict) else exprs
+    if expr is None:
+        raise RuntimeError(f'"{name}" not implemented for \'{t.name.capitalize()}\'')
+    for op in operands:
+        if not isinstance(op, Tensor):
+            _scalar_check(name, op, t)
+    out_dtype = dt.bool_ if kind == BOOL else t
+    casts = [t.wgsl] * len(operands)
+    return launch_map(name, expr, operands, casts, out_dtype, out=out)
+
+
+# ---- Function factories ----------------------------------------------------------------
+
+
+def _camel(name):
+    return "".join(p.capitalize() for p in name.strip("_").split("_"))
+
+
+def _make_function(name, exprs, kind, grad, n_tensor_args):
+    def forward(ctx, *args):
+        out = run(name, exprs, args[:n_tensor_args], kind)
+        if grad is not None:
+            ctx.save_for_backward(*args[:n_tensor_args], out)
+            ctx.consts = args[n_tensor_args:]
+        return out
+
+    def backward(ctx, g):
+        *inputs, out = ctx.saved_tensors
+        grads = grad(g, out, *inputs, *ctx.consts)
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        return tuple(
+            sum_to(gi, x.shape) if isinstance(x, Tensor) and gi is not None else None
+            for gi, x in zip(grads, inputs)
+        )
+
+    cls = type(f"{_camel(name)}Backward0", (Function,), {
+        "forward": staticmethod(forward), "backward": staticmethod(backward)
+    })
+    return cls
+
+
+def _differentiable(kind):
+    return kind != BOOL
+
+
+def unary(name, exprs, kind=SAME, grad=None, aliases=()):
+    """Declare a unary op ``name(input)`` and ``Tensor.name``."""
+    fn_cls = _make_function(name, exprs, kind, grad, 1)
+
+    def op(input):
+        if grad is None or not input.dtype.is_floating_point and kind != FLOAT:
+            return run(name, exprs, [input], kind)
+        return fn_cls.apply(input)
+
+    op.__name__ = name
+    op.__doc__ = f"Elementwise ``{name}`` (PyTorch's ``torch.{name}``)."
+    tensor_method(name, *aliases)(op)
+    return op
+
+
+def binary(name, exprs, kind=SAME, grad=None):
+    """Declare a binary op ``name(input, other)`` with broadcasting and scalars."""
+    fn_cls = _make_function(name, exprs, kind, grad, 2)
+
+    def op(input, other):
+        if grad is None:
+            return run(name, exprs, [input, other], kind)
+        return fn_cls.apply(input, other)
+
+    op.__name__ = name
+    op.__doc__ = f"Elementwise ``{name}`` with broadcasting (PyTorch's ``torch.{name}``)."
+    tensor_method(name)(op)
+    return op
+
+
+# ---- the table: unary -----------------------------------------------------------------
+
+F = "f32"
+NUM = {"f32": "{0}", "i32": "{0}", "u32": "{0}"}
+
+
+def _f(expr):
+    return {"f32": expr}
+
+
+neg = unary("neg", {"f32": "-{0}", "i32": "-{0}", "u32": "(0u - {0})"}, SAME,
+            lambda g, out, x: -g, aliases=("negative",))
+abs = unary("abs", {"f32": "abs({0})", "i32": "abs({0})", "u32": "{0}"}, SAME,
+            lambda g, out, x: g * x.sign(), aliases=("absolute",))
+sign = unary("sign", {"f32": "sign({0})", "i32": "sign({0})", "u32": "min({0}, 1u)"}, SAME,
+             lambda g, out, x: g * 0.0)
+exp = unary("exp", _f("exp({0})"), FLOAT, lambda g, out, x: g * out)
+exp2 = unary("exp2", _f("exp2({0})"), FLOAT, lambda g, out, x: g * out * math.log(2.0))
+log = unary("log", _f("log({0})"), FLOAT, lambda g, out, x: g / x)
+log2 = unary("log2", _f("log2({0})"), FLOAT, lambda g, out, x: g / (x * math.log(2.0)))
+log10 = unary("log10", _f("log2({0}) * 0.30102999566398120"), FLOAT,
+              lambda g, out, x: g / (x * math.log(10.0)))
+log1p = unary("log1p", _f("log1p_f({0})"), FLOAT, lambda g, out, x: g / (x + 1.0))
+expm1 = unary("expm1", _f("expm1_f({0})"), FLOAT, lambda g, out, x: g * (out + 1.0))
+sqrt = unary("sqrt", _f("sqrt({0})"), FLOAT, lambda g, out, x: g / (out * 2.0))
+rsqrt = unary("rsqrt", _f("inverseSqrt({0})"), FLOAT, lambda g, out, x: g * out * out * out * -0.5)
+sin = unary("sin", _f("sin({0})"), FLOAT, lambda g, out, x: g * x.cos())
+cos = unary("cos", _f("cos({0})"), FLOAT, lambda g, out, x: -g * x.sin())
+tan = unary("tan", _f("tan({0})"), FLOAT, lambda g, out, x: g * (out * out + 1.0))
+tanh = unary("tanh", _f("tanh_f({0})"), FLOAT, lambda g, out, x: g * (1.0 - out * out))
+asin = unary("asin", _f("asin({0})"), FLOAT, lambda g, out, x: g * (1.0 - x * x).rsqrt(),
+             aliases=("arcsin",))
+acos = unary("acos", _f("acos({0})"), FLOAT, lambda g, out, x: -g * (1.0 - x * x).rsqrt(),
+             aliases=("arccos",))
+atan = unary("atan", _f("atan({0})"), FLOAT, lambda g, out, x: g / (x * x + 1.0),
+             aliases=("arctan",))
+sinh = unary("sinh", _f("sinh({0})"), FLOAT, lambda g, out, x: g * x.cosh())
+cosh = unary("cosh", _f("cosh({0})"), FLOAT, lambda g, out, x: g * x.sinh())
+sigmoid = unary("sigmoid", _f("sigmoid_f({0})"), FLOAT, lambda g, out, x: g * out * (1.0 - out))
+erf = unary("erf", _f("erf_f({0})"), FLOAT,
+            lambda g, out, x: g * (x * x * -1.0).exp() * (2.0 / math.sqrt(math.pi)))
+reciprocal = unary("reciprocal", _f("1.0 / {0}"), FLOAT, lambda g, out, x: -g * out * out)
+relu = unary("relu", {"f32": "select(max({0}, 0.0), {0}, isnan_f({0}))", "i32": "max({0}, 0)",
+                      "u32": "{0}"}, SAME, lambda g, out, x: g * (out > 0))
+silu = unary("silu", _f("{0} * sigmoid_f({0})"), FLOAT,
+             lambda g, out, x: g * (x.sigmoid() * (1.0 + x * (1.0 - x.sigmoid()))))
+_ROUND_INT = {"i32": "{0}", "u32": "{0}"}
+floor = unary("floor", {"f32": "floor({0})", **_ROUND_INT}, SAME, lambda g, out, x: g * 0.0)
+ceil = unary("ceil", {"f32": "ceil({0})", **_ROUND_INT}, SAME, lambda g, out, x: g * 0.0)
+trunc = unary("trunc", {"f32": "trunc({0})", **_ROUND_INT}, SAME, lambda g, out, x: g * 0.0,
+              aliases=("fix",))
+frac = unary("frac", _f("{0} - trunc({0})"), SAME, lambda g, out, x: g)
+square = unary("square", {"f32": "{0} * {0}", "i32": "{0} * {0}", "u32": "{0} * {0}"}, SAME,
+               lambda g, out, x: g * x * 2.0)
+isnan = unary("isnan", {"f32": "select(0u, 1u, isnan_f({0}))", "i32": "0u", "u32": "0u"}, BOOL)
+isinf = unary("isinf", {"f32": "select(0u, 1u, isinf_f({0}))", "i32": "0u", "u32": "0u"}, BOOL)
+isfinite = unary("isfinite", {"f32": "select(1u, 0u, isnan_f({0}) || isinf_f({0}))",
+                              "i32": "1u", "u32": "1u"}, BOOL)
+isposinf = unary("isposinf", {"f32": "select(0u, 1u, isinf_f({0}) && {0} > 0.0)",
+                              "i32": "0u", "u32": "0u"}, BOOL)
+isneginf = unary("isneginf", {"f32": "select(0u, 1u, isinf_f({0}) && {0} < 0.0)",
+                              "i32": "0u", "u32": "0u"}, BOOL)
+signbit = unary("signbit", {"f32": "select(0u, 1u, (bitcast<u32>({0}) >> 31u) == 1u)",
+                            "i32": "select(0u, 1u, {0} < 0)", "u32": "0u"}, BOOL)
+logical_not = unary("logical_not", {"f32": "select(0u, 1u, {0} == 0.0)",
+                                    "i32": "select(0u, 1u, {0} == 0)",
+                                    "u32": "select(0u, 1u, {0} == 0u)"}, BOOL)
+bitwise_not = unary("bitwise_not", {"i32": "~{0}", "u32": "~{0}"}, SAME)
+negative, absolute, arcsin, arccos, arctan, fix = neg, abs, asin, acos, atan, trunc
+
+# ---- the table: binary ------------------------------------------------------------------
+
+
+def _min_max_grad(pick_a):
+    def grad(g, out, a, b):
+        a_wins = pick_a(a, b).float() + (a == b).float() * 0.5
+        return g * a_wins, g * (1.0 - a_wins)
+
+    return grad
+
+
+def _pow_grad(g, out, a, b):
+    ga = g * b * a.pow(b - 1.0) if isinstance(b, Tensor) else g * b * a.pow(b - 1.0 if b else 0.0)
+    if not isinstance(b, Tensor):
+        return ga, None
+    # d/db a^b = a^b log a; 0 where a == 0 and b >= 0 (PyTorch's convention)
+    gb = where((a == 0) & (b >= 0), 0.0, g * out * a.log())
+    return ga, gb
+
+
+add_ = binary("_add", {"f32": "{0} + {1}", "i32": "{0} + {1}", "u32": "{0} + {1}"}, SAME,
+              lambda g, out, a, b: (g, g))
+sub_ = binary("_sub", {"f32": "{0} - {1}", "i32": "{0} - {1}", "u32": "{0} - {1}"}, SAME,
+              lambda g, out, a, b: (g, -g))
+mul = binary("mul", {"f32": "{0} * {1}", "i32": "{0} * {1}", "u32": "{0} * {1}"}, SAME,
+             lambda g, out, a, b: (g * b, g * a))
+div_true = binary("_div", _f("{0} / {1}"), FLOAT,
+                  lambda g, out, a, b: (g / b, -g * out / b))
+floor_divide = binary("floor_divide", {"f32": "floor({0} / {1})", "i32": "idiv_floor({0}, {1})",
+                                       "u32": "{0} / max({1}, 1u)"}, SAME)
+remainder = binary("remainder", {"f32": "fmod_py({0}, {1})", "i32": "imod_py({0}, {1})",
+                                 "u32": "{0} % max({1}, 1u)"}, SAME,
+                   lambda g, out, a, b: (g, -g * floor_divide(a, b)))
+fmod = binary("fmod", {"f32": "{0} - {1} * trunc({0} / {1})", "i32": "{0} % {1}",
+                       "u32": "{0} % max({1}, 1u)"}, SAME,
+              lambda g, out, a, b: (g, -g * (a / b).trunc()))
+pow_ = binary("_pow", {"f32": "pow_f({0}, {1})", "i32": "pow_i({0}, {1})",
+                       "u32": "u32(pow_i(i32({0}), i32({1})))"}, SAME, _pow_grad)
+maximum = binary("maximum", {"f32": "max_f({0}, {1})", "i32": "max({0}, {1})",
+                             "u32": "max({0}, {1})"}, SAME, _min_max_grad(lambda a, b: a > b))
+minimum = binary("minimum", {"f32": "min_f({0}, {1})", "i32": "min({0}, {1})",
+                             "u32": "min({0}, {1})"}, SAME, _min_max_grad(lambda a, b: a < b))
+atan2 = binary("atan2", _f("atan2({0}, {1})"), FLOAT,
+               lambda g, out, a, b: (g * b / (a * a + b * b), -g * a / (a * a + b * b)))
+
+
+def _cmp(op):
+    return {t: f"select(0u, 1u, {{0}} {op} {{1}})" for t in ("f32", "i32", "u32")}
+
+
+eq = binary("eq", _cmp("=="), BOOL)
+ne = binary("ne", _cmp("!="), BOOL)
+lt = binary("lt", _cmp("<"), BOOL)
+le = binary("le", _cmp("<="), BOOL)
+gt = binary("gt", _cmp(">"), BOOL)
+ge = binary("ge", _cmp(">="), BOOL)
+tensor_method("less")(lt)
+tensor_method("less_equal")(le)
+tensor_method("greater")(gt)
+tensor_method("greater_equal")(ge)
+tensor_method("not_equal")(ne)
+
+
+def _logical(op):
+    z = {"f32": "0.0", "i32": "0", "u32": "0u"}
+    return {t: f"select(0u, 1u, ({{0}} != {zero}) {op} ({{1}} != {zero}))" for t, zero in z.items()}
+
+
+logical_and = binary("logical_and", _logical("&&"), BOOL)
+logical_or = binary("logical_or", _logical("||"), BOOL)
+logical_xor = binary("logical_xor", _logical("!="), BOOL)
+bitwise_and = binary("bitwise_and", {"i32": "{0} & {1}", "u32": "{0} & {1}"}, SAME)
+bitwise_or = binary("bitwise_or", {"i32": "{0} | {1}", "u32": "{0} | {1}"}, SAME)
+bitwise_xor = binary("bitwise_xor", {"i32": "{0} ^ {1}", "u32": "{0} ^ {1}"}, SAME)
+
+
+# ---- public wrappers with PyTorch's signatures ------------------------------------------
+
+
+@tensor_method()
+def add(input, other, *, alpha=1):
+    """``input + alpha * other`` with broadcasting."""
+    return add_(input, other if alpha == 1 else mul(other, alpha))
+
+
+@tensor_method()
+def sub(input, other, *, alpha=1):
+    """``input - alpha * other`` with broadcasting."""
+    return sub_(input, other if alpha == 1 else mul(other, alpha))
+
+
+subtract = tensor_method("subtract")(sub)
+multiply = tensor_method("multiply")(mul)
+
+
+@tensor_method("div", "divide", "true_divide")
+def div(input, other, *, rounding_mode=None):
+    """True division, or ``rounding_mode='floor'|'trunc'``."""
+    if rounding_mode is None:
+        return div_true(input, other)
+    if rounding_mode == "floor":
+        return floor_divide(input, other)
+    if rounding_mode == "trunc":
+        q = div_true(input, other).trunc()
+        return q if dt.result_type(input, other).is_floating_point else q.to(dt.result_type(input, other))
+    raise ValueError(
+        f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+        f"'{rounding_mode}'"
+    )
+
+
+divide = true_divide = div
+
+
+@tensor_method("pow")
+def pow(input, exponent):
+    """``input ** exponent`` (either may be a scalar)."""
+    if isinstance(input, Tensor) and isinstance(exponent, (int, float)) and not isinstance(exponent, bool):
+        if exponent == 1:
+            return input * 1
+        if exponent == 2:
+            return input * input
+        if isinstance(exponent, int) and exponent < 0 and not input.dtype.is_floating_point:
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+    return pow_(input, exponent)
+
+
+def _where_grad(g, out, cond, a, b):
+    return None, where(cond, g, 0.0), where(cond, 0.0, g)
+
+
+class WhereBackward0(Function):
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        _check_devices("where", [cond, a, b])
+        t = dt.result_type(*(x for x in (a, b)))
+        cond_t = cond if cond.dtype is dt.bool_ else cond.bool()
+        ctx.save_for_backward(cond_t)
+        ctx.shapes = (a.shape if isinstance(a, Tensor) else None,
+                      b.shape if isinstance(b, Tensor) else None)
+        return launch_map("where", "select({2}, {1}, {0} != 0u)", [cond_t, a, b],
+                          ["u32", t.wgsl, t.wgsl], t)
+
+    @staticmethod
+    def backward(ctx, g):
+        (cond,) = ctx.saved_tensors
+        sa, sb = ctx.shapes
+        ga = sum_to(where(cond, g, 0.0), sa) if sa is not None and ctx.needs_input_grad[1] else None
+        gb = sum_to(where(cond, 0.0, g), sb) if sb is not None and ctx.needs_input_grad[2] else None
+        return None, ga, gb
+
+
+@tensor_method()
+def where(condition, input=None, other=None):
+    """``input`` where ``condition`` else ``other`` (either may be a scalar)."""
+    if input is None and other is None:
+        return condition.nonzero(as_tuple=True)
+    if not isinstance(condition, Tensor):
+        raise TypeError("where(): argument 'condition' must be Tensor")
+    return WhereBackward0.apply(condition, input, other)
+
+
+@tensor_method("clamp", "clip")
+def clamp(input, min=None, max=None):
+    """Clamp into ``[min, max]``; either bound may be None, a number or a tensor."""
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if not isinstance(min, Tensor) and not isinstance(max, Tensor):
+        return ClampBackward1.apply(input, min, max)
+    out = input
+    if min is not None:
+        out = maximum(out, min)
+    if max is not None:
+        out = minimum(out, max)
+    return out
+
+
+clip = clamp
+
+
+class ClampBackward1(Function):
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        t = dt.result_type(x, lo if lo is not None else hi)
+        if t.is_floating_point:
+            expr = "select(min(max({0}, {1}), {2}), {0}, isnan_f({0}))"
+            lo_v = -math.inf if lo is None else lo
+            hi_v = math.inf if hi is None else hi
+        else:
+            expr = "min(max({0}, {1}), {2})"
+            lo_v = dt.INT32_MIN if lo is None else lo
+            hi_v = dt.INT32_MAX if hi is None else hi
+        ctx.save_for_backward(x)
+        ctx.bounds = (lo, hi)
+        return launch_map("clamp", expr, [x, lo_v, hi_v], [t.wgsl] * 3, t)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        lo, hi = ctx.bounds
+        mask = None
+        if lo is not None:
+            mask = x >= lo
+        if hi is not None:
+            mask = (x <= hi) if mask is None else mask & (x <= hi)
+        return where(mask, g, 0.0), None, None
+
+
+@tensor_method()
+def clamp_min(input, min):
+    return clamp(input, min=min)
+
+
+@tensor_method()
+def clamp_max(input, max):
+    return clamp(input, max=max)
+
+
+@tensor_method()
+def lerp(input, end, weight):
+    """``input + weight * (end - input)``."""
+    return input + weight * (end - input)
+
+
+@tensor_method()
+def addcmul(input, tensor1, tensor2, *, value=1):
+    return input + value * tensor1 * tensor2
+
+
+@tensor_method()
+def addcdiv(input, tensor1, tensor2, *, value=1):
+    return input + value * tensor1 / tensor2
+
+
+@tensor_method()
+def round(input, decimals=0):
+    """Round half to even (as PyTorch), optionally to ``decimals`` places."""
+    if decimals == 0:
+        return _round(input)
+    scale = 10.0 ** decimals
+    return _round(input * scale) / scale
+
+
+_round = unary("_round", {"f32": "round({0})", **_ROUND_INT}, SAME, lambda g, out, x: g * 0.0)
+
+
+@tensor_method()
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    """Replace NaN, +inf and -inf by finite numbers (defaults: 0 and float32's max/min)."""
+    if not input.dtype.is_floating_point:
+        return input.clone()
+    big = 3.4028234663852886e38
+    posinf = big if posinf is None else posinf
+    neginf = -big if neginf is None else neginf
+    expr = "select(select(select({0}, {3}, isinf_f({0}) && {0} < 0.0), {2}, isinf_f({0}) && {0} > 0.0), {1}, isnan_f({0}))"
+    return _NanToNum.apply(input, float(nan), float(posinf), float(neginf), expr)
+
+
+class _NanToNum(Function):
+    @staticmethod
+    def forward(ctx, x, nan, posinf, neginf, expr):
+        ctx.save_for_backward(x)
+        return launch_map("nan_to_num", expr, [x, nan, posinf, neginf], ["f32"] * 4, x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return where(x.isfinite(), g, 0.0), None, None, None, None
+
+
+@tensor_method()
+def gelu(input, approximate="none"):
+    """GELU: exact (erf) or ``approximate='tanh'``."""
+    if approximate == "none":
+        return _gelu(input)
+    if approximate == "tanh":
+        return _gelu_tanh(input)
+    raise RuntimeError(f"approximate argument must be either none or tanh, got {approximate!r}")
+
+
+_S2PI = math.sqrt(2.0 / math.pi)
+
+
+def _gelu_grad(g, out, x):
+    cdf = 0.5 * (1.0 + (x * (1.0 / math.sqrt(2.0))).erf())
+    pdf = (x * x * -0.5).exp() * (1.0 / math.sqrt(2.0 * math.pi))
+    return g * (cdf + x * pdf)
+
+
+def _gelu_tanh_grad(g, out, x):
+    inner = (x + x * x * x * 0.044715) * _S2PI
+    t = inner.tanh()
+    d_inner = (1.0 + x * x * (3 * 0.044715)) * _S2PI
+    return g * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * d_inner)
+
+
+_gelu = unary("_gelu", _f("0.5 * {0} * (1.0 + erf_f({0} * 0.70710678118654752))"), FLOAT,
+              _gelu_grad)
+_gelu_tanh = unary("_gelu_tanh",
+                   _f(f"0.5 * {{0}} * (1.0 + tanh_f({_S2PI!r} * ({{0}} + 0.044715 * {{0}} * {{0}} * {{0}})))"),
+                   FLOAT, _gelu_tanh_grad)
+
+
+@tensor_method()
+def softplus(input, beta=1.0, threshold=20.0):
+    """``log(1 + exp(beta * x)) / beta``, linear above ``threshold``."""
+    return _Softplus.apply(input, float(beta), float(threshold))
+
+
+class _Softplus(Function):
+    @staticmethod
+    def forward(ctx, x, beta, threshold):
+        ctx.save_for_backward(x)
+        ctx.consts = (beta, threshold)
+        t = dt.get_default_dtype() if not x.dtype.is_floating_point else x.dtype
+        return launch_map("softplus", "softplus_f({0}, {1}, {2})", [x, beta, threshold],
+                          ["f32"] * 3, t)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        beta, threshold = ctx.consts
+        z = (x * beta).sigmoid()
+        return where(x * beta > threshold, g, g * z), None, None
+
+
+SoftplusBackward0 = _Softplus

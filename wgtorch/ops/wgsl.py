@@ -1,0 +1,176 @@
+"""WGSL building blocks shared by generated kernels: the invocation index, the strided
+indexer, helper functions (erf, pow, ...) and dtype conversions.
+
+Every generated kernel follows one binding convention: inputs ``var<storage, read>``, then
+outputs ``var<storage, read_write>``, then one ``var<uniform>`` params struct ``P``.
+"""
+
+import re
+
+from ..dtypes import float16, uint8, bool_
+
+WORKGROUP = 64
+MAX_DIMS = 8
+
+# Linear invocation id, with grids folded into Y/Z past 65535 workgroups in X.
+INDEX = f"""
+fn linear_id(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {{
+    return ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * {WORKGROUP}u + lid;
+}}
+"""
+
+ENTRY = f"""@compute @workgroup_size({WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {{
+    let i = linear_id(wid, nwg, lid);"""
+
+# NOTE: compilers may assume no NaN/Inf in float math, so these test the bits.
+HELPERS = {
+    "isnan_f": """
+fn isnan_f(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }""",
+    "isinf_f": """
+fn isinf_f(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u; }""",
+    "nan_f": """
+fn nan_f() -> f32 { return bitcast<f32>(0x7fc00000u); }""",
+    "inf_f": """
+fn inf_f() -> f32 { return bitcast<f32>(0x7f800000u); }""",
+    "round_f16": """
+fn round_f16(x: f32) -> f32 { return unpack2x16float(pack2x16float(vec2<f32>(x, 0.0))).x; }""",
+    "tanh_f": """
+fn tanh_f(x: f32) -> f32 {
+    let e = exp(-2.0 * abs(x));
+    return sign(x) * (1.0 - e) / (1.0 + e);
+}""",
+    "sigmoid_f": """
+fn sigmoid_f(x: f32) -> f32 {
+    if (x >= 0.0) { return 1.0 / (1.0 + exp(-x)); }
+    let e = exp(x);
+    return e / (1.0 + e);
+}""",
+    "softplus_f": """
+fn softplus_f(x: f32, beta: f32, threshold: f32) -> f32 {
+    if (x * beta > threshold) { return x; }
+    return log1p_f(exp(x * beta)) / beta;
+}""",
+    "log1p_f": """
+fn log1p_f(x: f32) -> f32 {
+    let u = 1.0 + x;
+    if (u == 1.0) { return x; }
+    return log(u) * x / (u - 1.0);
+}""",
+    "expm1_f": """
+fn expm1_f(x: f32) -> f32 {
+    if (abs(x) < 1e-5) { return x + 0.5 * x * x; }
+    return exp(x) - 1.0;
+}""",
+    "erf_f": """
+fn erf_f(x: f32) -> f32 {
+    // Abramowitz & Stegun 7.1.26 refined: |error| < 1.2e-7
+    let z = abs(x);
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let r = t * exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 +
+        t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 +
+        t * (-0.82215223 + t * 0.17087277)))))))));
+    return select(1.0 - r, r - 1.0, x < 0.0);
+}""",
+    "pow_f": """
+fn pow_f(a: f32, b: f32) -> f32 {
+    if (b == 0.0) { return 1.0; }
+    if (a == 0.0) { return select(0.0, inf_f(), b < 0.0); }
+    if (a < 0.0) {
+        if (floor(b) != b) { return nan_f(); }
+        let r = exp2(b * log2(-a));
+        return select(r, -r, abs(b % 2.0) == 1.0);
+    }
+    return exp2(b * log2(a));
+}""",
+    "pow_i": """
+fn pow_i(a: i32, b: i32) -> i32 {
+    if (b < 0) {
+        if (a == 1) { return 1; }
+        if (a == -1) { return select(-1, 1, (b & 1) == 0); }
+        return 0;
+    }
+    var r = 1; var base = a; var e = b;
+    for (var k = 0; k < 32 && e > 0; k++) {
+        if ((e & 1) == 1) { r = r * base; }
+        base = base * base; e = e >> 1u;
+    }
+    return r;
+}""",
+    "fmod_py": """
+fn fmod_py(a: f32, b: f32) -> f32 {
+    let r = a - b * floor(a / b);
+    return r;
+}""",
+    "imod_py": """
+fn imod_py(a: i32, b: i32) -> i32 {
+    if (b == 0) { return 0; }
+    let r = a % b;
+    return select(r, r + b, r != 0 && ((r < 0) != (b < 0)));
+}""",
+    "idiv_floor": """
+fn idiv_floor(a: i32, b: i32) -> i32 {
+    if (b == 0) { return 0; }
+    let q = a / b;
+    return select(q, q - 1, (a % b != 0) && ((a < 0) != (b < 0)));
+}""",
+    "max_f": """
+fn max_f(a: f32, b: f32) -> f32 { return select(max(a, b), a + b, isnan_f(a) || isnan_f(b)); }""",
+    "min_f": """
+fn min_f(a: f32, b: f32) -> f32 { return select(min(a, b), a + b, isnan_f(a) || isnan_f(b)); }""",
+}
+_DEPS = {
+    "softplus_f": ("log1p_f",),
+    "pow_f": ("inf_f", "nan_f"),
+    "max_f": ("isnan_f",),
+    "min_f": ("isnan_f",),
+}
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def helpers_for(code):
+    """The helper functions ``code`` calls, with their dependencies, in order."""
+    names, stack = [], [w for w in _WORD.findall(code) if w in HELPERS]
+    while stack:
+        n = stack.pop()
+        if n not in names:
+            names.append(n)
+            stack.extend(_DEPS.get(n, ()))
+    return "\n".join(HELPERS[n] for n in sorted(names))
+
+
+def store_value(dtype, value):
+    """WGSL that turns ``value`` (of the dtype's compute type) into its stored form."""
+    if dtype is float16:
+        return f"round_f16({value})"
+    if dtype is uint8:
+        return f"(({value}) & 255u)"
+    if dtype is bool_:
+        return f"select(0u, 1u, ({value}) != 0u)"
+    return value
+
+
+def strided_offsets(n_operands):
+    """WGSL computing ``o``: the element offset of invocation ``i`` in up to 4 operands."""
+    assert n_operands <= 4
+    return """
+    var rem = i;
+    var o = P.off;
+    for (var d = i32(P.ndim) - 1; d >= 0; d--) {
+        let q = u32(d) / 4u; let r = u32(d) % 4u;
+        let s = P.shape[q][r];
+        let c = rem % s;
+        rem = rem / s;
+        o += c * vec4<u32>(P.st[q][r], P.st[2u + q][r], P.st[4u + q][r], P.st[6u + q][r]);
+    }"""
+
+
+PARAMS_STRUCT = """
+struct Params {
+    numel: u32, ndim: u32, extra0: u32, extra1: u32,
+    sc: vec4<u32>,
+    off: vec4<u32>,
+    shape: array<vec4<u32>, 2>,
+    st: array<vec4<u32>, 8>,
+};"""

@@ -1,0 +1,435 @@
+"""Tensor: a strided view of a GPU buffer, with dtype, device and autograd fields.
+
+This file holds the core only (storage, metadata, host transfers, autograd entry points).
+Ops attach themselves as methods with ``tensor_method`` where they are declared, so each
+op is declared once, in ``wgtorch/ops``.
+"""
+
+import weakref
+
+import numpy as np
+
+from . import dtypes as dt
+from .autograd.function import AccumulateGrad
+from .autograd.grad_mode import is_grad_enabled, no_grad
+from .backend import get_runtime
+from .device import CPU, GPU, as_device
+
+ELEMENT_BYTES = 4  # every dtype is stored as one 32-bit word (see dtype.py)
+
+
+class Storage:
+    """A GPU buffer holding ``numel`` elements, shared by a tensor and its views."""
+
+    __slots__ = ("buffer", "numel", "version", "runtime", "__weakref__")
+
+    def __init__(self, numel):
+        self.runtime = get_runtime()
+        self.buffer = self.runtime.alloc(numel * ELEMENT_BYTES)
+        self.numel = numel
+        self.version = 0
+
+    def __del__(self):
+        try:
+            self.runtime.free(self.buffer)
+        except Exception:  # interpreter shutdown
+            pass
+
+
+def contiguous_strides(shape):
+    strides, acc = [], 1
+    for s in reversed(shape):
+        strides.append(acc)
+        acc *= max(s, 1)
+    return tuple(reversed(strides))
+
+
+def prod(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def to_storage_array(array, dtype):
+    """numpy data as the dtype's 32-bit storage array, refusing values that would wrap."""
+    if dtype is dt.float16:
+        return np.ascontiguousarray(array, dtype=np.float16).astype(np.float32)
+    if dtype is dt.int64 or dtype is dt.int32:
+        a = np.asarray(array)
+        if a.size and a.dtype.kind in "iu" and (a.min() < dt.INT32_MIN or a.max() > dt.INT32_MAX):
+            bad = a.max() if a.max() > dt.INT32_MAX else a.min()
+            raise RuntimeError(
+                f"value {int(bad)} does not fit in wgtorch's {dtype.name} storage: integers are "
+                f"kept as 32-bit on the GPU (range {dt.INT32_MIN}..{dt.INT32_MAX})"
+            )
+        if a.dtype.kind == "f" and a.size and not np.all(np.isfinite(a)):
+            raise RuntimeError(f"cannot convert non-finite values to {dtype.name}")
+        return np.ascontiguousarray(a).astype(np.int32)
+    if dtype is dt.uint8:
+        a = np.asarray(array)
+        if a.size and a.dtype.kind in "iu" and (a.min() < 0 or a.max() > 255):
+            raise RuntimeError(f"value {int(a.max() if a.max() > 255 else a.min())} cannot be "
+                               "converted to type uint8 without overflow")
+        return np.ascontiguousarray(a).astype(np.uint32) & 255
+    if dtype is dt.bool_:
+        return np.ascontiguousarray(array).astype(bool).astype(np.uint32)
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+class Tensor:
+    """A multi-dimensional array on the WebGPU adapter, with PyTorch's API.
+
+    Example::
+
+        x = wgtorch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+        y = (x * x).sum()
+        y.backward()          # x.grad == 2 * x
+    """
+
+    __array_priority__ = 1000  # numpy scalars defer to Tensor's operators
+
+    def __init__(self, *args, device=None, dtype=None):
+        """``Tensor(data)`` copies data; ``Tensor(2, 3)`` is an uninitialised float tensor."""
+        from .ops import creation
+
+        if len(args) == 1 and not isinstance(args[0], int):
+            src = creation.tensor(args[0], dtype=dtype or dt.get_default_dtype(), device=device)
+        else:
+            shape = args[0] if len(args) == 1 and isinstance(args[0], tuple) else args
+            src = creation.empty(*shape, dtype=dtype, device=device)
+        self._init_from(src._storage, src.shape, src._stride, src._offset, src.dtype, src.device)
+
+    def _init_from(self, storage, shape, stride, offset, dtype, device):
+        self._storage = storage
+        self.shape = Size(shape)
+        self._stride = tuple(stride)
+        self._offset = offset
+        self.dtype = dtype
+        self.device = device
+        self.requires_grad = False
+        self.grad = None
+        self.grad_fn = None
+        self._output_nr = 0
+        self._grad_accumulator = None
+        self._hooks = None
+        self._base = None
+        self._retains_grad = False
+
+    @classmethod
+    def _make(cls, storage, shape, stride, offset, dtype, device):
+        t = object.__new__(cls)
+        t._init_from(storage, shape, stride, offset, dtype, device)
+        return t
+
+    @classmethod
+    def _empty(cls, shape, dtype, device=GPU):
+        shape = tuple(shape)
+        return cls._make(Storage(prod(shape)), shape, contiguous_strides(shape), 0, dtype, device)
+
+    @classmethod
+    def _from_numpy(cls, array, dtype, device=GPU):
+        data = to_storage_array(array, dtype)
+        t = cls._empty(data.shape, dtype, device)
+        if data.size:
+            get_runtime().write(t._storage.buffer, data.tobytes())
+        return t
+
+    def _alias(self):
+        """A new Tensor object over the same data, with no autograd history."""
+        t = Tensor._make(self._storage, self.shape, self._stride, self._offset, self.dtype,
+                         self.device)
+        t._base = self._base
+        return t
+
+    def _view_of(self, shape, stride, offset):
+        t = Tensor._make(self._storage, shape, stride, offset, self.dtype, self.device)
+        t._base = self if self._base is None else self._base
+        return t
+
+    # ---- metadata --------------------------------------------------------------------
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def dim(self):
+        return len(self.shape)
+
+    ndimension = dim
+
+    def size(self, dim=None):
+        return self.shape if dim is None else self.shape[self._wrap_dim(dim)]
+
+    def stride(self, dim=None):
+        return self._stride if dim is None else self._stride[self._wrap_dim(dim)]
+
+    def storage_offset(self):
+        return self._offset
+
+    def numel(self):
+        return prod(self.shape)
+
+    nelement = numel
+
+    def element_size(self):
+        return self.dtype.itemsize
+
+    @property
+    def itemsize(self):
+        return self.dtype.itemsize
+
+    @property
+    def nbytes(self):
+        return self.numel() * self.dtype.itemsize
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    @property
+    def is_cuda(self):
+        return self.device.type == "wgpu"
+
+    @property
+    def is_cpu(self):
+        return self.device.type == "cpu"
+
+    @property
+    def _version(self):
+        return self._storage.version
+
+    @property
+    def data(self):
+        return self.detach()
+
+    @data.setter
+    def data(self, other):
+        self._storage = other._storage
+        self.shape, self._stride, self._offset = other.shape, other._stride, other._offset
+        self.dtype = other.dtype
+
+    def is_floating_point(self):
+        return self.dtype.is_floating_point
+
+    def is_complex(self):
+        return False
+
+    def is_contiguous(self, memory_format=None):
+        expected = 1
+        for s, st in zip(reversed(self.shape), reversed(self._stride)):
+            if s != 1 and st != expected:
+                return False
+            expected *= s
+        return True
+
+    def _wrap_dim(self, dim, ndim=None):
+        n = self.ndim if ndim is None else ndim
+        lo, hi = (-1, 0) if n == 0 else (-n, n - 1)
+        if not isinstance(dim, int) or not lo <= dim <= hi:
+            raise IndexError(
+                f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {dim})"
+            )
+        return dim % n if n else 0
+
+    def type(self, dtype=None):
+        if dtype is None:
+            names = {"float32": "Float", "float16": "Half", "int32": "Int", "int64": "Long",
+                     "bool": "Bool", "uint8": "Byte"}
+            prefix = "torch.cuda." if self.device.type == "wgpu" else "torch."
+            return f"{prefix}{names[self.dtype.name]}Tensor"
+        return self.to(dt.as_dtype(dtype))
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __hash__(self):
+        return id(self)
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    # ---- host transfers ------------------------------------------------------------------
+
+    def _storage_array(self):
+        """The elements as their 32-bit storage numpy array, in this tensor's shape."""
+        src = self if self.is_contiguous() else self.contiguous()
+        n = src.numel()
+        raw = get_runtime().read(src._storage.buffer, src._offset * ELEMENT_BYTES,
+                                 n * ELEMENT_BYTES)
+        return np.frombuffer(raw, dtype=dt.STORAGE_NP[self.dtype.wgsl]).reshape(self.shape)
+
+    def numpy(self, *, force=False):
+        """A numpy copy of the data (reads back from the GPU; submits pending work)."""
+        if self.requires_grad and not force:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
+                "instead."
+            )
+        return self._storage_array().astype(self.dtype.np_dtype)
+
+    def item(self):
+        if self.numel() != 1:
+            raise RuntimeError(
+                f"a Tensor with {self.numel()} elements cannot be converted to Scalar"
+            )
+        v = self._storage_array().reshape(-1)[0]
+        if self.dtype is dt.bool_:
+            return bool(v)
+        return float(v) if self.dtype.is_floating_point else int(v)
+
+    def tolist(self):
+        return self.detach().numpy().tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.detach().numpy()
+        return a if dtype is None else a.astype(dtype)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        if self.numel() != 1:
+            raise RuntimeError(
+                f"Boolean value of Tensor with more than one value is ambiguous"
+            )
+        return bool(self.item())
+
+    def __index__(self):
+        if self.dtype.is_floating_point or self.numel() != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __repr__(self):
+        from .formatting import tensor_repr
+
+        return tensor_repr(self)
+
+    __str__ = __repr__
+
+    def __format__(self, spec):
+        if self.ndim == 0 and spec:
+            return format(self.item(), spec)
+        return repr(self)
+
+    # ---- autograd --------------------------------------------------------------------
+
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and not (self.dtype.is_floating_point):
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        if not self.is_leaf:
+            if not requires_grad:
+                raise RuntimeError(
+                    "you can only change requires_grad flags of leaf variables. If you want to "
+                    "use a computed variable in a subgraph that doesn't require differentiation "
+                    "use var_no_grad = var.detach()."
+                )
+            return self
+        self.requires_grad = requires_grad
+        return self
+
+    def _get_accumulator(self):
+        if self._grad_accumulator is None:
+            self._grad_accumulator = AccumulateGrad(self)
+        return self._grad_accumulator
+
+    def detach(self):
+        """A tensor sharing this data, cut from the graph."""
+        return self._alias()
+
+    def detach_(self):
+        if self._base is not None and self._base.requires_grad:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    def retain_grad(self):
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.grad_fn is None or self._retains_grad:
+            return
+        node = self.grad_fn
+        if node.retained is None:
+            node.retained = {}
+        node.retained[self._output_nr] = weakref.ref(self)
+        self._retains_grad = True
+
+    @property
+    def retains_grad(self):
+        return self._retains_grad
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed; it may return a new one."""
+        if not self.requires_grad:
+            raise RuntimeError(
+                "cannot register a hook on a tensor that doesn't require gradient"
+            )
+        if self.grad_fn is None:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        else:
+            node = self.grad_fn
+            if node.pre_hooks is None:
+                node.pre_hooks = {}
+            hooks = node.pre_hooks.setdefault(self._output_nr, [])
+        hooks.append(hook)
+        return RemovableHandle(hooks, hook)
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate the gradient of this tensor into the ``.grad`` of the graph's leaves."""
+        from .autograd import backward
+
+        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+
+class Size(tuple):
+    """``tensor.shape``: a tuple of ints, printed as ``torch.Size([...])``."""
+
+    def __repr__(self):
+        return f"torch.Size({list(self)})"
+
+    def numel(self):
+        return prod(self)
+
+    def __getitem__(self, key):
+        r = tuple.__getitem__(self, key)
+        return Size(r) if isinstance(key, slice) else r
+
+
+class RemovableHandle:
+    """Returned by ``register_hook``; ``remove()`` unregisters the hook."""
+
+    def __init__(self, hooks, hook):
+        self.hooks, self.hook = hooks, hook
+
+    def remove(self):
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)
+
+
+def tensor_method(*names):
+    """Attach the decorated op to Tensor under ``names`` (the op is declared once, in ops/)."""
+
+    def attach(fn):
+        for name in names or (fn.__name__,):
+            setattr(Tensor, name, fn)
+        return fn
+
+    return attach
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+__all__ = ["Tensor", "Size", "tensor_method", "is_tensor", "CPU", "GPU", "as_device", "no_grad",
+           "is_grad_enabled"]

@@ -11,6 +11,7 @@ whenever the same buffers come back from the pool.
 """
 
 import os
+import struct
 
 import wgpu
 
@@ -72,12 +73,14 @@ class Runtime:
         self.params_used = 0  # slots filled in the pending batch
 
         self.kernels = {}
+        self._timestamps = None  # (query set, resolve buffer), made on first gpu_time
         self.layouts = {}  # (n_in, n_out) -> (bind group layout, pipeline layout)
         self.bind_groups = {}
         self.encoder = None
         self.compute_pass = None
         self.pending_buffers = set()  # ids of buffers the unsubmitted batch touches
         self.pending_dispatches = 0
+        self.timing = False  # inside gpu_time: one timestamped pass, no automatic flush
         self.dispatch_count = 0  # totals since start, for tests and benchmarks
         self.submit_count = 0
 
@@ -176,9 +179,17 @@ class Runtime:
         ``params`` is the bytes of the kernel's uniform struct (at most PARAM_SLOT_BYTES);
         ``workgroups`` a 1-D count, folded into Y/Z when it exceeds the adapter's limit.
         """
-        if workgroups <= 0:
-            return
+        if isinstance(workgroups, tuple):  # an explicit (x, y, z) grid
+            grid = workgroups
+            if min(grid) <= 0:
+                return
+        else:
+            if workgroups <= 0:
+                return
+            grid = self.grid(workgroups)
         if self.params_used >= PARAM_SLOTS:
+            if self.timing:
+                raise RuntimeError(f"gpu_time: at most {PARAM_SLOTS} dispatches per timed pass")
             self.flush()
         slot = self.params_used * PARAM_SLOT_BYTES
         self.params_host[slot : slot + len(params)] = params
@@ -187,11 +198,11 @@ class Runtime:
         cpass = self._pass()
         cpass.set_pipeline(kern.pipeline)
         cpass.set_bind_group(0, bg, [slot])
-        cpass.dispatch_workgroups(*self.grid(workgroups))
+        cpass.dispatch_workgroups(*grid)
         self.pending_buffers.update(map(id, buffers))
         self.pending_dispatches += 1
         self.dispatch_count += 1
-        if self.pending_dispatches >= FLUSH_EVERY:
+        if self.pending_dispatches >= FLUSH_EVERY and not self.timing:
             self.flush()
 
     def copy(self, src, src_offset, dst, dst_offset, nbytes):
@@ -227,6 +238,40 @@ class Runtime:
         # NOTE: wgpu-py's on_submitted_work_done_sync is broken with wgpu-native 0.32; mapping a
         # buffer after the batch waits for it just the same.
         self.read(self.sync_buffer, 0, 4)
+
+    def gpu_time(self, record):
+        """Seconds the GPU spent on the dispatches ``record()`` makes, from timestamp queries.
+
+        The dispatches run in their own compute pass with timestamps at its start and end.
+        Returns None when the adapter lacks 'timestamp-query' (callers then use wall clock).
+        """
+        if "timestamp-query" not in self.features:
+            return None
+        self.flush()
+        if self._timestamps is None:
+            self._timestamps = (
+                self.device.create_query_set(type=wgpu.QueryType.timestamp, count=2),
+                self.device.create_buffer(
+                    size=256, usage=wgpu.BufferUsage.QUERY_RESOLVE | wgpu.BufferUsage.COPY_SRC
+                ),
+            )
+        query_set, resolved = self._timestamps
+        self.encoder = self.device.create_command_encoder()
+        self.compute_pass = self.encoder.begin_compute_pass(
+            timestamp_writes={
+                "query_set": query_set,
+                "beginning_of_pass_write_index": 0,
+                "end_of_pass_write_index": 1,
+            }
+        )
+        self.timing = True
+        try:
+            record()
+        finally:
+            self.timing = False
+        self._encoder().resolve_query_set(query_set, 0, 2, resolved, 0)
+        start, end = struct.unpack("<QQ", self.read(resolved, 0, 16))
+        return max(end - start, 0) * 1e-9  # WebGPU timestamps are nanoseconds
 
     # ---- memory --------------------------------------------------------------------------
 

@@ -36,6 +36,9 @@ from .ops.elementwise import (
     pow, reciprocal, relu, remainder, round, rsqrt, sigmoid, sign, signbit, silu, sin, sinh,
     softplus, sqrt, square, sub, subtract, tan, tanh, true_divide, trunc, where,
 )
+from .ops.linalg import (
+    addmm, addmv, baddbmm, bmm, dot, einsum, ger, inner, matmul, mm, mv, outer, tensordot, vdot,
+)
 from .ops.reduce import sum
 from .ops.views import (
     broadcast_to, chunk, flatten, movedim, moveaxis, narrow, permute, ravel, reshape, select,

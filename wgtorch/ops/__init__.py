@@ -1,3 +1,4 @@
 """Every op, declared once: kernel launch and backward rule side by side."""
 
 from . import copy, creation, elementwise, operators, reduce, views  # noqa: F401
+from . import linalg  # noqa: F401

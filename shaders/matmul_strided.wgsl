@@ -1,0 +1,107 @@
+// Batched matmul over arbitrary strides: C[b, m, n] = alpha * sum_k A[b, m, k] * B[b, k, n]
+//                                                    (+ beta * bias[b, m, n]) (+ C[b, m, n]).
+// The general variant: any strides (transposed, expanded, sliced operands are read in place),
+// any dtype T (f32 or i32, prepended by the launcher as `alias T = ...;`).
+// Each invocation computes a 4x4 tile of C with scalar loads; the k loop covers only
+// [P.k_begin, P.k_begin + P.k_len), so a long K is split over several dispatches that
+// accumulate (lavapipe stops any loop after 65,535 iterations per invocation).
+//
+// Bindings: 0 A (read), 1 B (read), 2 bias (read; any buffer when P.flags bit 0 is clear),
+//           3 C (read_write, contiguous [batch, M, N] from element P.out_off), 4 P (uniform Params).
+// P.flags: bit 0 add beta * bias, bit 1 add the current C (a later K chunk).
+
+struct Params {
+    M: u32, N: u32, K: u32, batch: u32,
+    k_begin: u32, k_len: u32, tiles_n: u32, flags: u32,
+    alpha: u32, beta: u32, ndim_batch: u32, out_off: u32,
+    off: vec4<u32>,            // element offsets of A, B, bias
+    a_st: vec4<u32>,           // A strides: m, k
+    b_st: vec4<u32>,           // B strides: k, n
+    c_st: vec4<u32>,           // bias strides: m, n
+    batch_shape: vec4<u32>,    // up to 4 batch dims, innermost last
+    batch_a: vec4<u32>,
+    batch_b: vec4<u32>,
+    batch_c: vec4<u32>,
+};
+
+@group(0) @binding(0) var<storage, read> A: array<T>;
+@group(0) @binding(1) var<storage, read> B: array<T>;
+@group(0) @binding(2) var<storage, read> bias: array<T>;
+@group(0) @binding(3) var<storage, read_write> C: array<T>;
+@group(0) @binding(4) var<uniform> P: Params;
+
+fn scalar(bits: u32) -> T {
+    // alpha/beta arrive as f32 bits for float kernels and i32 bits for integer kernels
+    return bitcast<T>(bits);
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let i = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 64u + lid;
+    let tiles_m = (P.M + 3u) / 4u;
+    let per_batch = tiles_m * P.tiles_n;
+    if (i >= per_batch * P.batch) { return; }
+    let bidx = i / per_batch;
+    let t = i % per_batch;
+    let m0 = (t / P.tiles_n) * 4u;
+    let n0 = (t % P.tiles_n) * 4u;
+
+    // batch index -> element offsets of this batch in A, B, bias
+    var rem = bidx;
+    var oa = P.off.x;
+    var ob = P.off.y;
+    var oc = P.off.z;
+    for (var d = i32(P.ndim_batch) - 1; d >= 0; d--) {
+        let s = P.batch_shape[d];
+        let c = rem % s;
+        rem = rem / s;
+        oa += c * P.batch_a[d];
+        ob += c * P.batch_b[d];
+        oc += c * P.batch_c[d];
+    }
+
+    // clamp rows/columns so edge tiles load in bounds; their results are not stored
+    let ms = vec4<u32>(min(m0, P.M - 1u), min(m0 + 1u, P.M - 1u), min(m0 + 2u, P.M - 1u),
+                       min(m0 + 3u, P.M - 1u));
+    let ns = vec4<u32>(min(n0, P.N - 1u), min(n0 + 1u, P.N - 1u), min(n0 + 2u, P.N - 1u),
+                       min(n0 + 3u, P.N - 1u));
+    let arow = oa + ms * P.a_st.x;
+    let bcol = ob + ns * P.b_st.y;
+    var acc0 = vec4<T>(T(0));
+    var acc1 = vec4<T>(T(0));
+    var acc2 = vec4<T>(T(0));
+    var acc3 = vec4<T>(T(0));
+    let k_end = P.k_begin + P.k_len;
+    for (var k = P.k_begin; k < k_end; k++) {
+        let ka = k * P.a_st.y;
+        let kb = k * P.b_st.x;
+        let a = vec4<T>(A[arow.x + ka], A[arow.y + ka], A[arow.z + ka], A[arow.w + ka]);
+        let b = vec4<T>(B[bcol.x + kb], B[bcol.y + kb], B[bcol.z + kb], B[bcol.w + kb]);
+        acc0 += a.x * b;
+        acc1 += a.y * b;
+        acc2 += a.z * b;
+        acc3 += a.w * b;
+    }
+
+    let alpha = scalar(P.alpha);
+    let beta = scalar(P.beta);
+    let accs = array<vec4<T>, 4>(acc0, acc1, acc2, acc3);
+    for (var r = 0u; r < 4u; r++) {
+        let m = m0 + r;
+        if (m >= P.M) { break; }
+        for (var c = 0u; c < 4u; c++) {
+            let n = n0 + c;
+            if (n >= P.N) { break; }
+            var v = alpha * accs[r][c];
+            if ((P.flags & 1u) != 0u) {
+                v += beta * bias[oc + m * P.c_st.x + n * P.c_st.y];
+            }
+            let idx = P.out_off + (bidx * P.M + m) * P.N + n;
+            if ((P.flags & 2u) != 0u) {
+                v += C[idx];
+            }
+            C[idx] = store_t(v);
+        }
+    }
+}

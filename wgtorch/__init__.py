@@ -39,7 +39,11 @@ from .ops.elementwise import (
 from .ops.linalg import (
     addmm, addmv, baddbmm, bmm, dot, einsum, ger, inner, matmul, mm, mv, outer, tensordot, vdot,
 )
-from .ops.reduce import sum
+from .ops.reduce import (
+    all, amax, amin, any, argmax, argmin, count_nonzero, max, mean, min, prod, sum,
+)
+from .ops.softmax import log_softmax, logsumexp, softmax
+from . import return_types
 from .ops.views import (
     broadcast_to, chunk, flatten, movedim, moveaxis, narrow, permute, ravel, reshape, select,
     split, squeeze, swapaxes, swapdims, t, tensor_split, transpose, unbind, unflatten,

@@ -1,110 +1,104 @@
-"""Reductions. ``sum`` is the primitive autograd needs (``sum_to`` undoes broadcasting).
+"""Reductions: sum, mean, prod, amax/amin, max/min, argmax/argmin, all/any, count_nonzero.
 
-Rows are reduced in chunks of at most ``CHUNK`` elements per invocation, then the partial
-results again, so no invocation loops more than lavapipe's 65,535-iteration limit allows.
+Each is one run of the reduction engine (``reduce_kernel.reduce``: a multi-pass parallel tree
+reduction over a dim, a tuple of dims or all dims, reading strided input without a copy when
+the strides allow it). Primitives with gradients are ``Function``s whose backward rules are
+wgtorch ops. ``sum_to`` undoes broadcasting for the backward rules of other ops.
+
+dtypes follow PyTorch: sum/prod of bool and integer tensors give int64; mean of an integer
+tensor is an error; all/any give bool (uint8 for uint8 input).
 """
-
-import struct
 
 from .. import dtypes as dt
+from .. import return_types
 from ..autograd.function import Function
-from ..backend import get_runtime
-from ..tensor import Tensor, prod, tensor_method
-from . import wgsl
+from ..tensor import Tensor, prod as _prod, tensor_method
+from .reduce_kernel import normalize_dims, reduce, reduced_shape
 
-CHUNK = 1024
-_PARAMS = struct.Struct("<8I")
+_NONZERO = "select({A}(0), {A}(1), {x} != {T}(0))"
 
 
-def _row_sum_source(in_t, acc_t):
-    return f"""
-struct Params {{ outputs: u32, row: u32, chunk: u32, chunks: u32, base: u32, p0: u32, p1: u32, p2: u32 }};
-@group(0) @binding(0) var<storage, read> x: array<{in_t}>;
-@group(0) @binding(1) var<storage, read_write> out: array<{acc_t}>;
-@group(0) @binding(2) var<uniform> P: Params;
-{wgsl.INDEX}
-{wgsl.ENTRY}
-    if (i >= P.outputs * P.chunks) {{ return; }}
-    let row = i / P.chunks;
-    let c = i % P.chunks;
-    let start = P.base + row * P.row + c * P.chunk;
-    let n = min(P.chunk, P.row - c * P.chunk);
-    var acc: {acc_t} = {acc_t}(0);
-    for (var k = 0u; k < n; k++) {{ acc += {acc_t}(x[start + k]); }}
-    out[i] = acc;
-}}
-"""
+def _keep(g, shape, dims, keepdim):
+    """``g`` (a reduction's gradient) with the reduced dims back as size 1."""
+    return g if keepdim else g.view(reduced_shape(shape, dims, True))
 
 
-def _sum_rows(x, rows, row_len, out_dtype):
-    """Sum a contiguous [rows, row_len] tensor (any offset) over its rows -> [rows] of ``out_dtype``."""
-    rt = get_runtime()
-    src = x
-    while True:
-        chunks = -(-row_len // CHUNK) if row_len else 1
-        last = chunks == 1
-        out = Tensor._empty((rows * chunks,), out_dtype if last else _acc_dtype(out_dtype),
-                            x.device)
-        key = ("row_sum", src.dtype.wgsl, out.dtype.wgsl)
-        kern = rt.kernel(key, lambda: _row_sum_source(src.dtype.wgsl, out.dtype.wgsl), 1, 1)
-        params = _PARAMS.pack(rows, row_len, CHUNK, chunks, src._offset, 0, 0, 0)
-        rt.dispatch(kern, [src._storage.buffer, out._storage.buffer], params,
-                    -(-(rows * chunks) // wgsl.WORKGROUP))
-        if last:
-            return out
-        src, row_len = out, chunks
+def _check_nonempty(name, x, dims, all_dims):
+    if all_dims and x.numel() == 0:
+        msg = (f"{name}(): Expected reduction dim to be specified for input.numel() == 0."
+               + ("" if name.startswith("arg") else
+                  " Specify the reduction dim with the 'dim' argument."))
+        raise (IndexError if name.startswith("arg") else RuntimeError)(msg)
+    for d in dims:
+        if x.shape[d] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
 
 
-def _acc_dtype(d):
-    return dt.float32 if d.is_floating_point else (dt.int64 if d.is_signed else d)
-
-
-def _normalize_dims(x, dim):
-    if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0):
-        return tuple(range(x.ndim))
-    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
-    out = tuple(sorted({x._wrap_dim(d) for d in dims}))
-    if len(out) != len(dims):
-        raise RuntimeError(f"dim {dims} appears multiple times in the list of dims")
-    return out
-
-
-def _reduced_shape(shape, dims, keepdim):
-    if keepdim:
-        return tuple(1 if k in dims else s for k, s in enumerate(shape))
-    return tuple(s for k, s in enumerate(shape) if k not in dims)
+# ---- sum and mean ----------------------------------------------------------------------
 
 
 class SumBackward1(Function):
     @staticmethod
     def forward(ctx, x, dims, keepdim, out_dtype):
         ctx.shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
-        kept = [k for k in range(x.ndim) if k not in dims]
-        moved = x.permute(*kept, *dims).contiguous() if x.ndim else x.contiguous()
-        rows = prod(x.shape[k] for k in kept)
-        row_len = prod(x.shape[k] for k in dims)
-        out = _sum_rows(moved, rows, row_len, out_dtype)
-        return out.view(_reduced_shape(x.shape, dims, keepdim))
+        out_shape = reduced_shape(x.shape, dims, keepdim)
+        return reduce(x, dims, "sum", [out_dtype], out_shape)[0]
 
     @staticmethod
     def backward(ctx, g):
-        if not ctx.keepdim:
-            g = g.view(_reduced_shape(ctx.shape, ctx.dims, True))
+        return _keep(g, ctx.shape, ctx.dims, ctx.keepdim).expand(ctx.shape), None, None, None
+
+
+class MeanBackward1(Function):
+    @staticmethod
+    def forward(ctx, x, dims, keepdim, out_dtype):
+        ctx.shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
+        n = _prod(x.shape[d] for d in dims)
+        ctx.scale = 1.0 / n if n else float("nan")
+        out_shape = reduced_shape(x.shape, dims, keepdim)
+        return reduce(x, dims, "mean", [out_dtype], out_shape, scale=ctx.scale)[0]
+
+    @staticmethod
+    def backward(ctx, g):
+        g = _keep(g, ctx.shape, ctx.dims, ctx.keepdim) * ctx.scale
         return g.expand(ctx.shape), None, None, None
+
+
+def _sum_dtype(input, dtype):
+    if dtype is not None:
+        return dt.as_dtype(dtype)
+    return input.dtype if input.dtype.is_floating_point else dt.int64
 
 
 @tensor_method()
 def sum(input, dim=None, keepdim=False, *, dtype=None):
-    """Sum over ``dim`` (an int, a tuple, or all dims when None)."""
-    dims = _normalize_dims(input, dim)
-    if dtype is not None:
-        out_dtype = dt.as_dtype(dtype)
-    elif input.dtype.is_floating_point:
-        out_dtype = input.dtype
-    else:
-        out_dtype = dt.int64  # PyTorch sums bool and integer tensors as int64
-    src = input if dtype is None or input.dtype is out_dtype else input.to(out_dtype)
+    """Sum over ``dim`` (an int, a tuple of ints, or all dims when None).
+
+    Bool and integer tensors sum to int64. Example: ``x.sum((0, 2), keepdim=True)``.
+    """
+    dims = normalize_dims(input, dim)
+    out_dtype = _sum_dtype(input, dtype)
+    src = input if input.dtype is out_dtype or dtype is None else input.to(out_dtype)
     return SumBackward1.apply(src, dims, keepdim, out_dtype)
+
+
+@tensor_method()
+def mean(input, dim=None, keepdim=False, *, dtype=None):
+    """Arithmetic mean over ``dim`` (all dims when None); floating-point input only."""
+    out_dtype = dt.as_dtype(dtype) if dtype is not None else input.dtype
+    if not out_dtype.is_floating_point:
+        raise RuntimeError(
+            "mean(): could not infer output dtype. Input dtype must be either a floating point "
+            f"or complex dtype. Got: {_type_name(out_dtype)}"
+        )
+    dims = normalize_dims(input, dim)
+    src = input if input.dtype is out_dtype else input.to(out_dtype)
+    return MeanBackward1.apply(src, dims, keepdim, out_dtype)
+
+
+def _type_name(d):
+    return {"float32": "Float", "float16": "Half", "int32": "Int", "int64": "Long",
+            "bool": "Bool", "uint8": "Byte"}[d.name]
 
 
 def sum_to(grad, shape):
@@ -118,3 +112,211 @@ def sum_to(grad, shape):
     )
     out = sum(grad, dims, keepdim=True) if dims else grad
     return out.view(shape) if lead or tuple(out.shape) != shape else out
+
+
+# ---- prod --------------------------------------------------------------------------------
+
+
+class ProdBackward1(Function):
+    @staticmethod
+    def forward(ctx, x, dims, keepdim, out_dtype):
+        ctx.shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
+        ctx.save_for_backward(x)
+        out_shape = reduced_shape(x.shape, dims, keepdim)
+        return reduce(x, dims, "prod", [out_dtype], out_shape)[0]
+
+    @staticmethod
+    def backward(ctx, g):
+        from .scan import prod_others
+
+        (x,) = ctx.saved_tensors
+        g = _keep(g, ctx.shape, ctx.dims, ctx.keepdim)
+        return g * prod_others(x, ctx.dims), None, None, None
+
+
+@tensor_method()
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    """Product over ``dim`` (one dim, or all dims when None). Integers give int64."""
+    if isinstance(dim, (tuple, list)):
+        raise TypeError("prod(): argument 'dim' must be int, not tuple")
+    dims = normalize_dims(input, dim)
+    out_dtype = _sum_dtype(input, dtype)
+    src = input if input.dtype is out_dtype or dtype is None else input.to(out_dtype)
+    return ProdBackward1.apply(src, dims, keepdim, out_dtype)
+
+
+# ---- amax / amin and max / min -----------------------------------------------------------
+
+
+def _evenly_distributed(g, x, out, dims, keepdim):
+    """Gradient of amax/amin: split ``g`` evenly among the elements equal to the result."""
+    out = _keep(out, x.shape, dims, keepdim)
+    mask = (x == out).to(g.dtype)
+    return mask * (_keep(g, x.shape, dims, keepdim) / mask.sum(dims, keepdim=True))
+
+
+def _extreme_function(name):
+    def forward(ctx, x, dims, keepdim):
+        out = reduce(x, dims, name[1:], [x.dtype], reduced_shape(x.shape, dims, keepdim))[0]
+        ctx.dims, ctx.keepdim = dims, keepdim
+        ctx.save_for_backward(x, out)
+        return out
+
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        return _evenly_distributed(g, x, out, ctx.dims, ctx.keepdim), None, None
+
+    return type(f"{name.capitalize()}Backward0", (Function,),
+                {"forward": staticmethod(forward), "backward": staticmethod(backward)})
+
+
+AmaxBackward0 = _extreme_function("amax")
+AminBackward0 = _extreme_function("amin")
+
+
+def _amax_amin(name, fn, input, dim, keepdim):
+    dims = normalize_dims(input, dim)
+    _check_nonempty(name, input, dims, dim is None or dim == ())
+    return fn.apply(input, dims, keepdim)
+
+
+@tensor_method()
+def amax(input, dim=(), keepdim=False):
+    """Largest value over ``dim`` (all dims when empty); gradient split evenly among ties."""
+    return _amax_amin("amax", AmaxBackward0, input, dim, keepdim)
+
+
+@tensor_method()
+def amin(input, dim=(), keepdim=False):
+    """Smallest value over ``dim`` (all dims when empty); gradient split evenly among ties."""
+    return _amax_amin("amin", AminBackward0, input, dim, keepdim)
+
+
+def _indexed_function(name):
+    """max/min over one dim: (values, indices); the gradient goes to the returned index."""
+
+    def forward(ctx, x, dim, keepdim):
+        shape = reduced_shape(x.shape, (dim,), keepdim)
+        values, indices = reduce(x, (dim,), "arg" + name, [x.dtype, dt.int64], shape)
+        ctx.shape, ctx.dim, ctx.keepdim = x.shape, dim, keepdim
+        ctx.save_for_backward(indices)
+        ctx.mark_non_differentiable(indices)
+        return values, indices
+
+    def backward(ctx, g, _g_indices=None):
+        (indices,) = ctx.saved_tensors
+        return scatter_one(g, indices, ctx.shape, ctx.dim, ctx.keepdim), None, None
+
+    return type(f"{name.capitalize()}Backward0", (Function,),
+                {"forward": staticmethod(forward), "backward": staticmethod(backward)})
+
+
+MaxBackward0 = _indexed_function("max")
+MinBackward0 = _indexed_function("min")
+
+
+def scatter_one(g, indices, shape, dim, keepdim):
+    """Zeros of ``shape`` with ``g`` at ``indices`` along ``dim`` (one index per row)."""
+    from .creation import arange
+
+    if not shape:
+        return g.reshape(())
+    g = _keep(g, shape, (dim,), keepdim)
+    indices = _keep(indices, shape, (dim,), keepdim)
+    pos = arange(shape[dim], device=g.device).view((-1,) + (1,) * (len(shape) - dim - 1))
+    return (pos == indices).to(g.dtype) * g
+
+
+def _max_min(name, input, dim, keepdim, other):
+    if isinstance(dim, Tensor) and other is None:
+        from . import elementwise
+
+        return getattr(elementwise, "maximum" if name == "max" else "minimum")(input, dim)
+    if dim is None:
+        if keepdim:
+            raise TypeError(f"{name}() received an invalid combination of arguments - got "
+                            "(keepdim=bool), but expected (Tensor input, int dim, bool keepdim)")
+        return _amax_amin(name, AmaxBackward0 if name == "max" else AminBackward0, input, None,
+                          False)
+    d = input._wrap_dim(dim)
+    dims = normalize_dims(input, d)
+    _check_nonempty(name, input, dims, False)
+    if input.ndim == 0:
+        from .creation import zeros
+
+        values = input.clone() if input.requires_grad else input._alias()
+        return getattr(return_types, name)(values, zeros((), dtype=dt.int64,
+                                                         device=input.device))
+    fn = MaxBackward0 if name == "max" else MinBackward0
+    values, indices = fn.apply(input, d, keepdim)
+    return getattr(return_types, name)(values, indices)
+
+
+@tensor_method()
+def max(input, dim=None, keepdim=False, *, other=None):
+    """``max(x)``: the largest value. ``max(x, dim, keepdim=False)``: a named tuple
+    ``(values, indices)`` along ``dim``. ``max(x, other)``: elementwise ``maximum``.
+
+    Example: ``values, indices = x.max(1)``.
+    """
+    return _max_min("max", input, dim, keepdim, other)
+
+
+@tensor_method()
+def min(input, dim=None, keepdim=False, *, other=None):
+    """``min(x)``, ``min(x, dim, keepdim=False) -> (values, indices)``, ``min(x, other)``."""
+    return _max_min("min", input, dim, keepdim, other)
+
+
+def _arg(name, input, dim, keepdim):
+    if dim is None:
+        _check_nonempty(name, input, (), True)
+        dims = tuple(range(input.ndim))
+        shape = (1,) * input.ndim if keepdim else ()
+    else:
+        dims = normalize_dims(input, input._wrap_dim(dim))
+        _check_nonempty(name, input, dims, False)
+        shape = reduced_shape(input.shape, dims, keepdim)
+    return reduce(input, dims, name, [input.dtype, dt.int64], shape)[1]
+
+
+@tensor_method()
+def argmax(input, dim=None, keepdim=False):
+    """Index of the largest value along ``dim`` (of the flattened input when None)."""
+    return _arg("argmax", input, dim, keepdim)
+
+
+@tensor_method()
+def argmin(input, dim=None, keepdim=False):
+    """Index of the smallest value along ``dim`` (of the flattened input when None)."""
+    return _arg("argmin", input, dim, keepdim)
+
+
+# ---- logical and counting ------------------------------------------------------------------
+
+
+def _logical(name, op, input, dim, keepdim):
+    dims = normalize_dims(input, dim)
+    out = dt.uint8 if input.dtype is dt.uint8 else dt.bool_
+    return reduce(input, dims, op, [out], reduced_shape(input.shape, dims, keepdim),
+                  acc_t="u32", pre=_NONZERO)[0]
+
+
+@tensor_method()
+def all(input, dim=None, keepdim=False):
+    """True where every element over ``dim`` is nonzero (True for an empty reduction)."""
+    return _logical("all", "min", input, dim, keepdim)
+
+
+@tensor_method()
+def any(input, dim=None, keepdim=False):
+    """True where some element over ``dim`` is nonzero."""
+    return _logical("any", "max", input, dim, keepdim)
+
+
+@tensor_method()
+def count_nonzero(input, dim=None):
+    """Number of nonzero elements over ``dim`` (all dims when None), as int64."""
+    dims = normalize_dims(input, dim)
+    return reduce(input, dims, "sum", [dt.int64], reduced_shape(input.shape, dims, False),
+                  acc_t="i32", pre=_NONZERO)[0]

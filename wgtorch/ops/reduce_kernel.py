@@ -1,0 +1,280 @@
+"""The reduction engine: every reduction is one op of the table below run by ``reduce``.
+
+``reduce(x, dims, op, out_dtypes)`` views ``x`` as a strided 3-D array (outer, R, inner) with
+the reduced dims merged into R, without a copy when the strides allow it (one
+permute + contiguous copy otherwise), and runs ``shaders/reduce.wgsl`` in passes: each pass
+splits every row into ``parts`` interleaved partial reductions of at most ``CHUNK`` steps,
+the next pass reduces the partials, until one value per row is left. That is a parallel
+tree reduction: many invocations per row, a pairwise-ish summation order (sum of 1e7 ones in
+float32 is exactly 1e7), and no loop past lavapipe's 65,535-iteration limit.
+
+An op is an accumulator struct with ``init``, ``lift`` (an element and its position in the
+reduced dim -> accumulator) and ``combine``; the final pass stores one or more results
+computed from the accumulator (``a.v * P.scale`` for mean, ``m + log(s)`` for logsumexp...).
+An optional ``pre`` expression maps each input element first (``abs``, ``x != 0`` ...), so
+``norm`` or ``count_nonzero`` is still one kernel.
+"""
+
+import re
+import struct
+from string import Template
+from typing import NamedTuple
+
+from .. import dtypes as dt
+from ..backend import get_runtime
+from ..tensor import Tensor, contiguous_strides, prod
+from . import wgsl
+from .shaders import load_shader
+
+CHUNK = 1024  # most loop steps per invocation and pass
+GPU_TARGET_INVOCATIONS = 1 << 15  # on real GPUs, split rows further until this many run
+GPU_MIN_STEPS = 32
+_PARAMS = struct.Struct("<10I2f")
+
+
+class Op(NamedTuple):
+    fields: tuple  # ((name, wgsl type), ...); "$A" is the accumulator's element type
+    init: str  # WGSL expression of type Acc
+    lift: str  # WGSL expression of type Acc from v: $A and r: u32 (position in the dim)
+    combine: str  # WGSL body of fn combine(a: Acc, b: Acc) -> Acc
+    finals: tuple  # WGSL expressions over a: Acc, one per final output
+    helpers: str = ""  # WGSL functions combine() calls
+
+
+_BETTER = """
+fn better(b: Acc, a: Acc) -> bool {
+    // b wins over a: NaN first (PyTorch propagates it), then $CMP values, then lower index
+    if (ISNAN(b.v)) { return !ISNAN(a.v) || b.j < a.j; }
+    if (ISNAN(a.v)) { return false; }
+    return b.v $CMP a.v || (b.v == a.v && b.j < a.j);
+}"""
+
+OPS = {
+    "sum": Op((("v", "$A"),), "Acc($A(0))", "Acc(v)", "return Acc(a.v + b.v);", ("a.v",)),
+    "mean": Op((("v", "$A"),), "Acc($A(0))", "Acc(v)", "return Acc(a.v + b.v);",
+               ("a.v * P.scale",)),
+    "prod": Op((("v", "$A"),), "Acc($A(1))", "Acc(v)", "return Acc(a.v * b.v);", ("a.v",)),
+    "max": Op((("v", "$A"),), "Acc($LOW)", "Acc(v)", "return Acc($MAX(a.v, b.v));", ("a.v",)),
+    "min": Op((("v", "$A"),), "Acc($HIGH)", "Acc(v)", "return Acc($MIN(a.v, b.v));", ("a.v",)),
+    "argmax": Op((("v", "$A"), ("j", "i32")), "Acc($LOW, 2147483647)", "Acc(v, i32(r))",
+                 "\n    if (better(b, a)) { return b; } return a;", ("a.v", "a.j"),
+                 _BETTER.replace("$CMP", ">")),
+    "argmin": Op((("v", "$A"), ("j", "i32")), "Acc($HIGH, 2147483647)", "Acc(v, i32(r))",
+                 "\n    if (better(b, a)) { return b; } return a;", ("a.v", "a.j"),
+                 _BETTER.replace("$CMP", "<")),
+    # running (max, sum of exp(x - max)): logsumexp and the long-row softmax
+    "logsumexp": Op((("m", "f32"), ("s", "f32")), "Acc(-inf_f(), 0.0)", "Acc(v, 1.0)", """
+    let m = max_f(a.m, b.m);
+    // NOTE: exp(m - m) is written as 1 so that rows of +-inf give PyTorch's results, not NaN
+    let ea = select(exp(a.m - m), 1.0, a.m == m);
+    let eb = select(exp(b.m - m), 1.0, b.m == m);
+    return Acc(m, a.s * ea + b.s * eb);""", ("a.m + log(a.s)",)),
+    # Welford / Chan: (count, mean, sum of squared deviations), stable in one pass
+    "var": Op((("n", "f32"), ("mean", "f32"), ("m2", "f32")), "Acc(0.0, 0.0, 0.0)",
+              "Acc(1.0, v, 0.0)", """
+    let n = a.n + b.n;
+    if (n == 0.0) { return a; }
+    let d = b.mean - a.mean;
+    let f = b.n / n;
+    return Acc(n, a.mean + d * f, a.m2 + b.m2 + d * d * a.n * f);""",
+              ("a.m2 / max(a.n - P.correction, 0.0)", "a.mean")),
+}
+OPS["std"] = OPS["var"]._replace(
+    finals=("sqrt(a.m2 / max(a.n - P.correction, 0.0))", "a.mean")
+)
+
+_LIMITS = {
+    "f32": {"$LOW": "-inf_f()", "$HIGH": "inf_f()", "$MAX": "max_f", "$MIN": "min_f",
+},
+    "i32": {"$LOW": "i32(-2147483648)", "$HIGH": "2147483647", "$MAX": "max", "$MIN": "min",
+},
+    "u32": {"$LOW": "0u", "$HIGH": "4294967295u", "$MAX": "max", "$MIN": "min"},
+}
+
+
+def _subst(code, acc_t):
+    # integers have no NaN: ISNAN(..) is isnan_f(..) for floats and false otherwise
+    code = re.sub(r"ISNAN\(([^()]*)\)", "isnan_f(\\1)" if acc_t == "f32" else "false", code)
+    code = code.replace("$A", acc_t)
+    for k, v in _LIMITS[acc_t].items():
+        code = code.replace(k, v)
+    return code
+
+
+def _source(op_name, acc_t, in_t, pre, first, vec4, final, out_dtypes):
+    op = OPS[op_name]
+    fields = [(n, _subst(t, acc_t)) for n, t in op.fields]
+    lines = []
+    if first:
+        elem = f"vec4<{in_t}>" if vec4 else in_t
+        lines.append(f"@group(0) @binding(0) var<storage, read> x: array<{elem}>;")
+        n_in = 1
+    else:
+        for k, (_, t) in enumerate(fields):
+            lines.append(f"@group(0) @binding({k}) var<storage, read> in{k}: array<{t}>;")
+        n_in = len(fields)
+    outs = [d.wgsl for d in out_dtypes] if final else [t for _, t in fields]
+    for k, t in enumerate(outs):
+        lines.append(f"@group(0) @binding({n_in + k}) var<storage, read_write> out{k}: array<{t}>;")
+    struct_fields = ", ".join(f"{n}: {t}" for n, t in fields)
+    ops = [f"struct Acc {{ {struct_fields} }};",
+           f"fn init() -> Acc {{ return {_subst(op.init, acc_t)}; }}",
+           f"fn pre(x: {in_t}) -> {acc_t} {{ return {pre.format(x='x', A=acc_t, T=in_t)}; }}",
+           f"fn lift(v: {acc_t}, r: u32) -> Acc {{ return {_subst(op.lift, acc_t)}; }}",
+           _subst(op.helpers, acc_t),
+           f"fn combine(a: Acc, b: Acc) -> Acc {{{_subst(op.combine, acc_t)}\n}}"]
+    if first and not vec4:
+        ops.append("fn load(e: u32, r: u32) -> Acc { return lift(pre(x[e]), r); }")
+    elif not first:
+        loads = ", ".join(f"in{k}[e]" for k in range(len(fields)))
+        ops.append(f"fn load(e: u32, r: u32) -> Acc {{ return Acc({loads}); }}")
+    if final:
+        stores = [f"out{k}[k] = {wgsl.store_value(d, f'{d.wgsl}({expr})')};"
+                  for k, (d, expr) in enumerate(zip(out_dtypes, op.finals))]
+    else:
+        stores = [f"out{k}[k] = a.{n};" for k, (n, _) in enumerate(fields)]
+    ops.append("fn store(k: u32, a: Acc) {\n    " + "\n    ".join(stores) + "\n}")
+    if vec4:
+        body = ("let v = x[row + r];\n"
+                "        let r4 = 4u * r;\n"
+                "        acc = combine(acc, combine(combine(lift(pre(v.x), r4), "
+                "lift(pre(v.y), r4 + 1u)),\n"
+                "                                   combine(lift(pre(v.z), r4 + 2u), "
+                "lift(pre(v.w), r4 + 3u))));")
+    else:
+        body = "acc = combine(acc, load(row + r * P.sr, r));"
+    ops_code = "\n".join(ops)
+    source = Template(load_shader("reduce.wgsl")).substitute(
+        BINDINGS="\n".join(lines), PARAMS_BINDING=n_in + len(outs), INDEX=wgsl.INDEX,
+        HELPERS=wgsl.helpers_for(ops_code + " isnan_f inf_f"), OPS=ops_code,
+        ENTRY=wgsl.ENTRY, BODY=body,
+    )
+    return source, n_in, len(outs)
+
+
+# ---- geometry --------------------------------------------------------------------------
+
+
+def _merge(shape, stride, dims):
+    """(size, stride) of ``dims`` read as one dim, or None when their strides don't allow it."""
+    dims = [d for d in dims if shape[d] != 1]
+    if not dims:
+        return 1, 0
+    size, st = shape[dims[-1]], stride[dims[-1]]
+    for d in reversed(dims[:-1]):
+        if stride[d] != st * size:
+            return None
+        size *= shape[d]
+    return size, st
+
+
+def geometry(x, dims):
+    """``x`` (or a contiguous copy) as (tensor, outer, R, inner, so, sr, si): element
+    (o, r, i) is at ``tensor._offset + o*so + r*sr + i*si``, R spans the reduced ``dims``."""
+    shape, stride = x.shape, x._stride
+    kept = [d for d in range(x.ndim) if d not in dims]
+    lo, hi = (min(dims), max(dims)) if dims else (x.ndim, x.ndim - 1)
+    if list(dims) == list(range(lo, hi + 1)):
+        groups = [[d for d in kept if d < lo], list(dims), [d for d in kept if d > hi]]
+        merged = [_merge(shape, stride, g) for g in groups]
+        if all(m is not None for m in merged):
+            (outer, so), (r, sr), (inner, si) = merged
+            return x, outer, r, inner, so, sr, si
+    moved = x.permute(*kept, *dims)
+    merged = [_merge(moved.shape, moved._stride, g)
+              for g in (list(range(len(kept))), list(range(len(kept), x.ndim)))]
+    if any(m is None for m in merged):
+        moved = moved.contiguous()
+        merged = [_merge(moved.shape, moved._stride, g)
+                  for g in (list(range(len(kept))), list(range(len(kept), x.ndim)))]
+    (outer, so), (r, sr) = merged
+    return moved, outer, r, 1, so, sr, 0
+
+
+def _plan(rows, steps_total):
+    """How many interleaved parts each row is split into for one pass."""
+    parts = max(1, -(-steps_total // CHUNK))
+    if not get_runtime().is_cpu_adapter and rows * parts < GPU_TARGET_INVOCATIONS:
+        wanted = -(-GPU_TARGET_INVOCATIONS // max(rows, 1))
+        parts = max(parts, min(wanted, steps_total // GPU_MIN_STEPS))
+    return parts
+
+
+# ---- the driver ------------------------------------------------------------------------
+
+
+def acc_type(dtype):
+    return "f32" if dtype.is_floating_point else ("u32" if dtype.wgsl == "u32" else "i32")
+
+
+def reduce(x, dims, op, out_dtypes, out_shape, acc_t=None, pre="{A}({x})", scale=1.0,
+           correction=0.0):
+    """Reduce ``x`` over ``dims`` with ``op``; returns one tensor of ``out_shape`` per final
+    output (``out_dtypes``). ``pre`` maps each element (``{x}``, of storage type ``{T}``) to
+    the accumulator type ``{A}`` (``acc_t``)."""
+    rt = get_runtime()
+    acc_t = acc_t or acc_type(x.dtype)
+    src, outer, R, inner, so, sr, si = geometry(x, dims)
+    base = src._offset
+    rows = outer * inner
+    n_fields = len(OPS[op].fields)
+    buffers = [src._storage.buffer]
+    first = True
+    while True:
+        vec4 = (first and inner == 1 and sr == 1 and R % 4 == 0 and R > 0 and base % 4 == 0
+                and (so % 4 == 0 or outer == 1))
+        steps_total = R // 4 if vec4 else R
+        parts = _plan(rows, steps_total)
+        steps = -(-steps_total // parts)
+        final = parts == 1
+        if final:
+            outs = [Tensor._empty(out_shape, d, x.device) for d in out_dtypes]
+        else:
+            fdt = {"f32": dt.float32, "i32": dt.int32, "u32": dt.int32}
+            outs = [Tensor._empty((outer, parts, inner), fdt[acc_t], x.device)
+                    for _ in range(n_fields)]
+        key = ("reduce", op, acc_t, src.dtype.wgsl if first else "", pre if first else "",
+               first, vec4, final, tuple(d.name for d in out_dtypes) if final else ())
+        kern = rt.kernels.get(key)
+        if kern is None:
+            source, n_in, n_out = _source(op, acc_t, src.dtype.wgsl, pre, first, vec4, final,
+                                          out_dtypes)
+            kern = rt.kernel(key, lambda: source, n_in, n_out)
+        total = rows * parts
+        if vec4:
+            params = _PARAMS.pack(total, outer, steps_total, 1, parts, steps, base // 4, so // 4,
+                                  1, 0, scale, correction)
+        else:
+            params = _PARAMS.pack(total, outer, R, inner, parts, steps, base, so, sr, si, scale,
+                                  correction)
+        rt.dispatch(kern, buffers + [o._storage.buffer for o in outs], params,
+                    -(-total // wgsl.WORKGROUP))
+        if final:
+            return outs
+        buffers = [o._storage.buffer for o in outs]
+        R, base, so, sr, si = parts, 0, parts * inner, inner, 1
+        first = False
+
+
+def reduced_shape(shape, dims, keepdim):
+    if keepdim:
+        return tuple(1 if k in dims else s for k, s in enumerate(shape))
+    return tuple(s for k, s in enumerate(shape) if k not in dims)
+
+
+def normalize_dims(x, dim):
+    """Sorted, wrapped dims to reduce (all when ``dim`` is None or empty); () for 0-d."""
+    if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0):
+        return tuple(range(x.ndim))
+    dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+    wrapped = [x._wrap_dim(d) for d in dims]
+    if len(set(wrapped)) != len(wrapped):
+        dup = next(d for d in wrapped if wrapped.count(d) > 1)
+        raise RuntimeError(f"dim {dup} appears multiple times in the list of dims")
+    if x.ndim == 0:
+        return ()
+    return tuple(sorted(wrapped))
+
+
+__all__ = ["reduce", "geometry", "reduced_shape", "normalize_dims", "acc_type", "OPS",
+           "contiguous_strides", "prod"]

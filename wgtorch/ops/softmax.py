@@ -1,0 +1,160 @@
+"""softmax, log_softmax and logsumexp.
+
+softmax/log_softmax along any dim are one fused kernel (``shaders/softmax.wgsl``): one
+invocation per row reads the row once for the running max and sum of exp(x - max), then
+writes the result, reading strided input in place (rows along a non-innermost dim included).
+A row too long for one invocation (lavapipe's loop limit), or too few rows to fill a real GPU,
+takes two steps instead: the multi-pass ``logsumexp`` reduction, then one elementwise kernel.
+
+Backward rules are wgtorch ops: softmax ``y * (g - sum(g * y))``, log_softmax
+``g - exp(y) * sum(g)``, logsumexp ``g * exp(x - out)``.
+"""
+
+import struct
+import warnings
+from string import Template
+
+from .. import dtypes as dt
+from ..autograd.function import Function
+from ..backend import get_runtime
+from ..tensor import Tensor, tensor_method
+from . import wgsl
+from .pointwise import launch_map
+from .reduce_kernel import geometry, normalize_dims, reduce, reduced_shape
+from .shaders import load_shader
+
+ROW_STEPS_LIMIT = 16384  # loop steps per pass of the fused kernel (two passes per row)
+GPU_MIN_ROWS = 2048  # on real GPUs, fewer rows than this take the parallel two-step path
+_PARAMS = struct.Struct("<8I")
+
+_RESULT = {"softmax": "exp(v - m) * inv_s", "log_softmax": "v - m - log_s"}
+_POINTWISE = {"softmax": "exp({0} - {1})", "log_softmax": "{0} - {1}"}
+
+
+def _source(kind, vec4, out_dtype):
+    result = wgsl.store_value(out_dtype, _RESULT[kind])
+    if vec4:
+        push = "let v = x[src + r]; push(v.x); push(v.y); push(v.z); push(v.w);"
+        write = ("let v = x[src + r];\n        y[dst + r] = vec4<f32>(result(v.x, m, inv_s, "
+                 "log_s), result(v.y, m, inv_s, log_s),\n            result(v.z, m, inv_s, "
+                 "log_s), result(v.w, m, inv_s, log_s));")
+    else:
+        push = "push(x[src + r * P.sr]);"
+        write = "y[dst + r * P.inner] = result(x[src + r * P.sr], m, inv_s, log_s);"
+    return Template(load_shader("softmax.wgsl")).substitute(
+        ELEM="vec4<f32>" if vec4 else "f32", INDEX=wgsl.INDEX,
+        HELPERS=wgsl.helpers_for(result + " inf_f"), RESULT=result, ENTRY=wgsl.ENTRY,
+        PUSH=push, WRITE=write,
+    )
+
+
+def _forward(kind, x, dim):
+    """softmax or log_softmax of float tensor ``x`` along wrapped ``dim``; contiguous result."""
+    rt = get_runtime()
+    out = Tensor._empty(x.shape, x.dtype, x.device)
+    if x.numel() == 0:
+        return out
+    dims = (dim,) if x.ndim else ()
+    src, outer, L, inner, so, sr, si = geometry(x, dims)
+    if src is not x and tuple(src.shape) != tuple(x.shape):
+        # strides that don't merge: read a contiguous copy so the output keeps x's layout
+        src, outer, L, inner, so, sr, si = geometry(x.contiguous(), dims)
+    base, rows = src._offset, outer * inner
+    vec4 = inner == 1 and sr == 1 and L % 4 == 0 and base % 4 == 0 and so % 4 == 0
+    steps = L // 4 if vec4 else L
+    if steps > ROW_STEPS_LIMIT or (not rt.is_cpu_adapter and rows < GPU_MIN_ROWS and L > 1024):
+        lse = reduce(src, dims, "logsumexp", [dt.float32], reduced_shape(x.shape, dims, True))[0]
+        return launch_map(kind, _POINTWISE[kind], [x, lse], ["f32", "f32"], x.dtype, out=out)
+    key = ("softmax", kind, vec4, x.dtype.name)
+    kern = rt.kernels.get(key) or rt.kernel(key, lambda: _source(kind, vec4, x.dtype), 1, 1)
+    if vec4:
+        params = _PARAMS.pack(rows, L // 4, 1, base // 4, so // 4, 1, 0, 0)
+    else:
+        params = _PARAMS.pack(rows, L, inner, base, so, sr, si, 0)
+    rt.dispatch(kern, [src._storage.buffer, out._storage.buffer], params,
+                -(-rows // wgsl.WORKGROUP))
+    return out
+
+
+class SoftmaxBackward0(Function):
+    @staticmethod
+    def forward(ctx, x, dim):
+        y = _forward("softmax", x, dim)
+        ctx.dim = dim
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return y * (g - (g * y).sum(ctx.dim, keepdim=True)), None
+
+
+class LogSoftmaxBackward0(Function):
+    @staticmethod
+    def forward(ctx, x, dim):
+        y = _forward("log_softmax", x, dim)
+        ctx.dim = dim
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g - y.exp() * g.sum(ctx.dim, keepdim=True), None
+
+
+def _prepare(name, input, dim, dtype):
+    if dim is None:
+        dim = 0 if input.ndim in (0, 1, 3) else 1
+        warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the "
+                      "call to include dim=X as an argument.", stacklevel=3)
+    if dtype is not None:
+        input = input.to(dt.as_dtype(dtype))
+    if not input.dtype.is_floating_point:
+        name_ = {"int32": "Int", "int64": "Long", "bool": "Bool", "uint8": "Byte"}
+        raise NotImplementedError(
+            f'"{name}" not implemented for \'{name_[input.dtype.name]}\'')
+    return input, input._wrap_dim(dim)
+
+
+@tensor_method()
+def softmax(input, dim=None, dtype=None, *, _stacklevel=3):
+    """``exp(x) / exp(x).sum(dim)``, computed max-subtracted in one fused kernel.
+
+    Example: ``probs = logits.softmax(-1)``.
+    """
+    input, dim = _prepare("softmax", input, dim, dtype)
+    return SoftmaxBackward0.apply(input, dim)
+
+
+@tensor_method()
+def log_softmax(input, dim=None, dtype=None, *, _stacklevel=3):
+    """``x - logsumexp(x, dim)``, in one fused kernel (stable for large logits)."""
+    input, dim = _prepare("log_softmax", input, dim, dtype)
+    return LogSoftmaxBackward0.apply(input, dim)
+
+
+class LogsumexpBackward0(Function):
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        out = reduce(x, dims, "logsumexp", [x.dtype], reduced_shape(x.shape, dims, keepdim))[0]
+        ctx.dims, ctx.keepdim = dims, keepdim
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        if not ctx.keepdim:
+            shape = reduced_shape(x.shape, ctx.dims, True)
+            g, out = g.view(shape), out.view(shape)
+        return g * (x - out).exp(), None, None
+
+
+@tensor_method()
+def logsumexp(input, dim, keepdim=False):
+    """``log(exp(x).sum(dim))`` without overflow: a single stable multi-pass reduction."""
+    if not input.dtype.is_floating_point:
+        input = input.to(dt.get_default_dtype())
+    return LogsumexpBackward0.apply(input, normalize_dims(input, dim), keepdim)

@@ -213,3 +213,115 @@ def test_all_any_count_nonzero():
     assert u.all().dtype == torch.uint8
     big = torch.ones(100000)
     assert big.all().item() is True and (big - 1).any().item() is False
+
+
+def test_prod_gradients_with_zeros():
+    check_op([(4, 6)], lambda x: x.prod(1), ref=lambda x: x.prod(1))
+    for a in ([[1.5, 0.0, 2.0, 0.0], [2.0, 3.0, -1.0, 0.5]], [[1.5, 0.0, 2.0, 3.0], [0.0, 1.0, 0.0, 2.0]]):
+        a = np.array(a)
+        check_op(None, lambda x: x.prod(1), ref=lambda x: np.prod(x, 1), inputs=[a])
+        check_op(None, lambda x: x.prod(), ref=np.prod, inputs=[a], layouts=("contiguous",))
+    check_op([(3, 4)], lambda x: x.prod(-2, keepdim=True), ref=lambda x: x.prod(0, keepdims=True))
+
+
+# ---- var / std / norm --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dim", [None, 1, (0, 2), -1])
+@pytest.mark.parametrize("correction", [0, 1, 2])
+def test_var_std(dim, correction):
+    check_op([(3, 4, 5)], lambda x: x.var(dim, correction=correction),
+             ref=lambda x: np.var(x, axis=dim, ddof=correction))
+    check_op([(3, 4, 5)], lambda x: torch.std(x, dim, correction=correction, keepdim=True),
+             ref=lambda x: np.std(x, axis=dim, ddof=correction, keepdims=True))
+
+
+def test_var_legacy_arguments_and_means():
+    check_op([(6, 7)], lambda x: x.var(1, unbiased=False), ref=lambda x: np.var(x, axis=1))
+    check_op([(6, 7)], lambda x: x.std(False), ref=np.std)
+    check_op([(6, 7)], lambda x: x.var(0, True, True), ref=lambda x: np.var(x, 0, ddof=1,
+                                                                                keepdims=True))
+    check_op([(6, 7)], lambda x: sum(torch.std_mean(x, 0)) + torch.var_mean(x, 1)[1].sum(),
+             ref=lambda x: np.std(x, 0, ddof=1) + x.mean(0) + x.mean(1).sum())
+    var, mean = torch.var_mean(torch.tensor([[1.0, 2.0, 6.0]]), 1, keepdim=True)
+    assert var.shape == mean.shape == (1, 1) and mean.item() == 3.0 and var.item() == 7.0
+    with pytest.raises(RuntimeError, match="std and var only support floating point"):
+        torch.tensor([1, 2]).var()
+    with pytest.raises(RuntimeError, match="can't specify both unbiased and correction"):
+        torch.zeros(3).var(0, unbiased=True, correction=1)
+    assert np.isnan(torch.tensor([1.0]).var().item()) and torch.tensor([1.0]).var(False) == 0
+
+
+def test_var_stable_and_large():
+    a = (np.random.default_rng(6).random(1 << 21) + 1000).astype(np.float32)
+    assert_close(torch.tensor(a).var(), a.astype(np.float64).var(ddof=1), rtol=1e-3)
+    assert_close(torch.tensor(a).std(), a.astype(np.float64).std(ddof=1), rtol=1e-3)
+
+
+_NORM_REFS = {
+    1: lambda x, d: np.abs(x).sum(d), 2: lambda x, d: np.sqrt((x * x).sum(d)),
+    "fro": lambda x, d: np.sqrt((x * x).sum(d)), 3: lambda x, d: (np.abs(x) ** 3).sum(d) ** (1 / 3),
+    0.5: lambda x, d: (np.abs(x) ** 0.5).sum(d) ** 2, float("inf"): lambda x, d: np.abs(x).max(d),
+    -float("inf"): lambda x, d: np.abs(x).min(d),
+}
+
+
+@pytest.mark.parametrize("p", list(_NORM_REFS))
+def test_norm(p):
+    check_op([(4, 9)], lambda x: x.norm(p, 1), ref=lambda x: _NORM_REFS[p](x, 1))
+    check_op([(3, 4)], lambda x: torch.norm(x, p), ref=lambda x: _NORM_REFS[p](x, None))
+
+
+def test_norm_edge_cases():
+    from wgtorch.ops.stats import vector_norm
+
+    assert torch.tensor([[3.0, 4.0]]).norm().item() == 5.0
+    assert torch.tensor([0.0, 2.0, 0.0]).norm(0).item() == 1.0
+    x = torch.zeros(3, requires_grad=True)
+    x.norm().backward()
+    assert x.grad.tolist() == [0, 0, 0]  # PyTorch's subgradient at 0
+    assert vector_norm(torch.tensor([[3.0, 4.0]]), dim=1, keepdim=True).shape == (1, 1)
+    assert torch.zeros(0).norm().item() == 0.0
+    with pytest.raises(RuntimeError, match="Expected a floating point"):
+        torch.tensor([1, 2]).norm()
+    with pytest.raises(RuntimeError, match="nuclear"):
+        torch.zeros(2, 2).norm("nuc")
+
+
+# ---- cumsum / cumprod ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_cumsum_cumprod(dim):
+    check_op([(4, 5)], lambda x: x.cumsum(dim), ref=lambda x: np.cumsum(x, dim))
+    check_op([(4, 5)], lambda x: torch.cumprod(x, dim), ref=lambda x: np.cumprod(x, dim))
+
+
+def test_cumprod_gradient_with_zeros():
+    a = np.array([[1.5, 0.0, 2.0, 0.0, 3.0], [2.0, 3.0, -1.0, 0.5, 0.0]])
+    check_op(None, lambda x: x.cumprod(1), ref=lambda x: np.cumprod(x, 1), inputs=[a])
+
+
+def test_cumsum_long_rows_dtypes_and_edges():
+    a = np.random.default_rng(7).standard_normal((3, 70001)).astype(np.float32)
+    t = torch.tensor(a)
+    ref = np.cumsum(a.astype(np.float64), 1)
+    assert_close(t.cumsum(1), ref, atol=2e-3)
+    assert_close(t.t().cumsum(0), ref.T, atol=2e-3)
+    assert torch.ones(1 << 20).cumsum(0)[-1].item() == 1 << 20
+    assert torch.arange(5).cumsum(0).tolist() == [0, 1, 3, 6, 10]
+    assert torch.tensor([True, False, True]).cumsum(0).dtype == torch.int64
+    assert torch.tensor([2, 3, 4], dtype=torch.int32).cumprod(0).tolist() == [2, 6, 24]
+    assert torch.tensor([1, 2]).cumsum(0, dtype=torch.float32).dtype == torch.float32
+    assert torch.zeros(0, 3).cumsum(0).shape == (0, 3)
+    assert torch.tensor(3.0).cumsum(0).item() == 3.0
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        torch.zeros(2, 3).cumsum(2)
+
+
+def test_cumsum_double_backward():
+    x = torch.randn(5, requires_grad=True)
+    (g,) = torch.autograd.grad((x.cumsum(0) ** 2).sum(), x, create_graph=True)
+    (gg,) = torch.autograd.grad(g.sum(), x)
+    c = np.tril(np.ones((5, 5)))  # cumsum as a matrix: g = 2 C^T C x, so d(sum g)/dx = 2 C^T C 1
+    assert_close(gg, 2 * c.T @ c @ np.ones(5))

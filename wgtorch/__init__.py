@@ -42,7 +42,9 @@ from .ops.linalg import (
 from .ops.reduce import (
     all, amax, amin, any, argmax, argmin, count_nonzero, max, mean, min, prod, sum,
 )
+from .ops.scan import cumprod, cumsum
 from .ops.softmax import log_softmax, logsumexp, softmax
+from .ops.stats import norm, std, std_mean, var, var_mean
 from . import return_types
 from .ops.views import (
     broadcast_to, chunk, flatten, movedim, moveaxis, narrow, permute, ravel, reshape, select,

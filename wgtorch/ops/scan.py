@@ -1,0 +1,166 @@
+"""Scans: cumsum and cumprod along a dim (``shaders/scan.wgsl`` + ``scan_offsets.wgsl``).
+
+A row is split into blocks of ``BLOCK`` positions, each scanned by one invocation; when a
+row has several blocks their totals are scanned exclusively (the same function, recursively)
+and combined into each block by a second kernel. Input is read strided; the output is
+contiguous in the input's shape.
+
+Backward rules are wgtorch ops: cumsum's gradient is a reversed cumsum (whose gradient is a
+cumsum again); cumprod's is exact with zeros, built from cumsum/cumprod (see
+``_cumprod_grad``). ``prod_others`` is the gradient of ``prod`` over dims, exact with zeros.
+"""
+
+import struct
+from string import Template
+
+from .. import dtypes as dt
+from ..autograd.function import Function
+from ..backend import get_runtime
+from ..tensor import Tensor, tensor_method
+from . import wgsl
+from .reduce_kernel import acc_type, geometry
+from .shaders import load_shader
+
+BLOCK = 1024
+_PARAMS = struct.Struct("<12I")
+_OFFSET_PARAMS = struct.Struct("<8I")
+_OPS = {"sum": ("a + b", "0"), "prod": ("a * b", "1")}
+
+
+def _source(name, op, acc_t, in_t, out_dtype):
+    combine, identity = _OPS[op]
+    value = "select(next, acc, P.exclusive == 1u)" if name == "scan.wgsl" else "acc"
+    store = wgsl.store_value(out_dtype, f"{out_dtype.wgsl}({value})")
+    return Template(load_shader(name)).substitute(
+        IN=in_t, OUT=out_dtype.wgsl, ACC=acc_t, INDEX=wgsl.INDEX,
+        HELPERS=wgsl.helpers_for(store), COMBINE=combine, IDENTITY=identity, STORE=store,
+        ENTRY=wgsl.ENTRY,
+    )
+
+
+def scan(x, dim, op, out_dtype, reverse=False, exclusive=False):
+    """Inclusive (or exclusive) ``op`` scan ("sum" or "prod") of ``x`` along wrapped ``dim``,
+    from the end when ``reverse``; a new contiguous tensor of ``out_dtype``. No autograd."""
+    rt = get_runtime()
+    out = Tensor._empty(x.shape, out_dtype, x.device)
+    if x.numel() == 0:
+        return out
+    dims = (dim,) if x.ndim else ()
+    src, outer, L, inner, so, sr, si = geometry(x, dims)
+    if src is not x and tuple(src.shape) != tuple(x.shape):
+        src, outer, L, inner, so, sr, si = geometry(x.contiguous(), dims)
+    acc_t = acc_type(out_dtype)
+    acc_dtype = {"f32": dt.float32, "i32": dt.int32, "u32": dt.int32}[acc_t]
+    nb = -(-L // BLOCK)
+    totals = Tensor._empty((outer, nb, inner), acc_dtype, x.device)
+    key = ("scan", op, acc_t, src.dtype.wgsl, out_dtype.name)
+    kern = rt.kernels.get(key) or rt.kernel(
+        key, lambda: _source("scan.wgsl", op, acc_t, src.dtype.wgsl, out_dtype), 1, 2)
+    total = outer * nb * inner
+    rt.dispatch(kern, [src._storage.buffer, out._storage.buffer, totals._storage.buffer],
+                _PARAMS.pack(total, L, inner, nb, BLOCK, src._offset, so, sr, si, int(reverse),
+                             int(exclusive), 0),
+                -(-total // wgsl.WORKGROUP))
+    if nb > 1:
+        offsets = scan(totals, 1, op, acc_dtype, reverse=reverse, exclusive=True)
+        key = ("scan_offsets", op, acc_t, out_dtype.name)
+        kern = rt.kernels.get(key) or rt.kernel(
+            key, lambda: _source("scan_offsets.wgsl", op, acc_t, acc_t, out_dtype), 1, 1)
+        n = out.numel()
+        rt.dispatch(kern, [offsets._storage.buffer, out._storage.buffer],
+                    _OFFSET_PARAMS.pack(n, L, inner, nb, BLOCK, int(reverse), 0, 0),
+                    -(-n // wgsl.WORKGROUP))
+    return out
+
+
+class CumsumBackward0(Function):
+    @staticmethod
+    def forward(ctx, x, dim, reverse):
+        ctx.dim, ctx.reverse = dim, reverse
+        return scan(x, dim, "sum", x.dtype, reverse=reverse)
+
+    @staticmethod
+    def backward(ctx, g):
+        return CumsumBackward0.apply(g, ctx.dim, not ctx.reverse), None, None
+
+
+class CumprodBackward0(Function):
+    @staticmethod
+    def forward(ctx, x, dim):
+        y = scan(x, dim, "prod", x.dtype)
+        ctx.dim = dim
+        ctx.save_for_backward(x, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        return _cumprod_grad(g, x, y, ctx.dim), None
+
+
+def _scan_dtype(input, dtype):
+    if dtype is not None:
+        return dt.as_dtype(dtype)
+    return input.dtype if input.dtype.is_floating_point else dt.int64
+
+
+def _prepare(input, dim, dtype):
+    out_dtype = _scan_dtype(input, dtype)
+    src = input if input.dtype is out_dtype else input.to(out_dtype)
+    return src, input._wrap_dim(dim)
+
+
+@tensor_method()
+def cumsum(input, dim, *, dtype=None):
+    """Cumulative sum along ``dim``. Example: ``torch.arange(4).cumsum(0)`` -> [0, 1, 3, 6]."""
+    src, dim = _prepare(input, dim, dtype)
+    return CumsumBackward0.apply(src, dim, False)
+
+
+@tensor_method()
+def cumprod(input, dim, *, dtype=None):
+    """Cumulative product along ``dim`` (gradient exact also where the input has zeros)."""
+    src, dim = _prepare(input, dim, dtype)
+    return CumprodBackward0.apply(src, dim)
+
+
+def _reverse_cumsum(t, dim):
+    return CumsumBackward0.apply(t, dim, True)
+
+
+def _cumprod_grad(g, x, y, dim):
+    """d/dx_k of sum_j g_j y_j with y = cumprod(x), exact with zeros.
+
+    Away from zeros it is ``revcumsum(g * y) / x``; that formula is also right at positions
+    after a row's first zero (both sides are 0). At the first zero z only, it is
+    ``revcumsum(g * y')`` with y' the cumprod of x with x_z replaced by 1.
+    """
+    from .elementwise import where
+
+    zero = x == 0
+    first_zero = zero & (CumsumBackward0.apply(zero.to(dt.int32), dim, False) == 1)
+    safe_x = where(zero, 1.0, x)
+    y_skip = CumprodBackward0.apply(where(first_zero, 1.0, x), dim)
+    regular = where(zero, 0.0, _reverse_cumsum(g * y, dim) / safe_x)
+    return where(first_zero, _reverse_cumsum(g * y_skip, dim), regular)
+
+
+def prod_others(x, dims):
+    """For each element, the product of the other elements of its reduction over ``dims``
+    (the gradient of ``prod``), exact with zeros and differentiable again."""
+    from .elementwise import where
+
+    zero = x == 0
+    n_zero = zero.sum(dims, keepdim=True)
+    safe_x = where(zero, 1.0, x)
+    nonzero_prod = safe_x.prod(dims[0], keepdim=True) if len(dims) == 1 else \
+        _prod_dims(safe_x, dims)
+    regular = where(n_zero == 0, nonzero_prod / safe_x, 0.0)
+    return where(zero, where(n_zero == 1, nonzero_prod, 0.0), regular)
+
+
+def _prod_dims(x, dims):
+    out = x
+    for d in dims:
+        out = out.prod(d, keepdim=True)
+    return out

@@ -36,6 +36,18 @@ from .ops.elementwise import (
     pow, reciprocal, relu, remainder, round, rsqrt, sigmoid, sign, signbit, silu, sin, sinh,
     softplus, sqrt, square, sub, subtract, tan, tanh, true_divide, trunc, where,
 )
+from .ops.indexing import (
+    argwhere, index_put, masked_fill, masked_scatter, masked_select, nonzero, take,
+)
+from .ops.scatter import (
+    gather, index_add, index_copy, index_fill, index_select, scatter, scatter_add,
+    scatter_reduce, take_along_dim,
+)
+from .ops.shape import (
+    atleast_1d, atleast_2d, atleast_3d, broadcast_shapes, broadcast_tensors, cat,
+    column_stack, concat, concatenate, diag, diag_embed, diagonal, dstack, flip, fliplr, flipud,
+    hstack, meshgrid, repeat_interleave, roll, row_stack, stack, tile, tril, triu, vstack,
+)
 from .ops.linalg import (
     addmm, addmv, baddbmm, bmm, dot, einsum, ger, inner, matmul, mm, mv, outer, tensordot, vdot,
 )

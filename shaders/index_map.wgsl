@@ -1,0 +1,63 @@
+// index_map: gather and scatter through index tensors. The one kernel behind advanced
+// indexing, index_select/add/copy/fill, gather, scatter*, take, roll, pad and their
+// backward passes. Python fills in the dollar-sign placeholders (wgtorch/ops/index_kernels.py).
+//
+// The iteration space is an N-d shape (P.shape, N <= 8) numbered row-major by i. Element i
+// addresses one element t of the target T (the source of a gather, the destination of a
+// scatter):
+//     t = P.base + sum_d coord_d(i) * P.st[d] + sum_j wrap_j(index_j[b_j(i)]) * dimstride_j
+//     b_j(i) = offset_j + ((i / inner_j) % blk_j) * stride_j
+// so index tensor j follows a contiguous run of iteration dims, read through one stride.
+// wrap_j adds size_j to a negative index and clamps into [0, size_j): a guard only, the
+// bounds are checked on the host side before launch. Strides are u32 and wrap, so
+// negative strides (flip) work.
+//
+// Bindings
+//   gather:  0 src (u32 bits, any dtype), 1..K index_j (i32), K+1 out (u32 bits, contiguous
+//            over the iteration space), K+2 params
+//   scatter: 0 values (u32 bits, read at P.voff + sum_d coord_d * P.vst[d]; a dummy when the
+//            value is the scalar P.scalar), 1..K index_j (i32), K+1 dst (written or combined
+//            by the reduce mode; atomic when combining), K+2 params
+
+struct Params {
+    numel: u32, ndim: u32, nidx: u32, base: u32,
+    voff: u32, scalar: u32, pad0: u32, pad1: u32,
+    shape: array<vec4<u32>, 2>,
+    st: array<vec4<u32>, 2>,
+    vst: array<vec4<u32>, 2>,
+    // index j: ix[2j] = (offset, stride, inner, blk), ix[2j + 1] = (size, dimstride, -, -)
+    ix: array<vec4<u32>, 8>,
+};
+
+@group(0) @binding(0) var<storage, read> src: array<u32>;
+$INDEX_BINDINGS
+@group(0) @binding($OUT_BINDING) var<storage, read_write> out: array<$OUT_TYPE>;
+@group(0) @binding($PARAM_BINDING) var<uniform> P: Params;
+
+$HELPERS
+
+fn wrap_index(k: i32, size: u32) -> u32 {
+    let n = i32(size);
+    return u32(clamp(select(k, k + n, k < 0), 0, n - 1));
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let i = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 64u + lid;
+    if (i >= P.numel) { return; }
+    var rem = i;
+    var t = P.base;
+    var v = P.voff;
+    for (var d = i32(P.ndim) - 1; d >= 0; d--) {
+        let q = u32(d) / 4u;
+        let r = u32(d) % 4u;
+        let n = P.shape[q][r];
+        let c = rem % n;
+        rem = rem / n;
+        t += c * P.st[q][r];
+        v += c * P.vst[q][r];
+    }
+$INDEX_TERMS
+$BODY
+}

@@ -1,0 +1,389 @@
+"""Launchers for the index kernels: gather / scatter through index tensors, the bounds check
+and nonzero. Everything above (indexing.py, scatter.py, shape.py) speaks in ``IndexPlan``s.
+
+An ``IndexPlan`` says how an iteration space maps onto a target tensor T: each iteration dim
+either walks one dim of T (``dim_map[d]``) or none, and each ``IndexTerm`` adds
+``index[...] * T.stride(term.dim)``, its index tensor following iteration dims
+``[lo, hi)``. The same plan gathers (``x[idx]``, ``gather``...) and scatters back
+(their backward, ``index_put_``, ``scatter_add``...), so forward and backward share it.
+
+Scatter modes: ``store`` (plain write; duplicates: one of the values wins, as in PyTorch),
+``add``, ``mul``, ``amax``, ``amin`` (atomic: native ``atomicAdd`` for int32 sums, a
+compare-and-swap loop on the bits otherwise). Float sums through atomics are not
+bit-deterministic in their order, as on CUDA.
+"""
+
+import struct
+import weakref
+from string import Template
+
+import numpy as np
+
+from .. import dtypes as dt
+from ..backend import get_runtime
+from ..tensor import Tensor, prod
+from . import wgsl
+from .pointwise import broadcast_strides, merge_dims, scalar_bits
+from .shaders import load_shader
+
+MAX_DIMS = 8
+MAX_TERMS = 4
+# NOTE: a compare-and-swap loop must end: lavapipe stops loops silently past 65,535
+# iterations anyway, and a GPU could hang. Only contention on one address retries.
+CAS_LIMIT = 16384
+BOUNDS_CHUNK = 256
+NONZERO_CHUNK = 256
+_WORDS = struct.Struct("<64I")
+
+
+class IndexTerm:
+    """``index`` (an int tensor over iteration dims ``[lo, hi)``) selects along T's ``dim``.
+
+    ``size`` is the extent the index wraps and clamps into (T.shape[dim] by default).
+    """
+
+    __slots__ = ("index", "lo", "hi", "dim", "size")
+
+    def __init__(self, index, lo, hi, dim, size=None):
+        self.index, self.lo, self.hi, self.dim, self.size = index, lo, hi, dim, size
+
+
+class IndexPlan:
+    """Iteration ``shape``; ``dim_map[d]``: the dim of T that iteration dim d walks, or None."""
+
+    __slots__ = ("shape", "dim_map", "terms")
+
+    def __init__(self, shape, dim_map, terms):
+        self.shape, self.dim_map, self.terms = tuple(shape), tuple(dim_map), list(terms)
+        assert len(self.dim_map) == len(self.shape)
+
+    @property
+    def indices(self):
+        return [t.index for t in self.terms]
+
+
+# ---- kernel sources ----------------------------------------------------------------------
+
+def _cas_combine(mode, dtype):
+    """WGSL of the new bits from ``old`` and ``val`` bits, or None for a native atomic."""
+    w = dtype.wgsl
+    if w == "f32":
+        a, b = "bitcast<f32>(old)", "bitcast<f32>(val)"
+        expr = {"add": f"{a} + {b}", "mul": f"{a} * {b}", "amax": f"max_f({a}, {b})",
+                "amin": f"min_f({a}, {b})"}[mode]
+        return f"bitcast<u32>({wgsl.store_value(dtype, expr)})"
+    if w == "i32":
+        if mode == "add":
+            return None
+        a, b = "bitcast<i32>(old)", "bitcast<i32>(val)"
+        expr = {"mul": f"{a} * {b}", "amax": f"max({a}, {b})", "amin": f"min({a}, {b})"}[mode]
+        return f"bitcast<u32>({expr})"
+    if dtype is dt.bool_:
+        return {"add": "old | val", "mul": "old & val", "amax": "old | val",
+                "amin": "old & val"}[mode]
+    if mode in ("amax", "amin"):
+        return None
+    return {"add": "(old + val) & 255u", "mul": "(old * val) & 255u"}[mode]
+
+
+def _source(n_terms, mode, dtype, scalar):
+    """WGSL of index_map: a gather (mode None) or a scatter with ``mode``."""
+    decl = "\n".join(
+        f"@group(0) @binding({j + 1}) var<storage, read> index{j}: array<i32>;"
+        for j in range(n_terms)
+    )
+    terms = "\n".join(
+        f"    {{ let a = P.ix[{2 * j}u]; let s = P.ix[{2 * j + 1}u];\n"
+        f"      t += wrap_index(index{j}[a.x + ((i / a.z) % a.w) * a.y], s.x) * s.y; }}"
+        for j in range(n_terms)
+    )
+    value = "P.scalar" if scalar else "src[v]"
+    out_type = "u32"
+    if mode is None:
+        body = "    out[i] = src[t];"
+    elif mode == "store":
+        body = f"    out[t] = {value};"
+    else:
+        out_type = "atomic<u32>"
+        combine = _cas_combine(mode, dtype)
+        if combine is None:
+            native = {"add": "atomicAdd", "amax": "atomicMax", "amin": "atomicMin"}[mode]
+            body = f"    {native}(&out[t], {value});"
+        else:
+            body = f"""    let val = {value};
+    var old = atomicLoad(&out[t]);
+    for (var k = 0u; k < {CAS_LIMIT}u; k++) {{
+        let r = atomicCompareExchangeWeak(&out[t], old, {combine});
+        if (r.exchanged) {{ break; }}
+        old = r.old_value;
+    }}"""
+    return Template(load_shader("index_map.wgsl")).substitute(
+        INDEX_BINDINGS=decl, OUT_BINDING=n_terms + 1, PARAM_BINDING=n_terms + 2,
+        OUT_TYPE=out_type, HELPERS=wgsl.helpers_for(body), INDEX_TERMS=terms, BODY=body,
+    )
+
+
+# ---- launching ---------------------------------------------------------------------------
+
+def _wrap32(values):
+    return [int(v) & 0xFFFFFFFF for v in values]
+
+
+def linear_view(index, shape):
+    """(offset, stride) reading ``index`` (of ``shape``) in row-major order, or None."""
+    dims = [(n, s) for n, s in zip(shape, index._stride) if n != 1]
+    if not dims:
+        return index._offset, 0
+    step = dims[-1][1]
+    acc = step
+    for n, s in reversed(dims):
+        if s != acc:
+            return None
+        acc *= n
+    return index._offset, step
+
+
+def _term_words(plan, term, target):
+    shape = plan.shape
+    run = shape[term.lo:term.hi]
+    index = term.index
+    view = linear_view(index, run) if tuple(index.shape) == tuple(run) else None
+    if view is None:  # broadcast or oddly strided: read a row-major copy
+        index = index.expand(run).contiguous()
+        view = linear_view(index, run)
+    size = target.shape[term.dim] if term.size is None else term.size
+    inner, blk = prod(shape[term.hi:]), max(prod(run), 1)
+    return index, [view[0], view[1], max(inner, 1), blk, size, target._stride[term.dim], 0, 0]
+
+
+def _launch(plan, target, out, values, mode, dtype, base, strides):
+    """Record one index_map dispatch; ``target`` is read (gather) or ``out`` is written."""
+    n = prod(plan.shape)
+    if n == 0:
+        return
+    if len(plan.terms) > MAX_TERMS:
+        raise RuntimeError(f"wgtorch: more than {MAX_TERMS} index tensors in one indexing op")
+    rt = get_runtime()
+    words = [0] * 64
+    indices = []
+    for j, term in enumerate(plan.terms):
+        index, w = _term_words(plan, term, target)
+        indices.append(index)
+        words[32 + 8 * j: 40 + 8 * j] = _wrap32(w)
+    stride_lists = [list(strides)]
+    scalar = mode is not None and not isinstance(values, Tensor)
+    tensor_values = mode is not None and not scalar
+    if tensor_values:
+        stride_lists.append(broadcast_strides(values, plan.shape))
+    dims, merged = merge_dims(plan.shape, stride_lists)
+    if len(dims) > MAX_DIMS:
+        raise RuntimeError(f"wgtorch: indexing over more than {MAX_DIMS} dims is not supported")
+    words[0:8] = [n, len(dims), len(plan.terms), base & 0xFFFFFFFF,
+                  values._offset if tensor_values else 0, 0, 0, 0]
+    if scalar:
+        words[5] = scalar_bits(values, dtype.wgsl)
+    words[8:8 + len(dims)] = dims
+    words[16:16 + len(dims)] = _wrap32(merged[0])
+    if tensor_values:
+        words[24:24 + len(dims)] = _wrap32(merged[1])
+    key = ("index_map", len(plan.terms), mode, dtype.name if mode not in (None, "store") else "",
+           scalar)
+    kern = rt.kernel(key, lambda: _source(len(plan.terms), mode, dtype, scalar),
+                     1 + len(indices), 1)
+    first = target if mode is None else (_dummy(out.device) if scalar else values)
+    buffers = [first._storage.buffer] + [ix._storage.buffer for ix in indices]
+    buffers.append(out._storage.buffer)
+    rt.dispatch(kern, buffers, _WORDS.pack(*words), -(-n // wgsl.WORKGROUP))
+
+
+_DUMMIES = {}
+
+
+def _dummy(device):
+    """A one-word buffer bound where a scatter of a scalar has no values tensor."""
+    if device not in _DUMMIES:
+        _DUMMIES[device] = Tensor._empty((1,), dt.int32, device)
+    return _DUMMIES[device]
+
+
+def gather(x, plan, strides=None, base=None):
+    """A new contiguous tensor of ``plan.shape``: x read through the plan.
+
+    ``strides``/``base`` override x's (e.g. negative strides for flip).
+    """
+    out = Tensor._empty(plan.shape, x.dtype, x.device)
+    if strides is None:
+        strides = [0 if m is None else x._stride[m] for m in plan.dim_map]
+    _launch(plan, x, out, x, None, x.dtype, x._offset if base is None else base, strides)
+    return out
+
+
+def scatter_into(dst, plan, values, mode="store"):
+    """Write (``mode='store'``) or combine ``values`` into ``dst`` in place, through the plan.
+
+    ``values``: a tensor broadcastable to ``plan.shape`` (cast to dst's dtype here) or a
+    Python scalar. No autograd and no version bump: callers do both.
+    """
+    if isinstance(values, Tensor):
+        if values.dtype is not dst.dtype or values._storage is dst._storage:
+            values = values.to(dst.dtype) if values.dtype is not dst.dtype else values.clone()
+    if any(t.index._storage is dst._storage for t in plan.terms):
+        plan = IndexPlan(plan.shape, plan.dim_map, [
+            IndexTerm(t.index.clone(), t.lo, t.hi, t.dim, t.size) for t in plan.terms])
+    strides = [0 if m is None else dst._stride[m] for m in plan.dim_map]
+    _launch(plan, dst, dst, values, mode, dst.dtype, dst._offset, strides)
+    return dst
+
+
+# ---- bounds checks -------------------------------------------------------------------------
+
+# storage -> {(offset, stride, count, version): (min, max)}: an index tensor checked once is
+# not read back again while unchanged (e.g. the same index in forward and backward).
+_RANGES = weakref.WeakKeyDictionary()
+
+
+def _index_ranges(indices):
+    """(min, max) of each int tensor, with one readback for all of them."""
+    results, todo = [None] * len(indices), []
+    for k, index in enumerate(indices):
+        if index.numel() == 0:
+            results[k] = (0, -1)
+            continue
+        view = linear_view(index, index.shape)
+        if view is None:
+            index = index.contiguous()
+            view = linear_view(index, index.shape)
+        key = (view[0], view[1], index.numel(), index._version)
+        cached = _RANGES.get(index._storage, {}).get(key)
+        if cached is not None:
+            results[k] = cached
+        else:
+            todo.append((k, index, view, key))
+    if not todo:
+        return results
+    rt = get_runtime()
+    init = np.tile(np.array([dt.INT32_MAX, dt.INT32_MIN], dtype=np.int64), len(todo))
+    out = Tensor._from_numpy(init, dt.int32, todo[0][1].device)
+    kern = rt.kernel(("index_bounds",), lambda: load_shader("index_bounds.wgsl"), 1, 1)
+    for slot, (k, index, view, key) in enumerate(todo):
+        count = index.numel()
+        params = struct.pack("<4I", count, view[0], view[1], slot)
+        n_inv = -(-count // BOUNDS_CHUNK)
+        rt.dispatch(kern, [index._storage.buffer, out._storage.buffer], params,
+                    -(-n_inv // wgsl.WORKGROUP))
+    found = out._storage_array().reshape(-1, 2)
+    for slot, (k, index, view, key) in enumerate(todo):
+        lo, hi = int(found[slot, 0]), int(found[slot, 1])
+        results[k] = (lo, hi)
+        entry = _RANGES.get(index._storage)
+        if entry is None or len(entry) > 64:
+            entry = _RANGES[index._storage] = {}
+        entry[key] = (lo, hi)
+    return results
+
+
+def out_of_bounds(lo, hi, size):
+    """The first offending value of an index range into ``size`` elements, or None."""
+    if hi >= size:
+        return hi
+    if lo < -size:
+        return lo
+    return None
+
+
+def check_bounds(op, checks):
+    """Raise IndexError naming ``op`` if an index is out of range.
+
+    ``checks``: (index tensor, size, dim) triples; all are read back together.
+    """
+    checks = [c for c in checks if c[0].numel()]
+    if not checks:
+        return
+    ranges = _index_ranges([c[0] for c in checks])
+    for (index, size, dim), (lo, hi) in zip(checks, ranges):
+        bad = out_of_bounds(lo, hi, size)
+        if bad is not None:
+            raise IndexError(
+                f"{op}: index {bad} is out of bounds for dimension {dim} with size {size}"
+            )
+
+
+# ---- nonzero ------------------------------------------------------------------------------
+
+def _nonzero_source(write, dtype):
+    test = "(bits & 0x7fffffffu) != 0u" if dtype.wgsl == "f32" else "bits != 0u"
+    if write:
+        bindings = """@group(0) @binding(1) var<storage, read> starts: array<u32>;
+@group(0) @binding(2) var<storage, read_write> out: array<i32>;
+@group(0) @binding(3) var<uniform> P: Params;"""
+        body = """    var row = starts[c];
+    for (var k = 0u; k < n; k++) {
+        if (!is_nonzero(x[start + k])) { continue; }
+        var rem = start + k;
+        for (var d = i32(P.ndim) - 1; d >= 0; d--) {
+            let size = P.shape[u32(d) / 4u][u32(d) % 4u];
+            out[row * P.ndim + u32(d)] = i32(rem % size);
+            rem = rem / size;
+        }
+        row += 1u;
+    }"""
+    else:
+        bindings = """@group(0) @binding(1) var<storage, read_write> counts: array<u32>;
+@group(0) @binding(2) var<uniform> P: Params;"""
+        body = """    var count = 0u;
+    for (var k = 0u; k < n; k++) { count += select(0u, 1u, is_nonzero(x[start + k])); }
+    counts[c] = count;"""
+    return Template(load_shader("nonzero.wgsl")).substitute(BINDINGS=bindings, TEST=test,
+                                                            BODY=body)
+
+
+def nonzero_coords(x):
+    """[n, x.ndim] int64 coordinates of x's nonzero elements (reads the count back)."""
+    rt = get_runtime()
+    if x.ndim == 0:
+        return nonzero_coords(x.reshape(1))[:, :0].contiguous()
+    x = x.contiguous()
+    n = x.numel()
+    chunks = -(-n // NONZERO_CHUNK) if n else 0
+    if chunks == 0:
+        return Tensor._empty((0, x.ndim), dt.int64, x.device)
+    if x._offset:
+        x = x.clone()
+    shape = list(x.shape) + [0] * (MAX_DIMS - x.ndim)
+    params = struct.pack("<12I", n, x.ndim, 0, 0, *shape)
+    counts = Tensor._empty((chunks,), dt.int32, x.device)
+    kern = rt.kernel(("nonzero", False, x.dtype.wgsl),
+                     lambda: _nonzero_source(False, x.dtype), 1, 1)
+    groups = -(-chunks // wgsl.WORKGROUP)
+    rt.dispatch(kern, [x._storage.buffer, counts._storage.buffer], params, groups)
+    host = counts._storage_array().astype(np.int64)
+    total = int(host.sum())
+    out = Tensor._empty((total, x.ndim), dt.int64, x.device)
+    if total:
+        starts = Tensor._from_numpy(np.cumsum(host) - host, dt.int32, x.device)
+        kern = rt.kernel(("nonzero", True, x.dtype.wgsl),
+                         lambda: _nonzero_source(True, x.dtype), 2, 1)
+        rt.dispatch(kern, [x._storage.buffer, starts._storage.buffer, out._storage.buffer],
+                    params, groups)
+    return out
+
+
+# ---- tril / triu ---------------------------------------------------------------------------
+
+def tri(x, diagonal, upper):
+    """tril (upper=False) or triu of the last two dims of x: a new contiguous tensor."""
+    out = Tensor._empty(x.shape, x.dtype, x.device)
+    n = x.numel()
+    if n == 0:
+        return out
+    rt = get_runtime()
+    dims, (st,) = merge_dims(x.shape, [list(x._stride)])
+    dims = dims or [1]
+    st = st or [0]
+    words = [n, len(dims), x.shape[-2], x.shape[-1], int(diagonal) & 0xFFFFFFFF, int(upper),
+             x._offset, 0]
+    words += dims + [0] * (MAX_DIMS - len(dims)) + st + [0] * (MAX_DIMS - len(st))
+    kern = rt.kernel(("tri",), lambda: load_shader("tri.wgsl"), 1, 1)
+    rt.dispatch(kern, [x._storage.buffer, out._storage.buffer], struct.pack("<24I", *words),
+                -(-n // wgsl.WORKGROUP))
+    return out

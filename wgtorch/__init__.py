@@ -56,6 +56,7 @@ from .ops.reduce import (
 )
 from .ops.scan import cumprod, cumsum
 from .ops.softmax import log_softmax, logsumexp, softmax
+from .ops.sort import argsort, kthvalue, median, msort, sort, topk, unique
 from .ops.stats import norm, std, std_mean, var, var_mean
 from . import return_types
 from .ops.views import (

@@ -1,0 +1,373 @@
+"""Sorting: sort, argsort, msort, topk, kthvalue, median, unique.
+
+``sort`` is a bitonic network on the GPU (``shaders/sort.wgsl``): each row is padded to a
+power of two and sorted by log2(P)(log2(P)+1)/2 loop-free compare-exchange dispatches, with
+ties broken by original position, so every sort is stable (``stable=`` is accepted and always
+honoured). NaN sorts after every number, or first when descending, as in PyTorch. topk,
+kthvalue and median select from the sorted rows; unique sorts the flattened input and
+compacts it with a cumsum (its output size needs one read back to the host).
+
+Gradients: values produced by a sort are a gather of the input at the returned indices, so
+their backward rule scatters the gradient back through those indices (``ScatterAlong``),
+and that scatter's own backward is the gather (``GatherAlong``): second derivatives work.
+"""
+
+import struct
+from string import Template
+
+from .. import dtypes as dt
+from .. import return_types
+from ..autograd.function import Function
+from ..backend import get_runtime
+from ..tensor import Tensor, tensor_method
+from . import wgsl
+from .reduce_kernel import geometry
+from .shaders import load_shader
+
+_PARAMS = struct.Struct("<12I")
+
+_BODIES = {
+    "init": """
+    let row = i / P.P;
+    let q = i % P.P;
+    idx[i] = i32(q);
+    keys[i] = $KEY(0);
+    if (q < P.L) {
+        keys[i] = x[P.base + (row / P.inner) * P.so + q * P.sr + (row % P.inner) * P.si];
+    }""",
+    "stage": """
+    let half = P.P / 2u;
+    let t = i % half;
+    let a = (i / half) * P.P + 2u * P.j * (t / P.j) + t % P.j;
+    let b = a + P.j;
+    let ka = keys[a]; let kb = keys[b]; let ia = idx[a]; let ib = idx[b];
+    let up = ((a % P.P) & P.k) == 0u;
+    if (select(before(ka, ia, kb, ib), before(kb, ib, ka, ia), up)) {
+        keys[a] = kb; keys[b] = ka; idx[a] = ib; idx[b] = ia;
+    }""",
+    "out": """
+    let ii = i % P.inner;
+    let t = i / P.inner;
+    let e = ((t / P.K) * P.inner + ii) * P.P + t % P.K;
+    values[i] = keys[e];
+    indices[i] = idx[e];""",
+    # values (outer, K, inner) picked along the dim of src (outer, L, inner) at indices
+    "gather": """
+    let ii = i % P.inner;
+    let o = i / (P.K * P.inner);
+    values[i] = src[(o * P.L + u32(indices[i])) * P.inner + ii];""",
+    # out (outer, L, inner), zeroed first, gets src (outer, K, inner) at indices
+    "scatter": """
+    let ii = i % P.inner;
+    let o = i / (P.K * P.inner);
+    out[(o * P.L + u32(indices[i])) * P.inner + ii] = src[i];""",
+}
+_BINDINGS = {
+    "init": [("x", "read", "$KEY"), ("keys", "read_write", "$KEY"), ("idx", "read_write", "i32")],
+    "stage": [("keys", "read_write", "$KEY"), ("idx", "read_write", "i32")],
+    "out": [("keys", "read", "$KEY"), ("idx", "read", "i32"), ("values", "read_write", "$KEY"),
+            ("indices", "read_write", "i32")],
+    "gather": [("src", "read", "$KEY"), ("indices", "read", "i32"),
+               ("values", "read_write", "$KEY")],
+    "scatter": [("src", "read", "$KEY"), ("indices", "read", "i32"),
+                ("out", "read_write", "$KEY")],
+}
+
+
+def _kernel(body, key_t, descending=False):
+    rt = get_runtime()
+    cache_key = ("sort", body, key_t, descending)
+    kern = rt.kernels.get(cache_key)
+    if kern is None:
+        binds = _BINDINGS[body]
+        lines = [f"@group(0) @binding({k}) var<storage, {mode}> {name}: array<{t}>;"
+                 for k, (name, mode, t) in enumerate(binds)]
+        lines.append(f"@group(0) @binding({len(binds)}) var<uniform> P: Params;")
+        source = Template(load_shader("sort.wgsl")).substitute(
+            BINDINGS="\n".join(lines), INDEX=wgsl.INDEX, ENTRY=wgsl.ENTRY, BODY=_BODIES[body],
+            HELPERS=wgsl.helpers_for("isnan_f") + "\nfn no_nan(x: $KEY) -> bool { return false; }",
+            ISNAN="isnan_f" if key_t == "f32" else "no_nan",
+            NAN_FIRST="true" if descending else "false", CMP=">" if descending else "<", KEY=key_t,
+        ).replace("$KEY", key_t)
+        n_in = sum(mode == "read" for _, mode, _ in binds)
+        kern = rt.kernel(cache_key, lambda: source, n_in, len(binds) - n_in)
+    return kern
+
+
+def _dispatch(kern, tensors, total, **fields):
+    words = dict(total=total, P=0, L=0, inner=1, k=0, j=0, base=0, so=0, sr=0, si=0, K=0, pad=0)
+    words.update(fields)
+    get_runtime().dispatch(kern, [t._storage.buffer for t in tensors],
+                           _PARAMS.pack(*words.values()), -(-total // wgsl.WORKGROUP))
+
+
+def _sorted_rows(x, dim, descending, k=None):
+    """(values, int64 indices) of ``x`` sorted along ``dim``, the first ``k`` of each row
+    (all when None); contiguous, in x's shape with k along dim. No autograd."""
+    L = x.shape[dim] if x.ndim else 1
+    K = L if k is None else k
+    shape = list(x.shape)
+    if x.ndim:
+        shape[dim] = K
+    values = Tensor._empty(shape, x.dtype, x.device)
+    indices = Tensor._empty(shape, dt.int64, x.device)
+    if values.numel() == 0:
+        return values, indices
+    dims = (dim,) if x.ndim else ()
+    src, outer, L, inner, so, sr, si = geometry(x, dims)
+    if src is not x and tuple(src.shape) != tuple(x.shape):
+        src, outer, L, inner, so, sr, si = geometry(x.contiguous(), dims)
+    P = 1 << (L - 1).bit_length()
+    rows = outer * inner
+    key_t = x.dtype.wgsl
+    keys = Tensor._empty((rows, P), x.dtype, x.device)
+    idx = Tensor._empty((rows, P), dt.int32, x.device)
+    _dispatch(_kernel("init", key_t), [src, keys, idx], rows * P, P=P, L=L, inner=inner,
+              base=src._offset, so=so, sr=sr, si=si)
+    stage = _kernel("stage", key_t, descending)
+    size = 2
+    while size <= P:
+        j = size // 2
+        while j >= 1:
+            _dispatch(stage, [keys, idx], rows * P // 2, P=P, L=L, k=size, j=j)
+            j //= 2
+        size *= 2
+    _dispatch(_kernel("out", key_t), [keys, idx, values, indices], values.numel(), P=P, L=L,
+              inner=inner, K=K)
+    return values, indices
+
+
+def _along(body, src, indices, dim, length):
+    """gather (``length`` = src's size along dim) or scatter into zeros of that size."""
+    from .creation import zeros
+
+    src, indices = src.contiguous(), indices.contiguous()
+    shape = list(indices.shape)
+    K = shape[dim] if shape else 1
+    inner = 1
+    for s in shape[dim + 1:]:
+        inner *= s
+    if body == "gather":
+        out = Tensor._empty(indices.shape, src.dtype, src.device)
+    else:
+        shape[dim] = length
+        out = zeros(shape, dtype=src.dtype, device=src.device)
+    if indices.numel():
+        _dispatch(_kernel(body, src.dtype.wgsl), [src, indices, out], indices.numel(),
+                  L=length, K=K, inner=inner)
+    return out
+
+
+class GatherAlong(Function):
+    """Values of ``x`` at ``indices`` along ``dim`` (indices known to be in range)."""
+
+    @staticmethod
+    def forward(ctx, x, indices, dim):
+        ctx.dim, ctx.length = dim, x.shape[dim] if x.ndim else 1
+        ctx.save_for_backward(indices)
+        return _along("gather", x, indices, dim, ctx.length)
+
+    @staticmethod
+    def backward(ctx, g):
+        (indices,) = ctx.saved_tensors
+        return ScatterAlong.apply(g, indices, ctx.dim, ctx.length), None, None
+
+
+class ScatterAlong(Function):
+    """Zeros of size ``length`` along ``dim`` with ``g`` at ``indices`` (distinct per row)."""
+
+    @staticmethod
+    def forward(ctx, g, indices, dim, length):
+        ctx.dim = dim
+        ctx.save_for_backward(indices)
+        return _along("scatter", g, indices, dim, length)
+
+    @staticmethod
+    def backward(ctx, gg):
+        (indices,) = ctx.saved_tensors
+        return GatherAlong.apply(gg, indices, ctx.dim), None, None, None
+
+
+class SortBackward0(Function):
+    @staticmethod
+    def forward(ctx, x, dim, descending, k):
+        values, indices = _sorted_rows(x, dim, descending, k)
+        ctx.dim, ctx.length = dim, x.shape[dim] if x.ndim else 1
+        ctx.save_for_backward(indices)
+        ctx.mark_non_differentiable(indices)
+        return values, indices
+
+    @staticmethod
+    def backward(ctx, g, _g_indices=None):
+        (indices,) = ctx.saved_tensors
+        return ScatterAlong.apply(g, indices, ctx.dim, ctx.length), None, None, None
+
+
+class TopkBackward0(SortBackward0):
+    pass
+
+
+def _dim_of(input, dim):
+    d = input._wrap_dim(dim)
+    return d if input.ndim else 0
+
+
+@tensor_method()
+def sort(input, dim=-1, descending=False, stable=False):
+    """``(values, indices)`` of ``input`` sorted along ``dim``; always stable.
+
+    Example: ``values, order = scores.sort(descending=True)``.
+    """
+    if isinstance(dim, bool):  # sort(input, stable, dim=..., descending=...) overload
+        dim = -1
+    d = _dim_of(input, dim)
+    values, indices = SortBackward0.apply(input, d, bool(descending), None)
+    return return_types.sort(values, indices)
+
+
+@tensor_method()
+def argsort(input, dim=-1, descending=False, stable=False):
+    """Indices that sort ``input`` along ``dim`` (stable)."""
+    return _sorted_rows(input, _dim_of(input, dim), bool(descending))[1]
+
+
+@tensor_method()
+def msort(input):
+    """``input`` sorted along its first dim."""
+    return sort(input, 0).values
+
+
+@tensor_method()
+def topk(input, k, dim=-1, largest=True, sorted=True):
+    """The ``k`` largest (or smallest) elements along ``dim`` as ``(values, indices)``,
+    in sorted order (also when ``sorted=False``)."""
+    d = _dim_of(input, dim)
+    size = input.shape[d] if input.ndim else 1
+    if not 0 <= k <= size:
+        raise RuntimeError("selected index k out of range")
+    values, indices = TopkBackward0.apply(input, d, bool(largest), int(k))
+    return return_types.topk(values, indices)
+
+
+def _select_sorted(name, input, position, d, keepdim):
+    """``(values, indices)``: the element at ``position`` (an int, or an int64 tensor with
+    size 1 along ``d``) of each row of ``input`` sorted along ``d``."""
+    from .creation import full, zeros
+
+    if input.ndim == 0:
+        return getattr(return_types, name)(input.clone(), zeros((), dtype=dt.int64,
+                                                                device=input.device))
+    _, order = _sorted_rows(input.detach(), d, False)
+    if not isinstance(position, Tensor):
+        shape = list(input.shape)
+        shape[d] = 1
+        position = full(shape, position, dtype=dt.int64, device=input.device)
+    indices = _along("gather", order, position, d, input.shape[d])
+    values = GatherAlong.apply(input, indices, d)
+    if not keepdim:
+        values, indices = values.squeeze(d), indices.squeeze(d)
+    return getattr(return_types, name)(values, indices)
+
+
+@tensor_method()
+def kthvalue(input, k, dim=-1, keepdim=False):
+    """The ``k``-th smallest element along ``dim`` as ``(values, indices)``."""
+    d = _dim_of(input, dim)
+    size = input.shape[d] if input.ndim else 1
+    if not 1 <= k <= size:
+        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
+    return _select_sorted("kthvalue", input, k - 1, d, keepdim)
+
+
+@tensor_method()
+def median(input, dim=None, keepdim=False):
+    """Lower median: of all elements (a tensor) or along ``dim`` (``(values, indices)``).
+    A row holding NaN has median NaN, as in PyTorch."""
+    from .elementwise import where
+
+    if dim is None:
+        if input.numel() == 0:
+            from .creation import full
+
+            return full((), float("nan"), dtype=input.dtype, device=input.device)
+        return median(input.reshape(-1), 0).values.reshape(())
+    d = _dim_of(input, dim)
+    size = input.shape[d] if input.ndim else 1
+    if size == 0:
+        raise IndexError(f"median(): Expected reduction dim {d} to have non-zero size.")
+    position = (size - 1) // 2
+    if input.dtype.is_floating_point:
+        # sorted rows put NaN last: a row with NaN takes its first NaN
+        nans = input.detach().isnan().sum(d, keepdim=True)
+        position = where(nans > 0, size - nans, position)
+    return _select_sorted("median", input, position, d, keepdim)
+
+
+@tensor_method()
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    """The distinct elements of ``input`` (flattened), in ascending order; optionally the
+    index of each input element in them and the count of each. ``dim`` is not supported."""
+    if dim is not None:
+        raise NotImplementedError("unique(dim=...) is not supported by wgtorch; use dim=None")
+    flat = input.detach().reshape(-1)
+    n = flat.numel()
+    values, order = _sorted_rows(flat, 0, False)
+    inverse = Tensor._empty(input.shape, dt.int64, input.device)
+    if n == 0:
+        counts = Tensor._empty((0,), dt.int64, input.device)
+        return _unique_result(values, inverse, counts, return_inverse, return_counts)
+    from .scan import scan
+
+    # ends[k]: number of distinct values among values[:k + 2] minus one (k < n - 1)
+    ends = scan(values[1:] != values[:-1], 0, "sum", dt.int64)
+    n_unique = 1 + (ends[-1].item() if n > 1 else 0)
+    uniq = Tensor._empty((n_unique,), input.dtype, input.device)
+    starts = Tensor._empty((n_unique + 1,), dt.int64, input.device)
+    key = ("unique", input.dtype.wgsl)
+    rt = get_runtime()
+    kern = rt.kernels.get(key) or rt.kernel(key, lambda: _unique_source(input.dtype.wgsl), 3, 3)
+    rt.dispatch(kern, [t._storage.buffer for t in (values, order, ends, uniq, inverse, starts)],
+                struct.pack("<4I", n, n_unique, 0, 0), -(-n // wgsl.WORKGROUP))
+    counts = starts[1:] - starts[:-1]
+    return _unique_result(uniq, inverse, counts, return_inverse, return_counts)
+
+
+def _unique_result(values, inverse, counts, return_inverse, return_counts):
+    out = (values,) + ((inverse,) if return_inverse else ()) + ((counts,) if return_counts else ())
+    return out[0] if len(out) == 1 else out
+
+
+def _unique_source(key_t):
+    return f"""
+// unique: compact sorted values. Element k is in run u(k) = ends[k - 1] (0 for k == 0) and
+// starts it when u(k) != u(k - 1).
+// Bindings: 0 values (sorted), 1 order (their input positions), 2 ends (cumsum of run
+// starts after the first), 3 uniq, 4 inverse, 5 starts (run start offsets, then n); 6 P.
+struct Params {{ n: u32, n_unique: u32, pad0: u32, pad1: u32 }};
+@group(0) @binding(0) var<storage, read> values: array<{key_t}>;
+@group(0) @binding(1) var<storage, read> order: array<i32>;
+@group(0) @binding(2) var<storage, read> ends: array<i32>;
+@group(0) @binding(3) var<storage, read_write> uniq: array<{key_t}>;
+@group(0) @binding(4) var<storage, read_write> inverse: array<i32>;
+@group(0) @binding(5) var<storage, read_write> starts: array<i32>;
+@group(0) @binding(6) var<uniform> P: Params;
+{wgsl.INDEX}
+{wgsl.ENTRY}
+    if (i >= P.n) {{ return; }}
+    var u = 0;
+    if (i > 0u) {{ u = ends[i - 1u]; }}
+    var before = -1;
+    if (i > 1u) {{ before = ends[i - 2u]; }} else if (i == 1u) {{ before = 0; }}
+    inverse[order[i]] = u;
+    // NOTE: run starts come from ends (so NaNs stay distinct, as in PyTorch), not from
+    // comparing values again, which a compiler may treat as NaN-free
+    if (u != before) {{
+        uniq[u] = values[i];
+        starts[u] = i32(i);
+    }}
+    if (i == 0u) {{ starts[P.n_unique] = i32(P.n); }}
+}}
+"""
+
+
+__all__ = ["sort", "argsort", "msort", "topk", "kthvalue", "median", "unique"]

@@ -1,0 +1,103 @@
+"""``Adam`` and ``AdamW`` (decoupled weight decay), with amsgrad."""
+
+from .optimizer import MAXIMIZE, Optimizer, new_state
+
+__all__ = ["Adam", "AdamW"]
+
+AMSGRAD, DECOUPLED = 4, 8  # flag bits of shaders/optim_adam.wgsl
+
+
+class Adam(Optimizer):
+    """PyTorch's ``torch.optim.Adam``; one fused kernel per parameter (``optim_adam.wgsl``).
+
+    ``m = beta1 * m + (1 - beta1) * g``, ``v = beta2 * v + (1 - beta2) * g^2``,
+    ``p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)``; ``amsgrad`` uses the
+    running maximum of ``v``. ``weight_decay`` adds ``weight_decay * p`` to the gradient, or
+    with ``decoupled_weight_decay=True`` (AdamW) scales ``p`` by ``1 - lr * weight_decay``.
+
+    Example::
+
+        opt = wgtorch.optim.Adam(model.parameters(), lr=1e-3)
+    """
+
+    _shader = "optim_adam.wgsl"
+    _n_state = 3
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 amsgrad=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False, fused=None, decoupled_weight_decay=False):
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= betas[0] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        betas = tuple(float(b) for b in betas)
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        maximize=maximize, foreach=foreach, capturable=capturable,
+                        differentiable=differentiable, fused=fused,
+                        decoupled_weight_decay=decoupled_weight_decay)
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("amsgrad", False)
+            group.setdefault("maximize", False)
+            group.setdefault("foreach", None)
+            group.setdefault("capturable", False)
+            group.setdefault("differentiable", False)
+            group.setdefault("decoupled_weight_decay", False)
+            group.setdefault("fused", None)
+
+    def _init_state(self, p, group, state):
+        state["step"] = 0.0
+        state["exp_avg"] = new_state(p, 0.0)
+        state["exp_avg_sq"] = new_state(p, 0.0)
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = new_state(p, 0.0)
+
+    def _update(self, p, grad, state, group):
+        beta1, beta2 = group["betas"]
+        lr = float(group["lr"])
+        state["step"] += 1
+        step = state["step"]
+        bias_correction1 = 1 - beta1**step
+        bias_correction2 = 1 - beta2**step
+        flags = MAXIMIZE if group["maximize"] else 0
+        flags |= DECOUPLED if group["decoupled_weight_decay"] else 0
+        max_sq = None
+        if group["amsgrad"]:
+            flags |= AMSGRAD
+            max_sq = state.get("max_exp_avg_sq")
+            if max_sq is None:  # amsgrad switched on after the first step
+                max_sq = state["max_exp_avg_sq"] = new_state(p, 0.0)
+        self._launch(p, grad, [state["exp_avg"], state["exp_avg_sq"], max_sq], flags,
+                     [lr, beta1, beta2, group["eps"], group["weight_decay"],
+                      lr / bias_correction1, bias_correction2**0.5, 0.0])
+
+
+class AdamW(Adam):
+    """PyTorch's ``torch.optim.AdamW``: Adam with decoupled weight decay (default 1e-2),
+    ``p *= 1 - lr * weight_decay`` before the Adam step.
+
+    Example::
+
+        opt = wgtorch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.1)
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+                 amsgrad=False, *, maximize=False, foreach=None, capturable=False,
+                 differentiable=False, fused=None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach,
+                         maximize=maximize, capturable=capturable, differentiable=differentiable,
+                         fused=fused, decoupled_weight_decay=True)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group["decoupled_weight_decay"] = True

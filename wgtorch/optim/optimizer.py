@@ -1,0 +1,393 @@
+"""``Optimizer``: the base class that walks parameter groups; subclasses write one update rule.
+
+Each optimizer's update of one parameter is ONE fused WGSL kernel (``shaders/optim_*.wgsl``)
+that reads the gradient and writes the parameter and its state buffers in place. The
+hyper-parameters travel in the kernel's uniform block, so a learning rate changed by a
+scheduler (or by hand in ``param_groups``) costs nothing: no recompilation, no upload.
+
+What differs from PyTorch, on purpose:
+
+- ``state[p]["step"]`` is a Python float kept on the host (the bias corrections are computed
+  there, so a step never waits for a GPU read). ``state_dict()`` exports it as a 0-d float32
+  tensor, as PyTorch stores it, and ``load_state_dict`` accepts either form.
+- ``load_state_dict`` copies the loaded state tensors (PyTorch may alias them), since the
+  update kernels write them in place.
+- Parameters must be contiguous (PyTorch's are); a strided parameter raises ``RuntimeError``.
+  A non-contiguous gradient is copied to a contiguous one first.
+- ``differentiable=True`` is refused: the updates are in-place kernels outside autograd.
+  ``foreach``, ``fused`` and ``capturable`` are accepted and recorded, and change nothing.
+"""
+
+import struct
+import warnings
+from collections import defaultdict
+from copy import deepcopy
+from itertools import chain
+
+from ..autograd.grad_mode import enable_grad, no_grad
+from ..backend import get_runtime
+from ..ops.shaders import load_shader
+from ..tensor import Storage, Tensor
+
+__all__ = ["Optimizer", "required"]
+
+WORKGROUP = 64
+MAXIMIZE, HALF = 1, 2  # flag bits shared by every kernel (shaders/optim_common.wgsl)
+
+
+class _RequiredParameter:
+    """Singleton marking a hyper-parameter every param group must give."""
+
+    def __repr__(self):
+        return "<required parameter>"
+
+
+required = _RequiredParameter()
+
+
+def _typename(obj):
+    if isinstance(obj, Tensor):
+        return "torch.Tensor"
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+class Optimizer:
+    """Base class of all optimizers (PyTorch's ``torch.optim.Optimizer``).
+
+    ``params`` is an iterable of tensors, of ``(name, tensor)`` pairs, or of dicts (param
+    groups) holding ``"params"`` and per-group overrides of ``defaults``.
+
+    A subclass implements ``_init_state(p, group, state)`` (fill ``state`` on first use) and
+    ``_update(p, grad, state, group)`` (launch its fused kernel through ``_launch``).
+
+    Example::
+
+        opt = wgtorch.optim.SGD([{"params": body.parameters()},
+                                 {"params": head.parameters(), "lr": 1e-3}], lr=1e-2)
+        opt.zero_grad()
+        loss_fn(model(x), y).backward()
+        opt.step()
+    """
+
+    _shader = None  # "optim_<name>.wgsl"
+    _n_state = 0  # state buffers the kernel binds after the parameter
+
+    def __init__(self, params, defaults):
+        if isinstance(params, Tensor):
+            raise TypeError(
+                "params argument given to the optimizer should be an iterable of Tensors or "
+                "dicts, but got " + _typename(params)
+            )
+        if defaults.get("differentiable"):
+            raise RuntimeError(
+                "wgtorch: differentiable=True is not supported; optimizer updates are fused "
+                "in-place GPU kernels outside autograd"
+            )
+        self.defaults = defaults
+        self.state = defaultdict(dict)
+        self.param_groups = []
+        param_groups = list(params)
+        if len(param_groups) == 0:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(param_groups[0], dict):
+            param_groups = [{"params": param_groups}]
+        for param_group in param_groups:
+            self.add_param_group(param_group)
+
+    # ---- pickling and printing -------------------------------------------------------------
+
+    def __getstate__(self):
+        return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.defaults.setdefault("differentiable", False)
+
+    def __repr__(self):
+        format_string = self.__class__.__name__ + " ("
+        for i, group in enumerate(self.param_groups):
+            format_string += "\n"
+            format_string += f"Parameter Group {i}\n"
+            for key in sorted(group.keys()):
+                if key != "params":
+                    format_string += f"    {key}: {group[key]}\n"
+        format_string += ")"
+        return format_string
+
+    # ---- param groups ---------------------------------------------------------------------
+
+    def add_param_group(self, param_group):
+        """Add a param group (a dict with ``"params"``) to ``param_groups``; missing options
+        take the optimizer's defaults."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            param_group["params"] = [params]
+        elif isinstance(params, set):
+            raise TypeError(
+                "optimizer parameters need to be organized in ordered collections, but the "
+                "ordering of tensors in sets will change between runs. Please use a list instead."
+            )
+        else:
+            param_group["params"] = list(params)
+
+        tensors, names = [], []
+        for param in param_group["params"]:
+            if isinstance(param, tuple):
+                names.append(param[0])
+                tensors.append(param[1])
+            else:
+                tensors.append(param)
+        param_group["params"] = tensors
+        if names:
+            if len(names) != len(tensors):
+                raise ValueError(
+                    "all optimizer params should be with/without names. Some param names are "
+                    "missing"
+                )
+            param_group["param_names"] = names
+
+        for param in tensors:
+            if not isinstance(param, Tensor):
+                raise TypeError(
+                    "optimizer can only optimize Tensors, but one of the params is "
+                    + _typename(param)
+                )
+            if not (param.is_leaf or param.retains_grad):
+                raise ValueError("can't optimize a non-leaf Tensor")
+
+        for name, default in self.defaults.items():
+            if default is required and name not in param_group:
+                raise ValueError(
+                    "parameter group didn't specify a value of required optimization "
+                    f"parameter {name}"
+                )
+            param_group.setdefault(name, default)
+
+        ids = [id(p) for p in tensors]
+        if len(ids) != len(set(ids)):
+            warnings.warn(
+                "optimizer contains a parameter group with duplicate parameters; in future, "
+                "this will cause an error; see github.com/pytorch/pytorch/issues/40967 for more "
+                "information",
+                stacklevel=3,
+            )
+        seen = set()
+        for group in self.param_groups:
+            seen.update(id(p) for p in group["params"])
+            if ("param_names" in param_group) != ("param_names" in group):
+                which = "with names" if "param_names" in param_group else "without names"
+                raise ValueError(
+                    "all optimizer param groups should be with/without names. "
+                    f"cannot add param group {which} to the optimizer"
+                )
+        if not seen.isdisjoint(ids):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(param_group)
+
+    # ---- gradients and steps -----------------------------------------------------------------
+
+    def zero_grad(self, set_to_none=True):
+        """Reset the gradients of all optimized tensors: to ``None`` (default) or to zeros."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    if p.grad.grad_fn is not None:
+                        p.grad.detach_()
+                    else:
+                        p.grad.requires_grad_(False)
+                    p.grad.zero_()
+
+    def step(self, closure=None):
+        """Update every parameter that has a gradient; ``closure`` re-evaluates the loss."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        with no_grad():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    grad = self._check_grad(p)
+                    state = self.state[p]
+                    if len(state) == 0:
+                        self._init_state(p, group, state)
+                    self._update(p, grad, state, group)
+        return loss
+
+    def _check_grad(self, p):
+        grad = p.grad
+        if not p.is_contiguous():
+            raise RuntimeError(
+                f"{type(self).__name__}: wgtorch optimizers update contiguous parameters in place; "
+                f"got a parameter of shape {list(p.shape)} with strides {list(p.stride())}. "
+                "Pass p.contiguous() leaves (nn.Module parameters always are)"
+            )
+        if tuple(grad.shape) != tuple(p.shape):
+            raise RuntimeError(
+                f"{type(self).__name__}: the gradient has shape {list(grad.shape)} but the "
+                f"parameter has shape {list(p.shape)}"
+            )
+        if grad.dtype is not p.dtype:
+            raise RuntimeError(
+                f"{type(self).__name__}: the gradient's dtype {grad.dtype} does not match the "
+                f"parameter's dtype {p.dtype}"
+            )
+        if not p.dtype.is_floating_point:
+            raise RuntimeError(
+                f"{type(self).__name__}: can only optimize floating point parameters, got {p.dtype}"
+            )
+        if not grad.is_contiguous() or grad._storage is p._storage:
+            grad = grad.clone()
+        return grad
+
+    def _init_state(self, p, group, state):
+        raise NotImplementedError
+
+    def _update(self, p, grad, state, group):
+        raise NotImplementedError
+
+    def _launch(self, p, grad, state_tensors, flags, scalars):
+        """Run this optimizer's kernel on one parameter.
+
+        ``state_tensors``: the kernel's state buffers in binding order (``None`` where the
+        kernel's option is off); ``flags``: option bits beyond MAXIMIZE/HALF; ``scalars``: the
+        float32 fields of the Params struct after its four header words, in order.
+        """
+        n = p.numel()
+        if n == 0:
+            return
+        rt = get_runtime()
+        kernel = rt.kernels.get((self._shader,)) or rt.kernel(
+            (self._shader,),
+            lambda: load_shader("optim_common.wgsl") + load_shader(self._shader),
+            1,
+            1 + self._n_state,
+        )
+        if p.dtype.name == "float16":
+            flags |= HALF
+        buffers = [grad._storage.buffer, p._storage.buffer]
+        for slot, t in enumerate(state_tensors):
+            buffers.append(_placeholder(slot).buffer if t is None else t._storage.buffer)
+        params = struct.pack(f"<4I{len(scalars)}f", n, p._offset, grad._offset, flags, *scalars)
+        rt.dispatch(kernel, buffers, params, -(-n // WORKGROUP))
+        p._storage.version += 1
+        for t in state_tensors:
+            if t is not None:
+                t._storage.version += 1
+
+    # ---- state dicts -------------------------------------------------------------------------
+
+    def state_dict(self):
+        """The optimizer state as PyTorch lays it out: ``{"state": {index: {...}},
+        "param_groups": [{..., "params": [index, ...]}]}``, indices numbering the parameters
+        across groups in order. State tensors are returned by reference, as in PyTorch."""
+        param_mappings = {}
+        start_index = 0
+
+        def pack_group(group):
+            nonlocal start_index
+            packed = {k: v for k, v in group.items() if k != "params"}
+            param_mappings.update(
+                {id(p): i for i, p in enumerate(group["params"], start_index)
+                 if id(p) not in param_mappings}
+            )
+            packed["params"] = [param_mappings[id(p)] for p in group["params"]]
+            start_index += len(packed["params"])
+            return packed
+
+        param_groups = [pack_group(g) for g in self.param_groups]
+        packed_state = {}
+        for k, v in self.state.items():
+            key = param_mappings[id(k)] if isinstance(k, Tensor) else k
+            packed_state[key] = {name: _export(name, value) for name, value in v.items()}
+        return {"state": packed_state, "param_groups": param_groups}
+
+    def load_state_dict(self, state_dict):
+        """Load a state from ``state_dict()`` (this optimizer's, or PyTorch's via
+        ``wgtorch.load``). Options in the saved groups replace the current ones."""
+        groups = self.param_groups
+        saved_groups = deepcopy(state_dict["param_groups"])
+        if len(groups) != len(saved_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        if any(len(g["params"]) != len(s["params"]) for g, s in zip(groups, saved_groups)):
+            raise ValueError(
+                "loaded state dict contains a parameter group that doesn't match the size of "
+                "optimizer's group"
+            )
+        id_map = dict(zip(chain.from_iterable(g["params"] for g in saved_groups),
+                          chain.from_iterable(g["params"] for g in groups)))
+        state = defaultdict(dict)
+        with no_grad():
+            for k, v in state_dict["state"].items():
+                if k in id_map:
+                    param = id_map[k]
+                    state[param] = {name: _import(param, name, value) for name, value in v.items()}
+                else:
+                    state[k] = v
+
+        def update_group(group, new_group):
+            new_group["params"] = group["params"]
+            if "param_names" in group and "param_names" not in new_group:
+                new_group["param_names"] = group["param_names"]
+            return new_group
+
+        param_groups = [update_group(g, ng) for g, ng in zip(groups, saved_groups)]
+        self.__setstate__({"state": state, "param_groups": param_groups})
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+_placeholders = []
+
+
+def _placeholder(slot):
+    """A 1-element buffer bound where a kernel's optional state is off (distinct per slot, so
+    no buffer is ever bound twice in one dispatch)."""
+    while len(_placeholders) <= slot:
+        _placeholders.append(Storage(1))
+    return _placeholders[slot]
+
+
+def new_state(p, fill=None):
+    """A contiguous state tensor shaped like ``p`` (``fill=None``: left uninitialised)."""
+    t = Tensor._empty(p.shape, p.dtype, p.device)
+    if fill is not None and t.numel():
+        from ..ops.copy import fill_value
+
+        fill_value(t, fill)
+    return t
+
+
+def _export(name, value):
+    if name == "step" and not isinstance(value, Tensor):
+        from ..ops.creation import tensor
+
+        return tensor(float(value))
+    return value
+
+
+def _import(param, name, value):
+    """A loaded state value made ready for the kernels: step as a float, tensors as fresh
+    contiguous copies with the parameter's dtype (when floating) and device."""
+    if name == "step":
+        return float(value.item()) if isinstance(value, Tensor) else float(value)
+    if not isinstance(value, Tensor):
+        return deepcopy(value)
+    dtype = param.dtype if param.dtype.is_floating_point else value.dtype
+    moved = value.detach().to(device=param.device, dtype=dtype)
+    if moved is value or moved._storage is value._storage or moved._offset:
+        moved = moved.clone()
+    if tuple(moved.shape) != tuple(param.shape):
+        raise ValueError(
+            f"loaded state dict has a {name!r} tensor of shape {list(moved.shape)} for a "
+            f"parameter of shape {list(param.shape)}"
+        )
+    return moved
+

@@ -1,0 +1,78 @@
+"""``RMSprop``, with momentum and the centered variant."""
+
+from .optimizer import MAXIMIZE, Optimizer, new_state
+
+__all__ = ["RMSprop"]
+
+MOMENTUM, CENTERED = 4, 8  # flag bits of shaders/optim_rmsprop.wgsl
+
+
+class RMSprop(Optimizer):
+    """PyTorch's ``torch.optim.RMSprop``; one fused kernel per parameter
+    (``optim_rmsprop.wgsl``).
+
+    ``v = alpha * v + (1 - alpha) * g^2``; ``avg = sqrt(v) + eps`` (``centered``: the
+    variance ``v - mean(g)^2`` replaces ``v``); ``p -= lr * g / avg``, or through a momentum
+    buffer ``buf = momentum * buf + g / avg; p -= lr * buf``.
+
+    Example::
+
+        opt = wgtorch.optim.RMSprop(model.parameters(), lr=1e-3, momentum=0.9)
+    """
+
+    _shader = "optim_rmsprop.wgsl"
+    _n_state = 3
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
+                 centered=False, capturable=False, foreach=None, maximize=False,
+                 differentiable=False):
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= momentum:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if not 0.0 <= alpha:
+            raise ValueError(f"Invalid alpha value: {alpha}")
+        defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
+                        weight_decay=weight_decay, capturable=capturable, foreach=foreach,
+                        maximize=maximize, differentiable=differentiable)
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("momentum", 0)
+            group.setdefault("centered", False)
+            group.setdefault("foreach", None)
+            group.setdefault("maximize", False)
+            group.setdefault("differentiable", False)
+            group.setdefault("capturable", False)
+
+    def _init_state(self, p, group, state):
+        state["step"] = 0.0
+        state["square_avg"] = new_state(p, 0.0)
+        if group["momentum"] > 0:
+            state["momentum_buffer"] = new_state(p, 0.0)
+        if group["centered"]:
+            state["grad_avg"] = new_state(p, 0.0)
+
+    def _update(self, p, grad, state, group):
+        state["step"] += 1
+        flags = MAXIMIZE if group["maximize"] else 0
+        buf = grad_avg = None
+        if group["momentum"] > 0:
+            flags |= MOMENTUM
+            buf = state.get("momentum_buffer")
+            if buf is None:  # momentum switched on after the first step
+                buf = state["momentum_buffer"] = new_state(p, 0.0)
+        if group["centered"]:
+            flags |= CENTERED
+            grad_avg = state.get("grad_avg")
+            if grad_avg is None:
+                grad_avg = state["grad_avg"] = new_state(p, 0.0)
+        self._launch(p, grad, [state["square_avg"], buf, grad_avg], flags,
+                     [float(group["lr"]), group["alpha"], group["eps"], group["weight_decay"],
+                      group["momentum"], 0.0, 0.0, 0.0])

@@ -23,16 +23,19 @@ def make_input(shape, low=-2.0, high=2.0, rng=RNG):
 def as_noncontiguous(array, dtype=torch.float32, requires_grad=False):
     """A wgtorch tensor with ``array``'s values whose strides are not contiguous."""
     a = np.asarray(array)
-    if a.ndim >= 2:
+    if a.ndim >= 2 and a.shape[-1] > 1 and a.shape[-2] > 1:
         t = torch.tensor(np.ascontiguousarray(np.swapaxes(a, -1, -2)), dtype=dtype)
         t = t.transpose(-1, -2)
-    elif a.ndim == 1:
-        wide = np.zeros((a.shape[0], 2), dtype=a.dtype)
-        wide[:, 0] = a
-        t = torch.tensor(wide, dtype=dtype)[:, 0]
+    elif a.size > 1:
+        # every other element along the last dim longer than 1 (size-1 dims defeat transposes)
+        axis = max(k for k, n in enumerate(a.shape) if n > 1)
+        wide = np.zeros(a.shape[:axis] + (2 * a.shape[axis],) + a.shape[axis + 1:], a.dtype)
+        every_other = (slice(None),) * axis + (slice(None, None, 2),)
+        wide[every_other] = a
+        t = torch.tensor(wide, dtype=dtype)[every_other]
     else:
         return torch.tensor(a, dtype=dtype, requires_grad=requires_grad)
-    assert a.size <= 1 or not t.is_contiguous() or a.ndim == 1 and a.shape[0] <= 1
+    assert a.size <= 1 or not t.is_contiguous()
     if requires_grad:
         t = t.detach().requires_grad_(True)
     return t

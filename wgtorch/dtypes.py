@@ -51,6 +51,11 @@ class dtype:
         return (as_dtype, (self.name,))
 
     @property
+    def legacy_name(self):
+        """PyTorch's scalar-type name used in messages and tensor types: Float, Long..."""
+        return LEGACY_NAMES[self.name]
+
+    @property
     def kind(self):
         """'b' bool, 'i' integer, 'f' floating: PyTorch's promotion categories."""
         if self is bool_:
@@ -74,6 +79,9 @@ _NUMPY = {np.dtype(d.np_dtype): d for d in ALL}
 _NUMPY.update(
     {np.dtype(np.int8): int32, np.dtype(np.int16): int32, np.dtype(np.uint16): int32}
 )
+LEGACY_NAMES = {"float32": "Float", "float16": "Half", "int32": "Int", "int64": "Long",
+                "bool": "Bool", "uint8": "Byte"}
+_BY_TENSOR_TYPE = {f"{v}Tensor": BY_NAME[k] for k, v in LEGACY_NAMES.items()}
 STORAGE_NP = {"f32": np.float32, "i32": np.int32, "u32": np.uint32}
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
@@ -82,6 +90,23 @@ _default = [float32]
 
 class UnsupportedDtypeError(TypeError):
     """float64 and complex types: not representable in WGSL storage."""
+
+
+class _Float64:
+    """``wgtorch.float64`` / ``wgtorch.double``: exists so that asking for it gives a clear
+    error naming float32, instead of an AttributeError."""
+
+    __slots__ = ()
+    name = "float64"
+
+    def __repr__(self):
+        return "torch.float64"
+
+    def __reduce__(self):
+        return "float64"
+
+
+float64 = _Float64()
 
 
 def float64_error(where="wgtorch"):
@@ -106,16 +131,22 @@ def as_dtype(d):
     """A wgtorch dtype from a wgtorch dtype, a name, a numpy dtype or a Python type."""
     if isinstance(d, dtype):
         return d
+    if d is float64:
+        raise float64_error()
     if d is float:
         return get_default_dtype()
     if d is int:
         return int64
     if d is bool:
         return bool_
-    if isinstance(d, str) and d.replace("torch.", "") in BY_NAME:
-        return BY_NAME[d.replace("torch.", "")]
-    if isinstance(d, str) and d.replace("torch.", "") in ("float64", "double"):
-        raise float64_error()
+    if isinstance(d, str):
+        name = d.replace("torch.", "").replace("cuda.", "")
+        if name in BY_NAME:
+            return BY_NAME[name]
+        if name in _BY_TENSOR_TYPE:  # Tensor.type("torch.FloatTensor")
+            return _BY_TENSOR_TYPE[name]
+        if name in ("float64", "double", "DoubleTensor"):
+            raise float64_error()
     try:
         npd = np.dtype(d)
     except TypeError:

@@ -247,7 +247,9 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
 
 def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None,
             requires_grad=False):
-    """Integers uniform on [low, high)."""
+    """Integers uniform on [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
+    if size is None and isinstance(high, (tuple, list)):  # the randint(high, size) form
+        low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
     if size is None:

@@ -30,7 +30,16 @@ Tensor.__ge__ = ew.ge
 Tensor.__neg__ = ew.neg
 Tensor.__pos__ = lambda self: self
 Tensor.__abs__ = ew.abs
-Tensor.__invert__ = lambda self: ew.logical_not(self) if self.dtype.name == "bool" else ew.bitwise_not(self)
+
+
+def _invert(self):
+    if self.dtype.is_floating_point:
+        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type "
+                        "tensors")
+    return ew.logical_not(self) if self.dtype.name == "bool" else ew.bitwise_not(self)
+
+
+Tensor.__invert__ = _invert
 Tensor.__hash__ = lambda self: id(self)
 
 

@@ -233,12 +233,36 @@ def basic_view(x, key):
 def view(self, *shape):
     """A view with a new shape (one dim may be -1); the data is not copied."""
     if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list)):
-        return self.to(shape[0])  # view(dtype): only same-size reinterpretation is sane here
+        return _view_dtype(self, shape[0])
     shape = infer_shape(_shape_arg(shape), self.numel())
     if shape == tuple(self.shape):
         return ViewBackward0.apply(self, shape) if self.requires_grad else self._view_of(
             shape, self._stride, self._offset)
     return ViewBackward0.apply(self, shape)
+
+
+# dtypes whose 32-bit storage words can be reinterpreted as each other (see dtypes.py)
+_BITCASTABLE = {("float32", "int32"), ("int32", "float32"), ("bool", "uint8"), ("uint8", "bool")}
+
+
+def _view_dtype(self, dtype):
+    """``view(dtype)``: the same storage words read as another dtype of the same size."""
+    from .. import dtypes as dt
+
+    dtype = dt.as_dtype(dtype)
+    if dtype is self.dtype:
+        return self._view_of(self.shape, self._stride, self._offset)
+    if (self.dtype.name, dtype.name) not in _BITCASTABLE:
+        raise RuntimeError(
+            f"wgtorch: view({dtype}) of a {self.dtype} tensor is not supported: every dtype is "
+            "stored as one 32-bit word, so only float32<->int32 and bool<->uint8 can be "
+            "reinterpreted; use .to(dtype) to convert values"
+        )
+    if self.requires_grad:
+        raise RuntimeError("wgtorch: view(dtype) of a tensor that requires grad is not supported")
+    out = self._view_of(self.shape, self._stride, self._offset)
+    out.dtype = dtype
+    return out
 
 
 @tensor_method()
@@ -294,7 +318,16 @@ def t(input):
 
 
 Tensor.T = property(lambda self: self.permute(*reversed(range(self.ndim))))
-Tensor.mT = property(lambda self: self.transpose(-2, -1))
+def _matrix_transpose(self):
+    if self.ndim < 2:
+        raise RuntimeError(
+            f"tensor.mT is only supported on matrices or batches of matrices. Got {self.ndim}-D "
+            "tensor."
+        )
+    return self.transpose(-2, -1)
+
+
+Tensor.mT = property(_matrix_transpose)
 Tensor.H = property(lambda self: self.T)
 Tensor.mH = property(lambda self: self.mT)
 
@@ -404,9 +437,15 @@ def narrow(input, dim, start, length):
     d = input._wrap_dim(dim)
     n = input.shape[d]
     start = int(start)
+    if not -n <= start <= n:
+        raise IndexError(
+            f"start out of range (expected to be in range of [{-n}, {n}], but got {start})"
+        )
+    if length < 0:
+        raise RuntimeError("narrow(): length must be non-negative.")
     if start < 0:
         start += n
-    if not 0 <= start <= n or length < 0 or start + length > n:
+    if start + length > n:
         raise RuntimeError(
             f"start ({start}) + length ({length}) exceeds dimension size ({n})."
         )

@@ -30,6 +30,8 @@ HELPERS = {
 fn isnan_f(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }""",
     "isinf_f": """
 fn isinf_f(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u; }""",
+    "nz_f": """
+fn nz_f(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) != 0u; }""",
     "nan_f": """
 fn nan_f() -> f32 { return bitcast<f32>(0x7fc00000u); }""",
     "inf_f": """
@@ -52,15 +54,22 @@ fn softplus_f(x: f32, beta: f32, threshold: f32) -> f32 {
     if (x * beta > threshold) { return x; }
     return log1p_f(exp(x * beta)) / beta;
 }""",
+    # NOTE: log and exp near 1 and 0 are not accurate enough on every adapter (lavapipe's are
+    # off by ~1e-7 absolute), so small arguments take a Taylor series (relative error < 1e-9).
     "log1p_f": """
 fn log1p_f(x: f32) -> f32 {
-    let u = 1.0 + x;
-    if (u == 1.0) { return x; }
-    return log(u) * x / (u - 1.0);
+    if (abs(x) < 0.0625) {
+        return x * (1.0 - x * (0.5 - x * (1.0 / 3.0 - x * (0.25 - x * (0.2 - x * (1.0 / 6.0
+            - x * (1.0 / 7.0 - x * 0.125)))))));
+    }
+    return log(1.0 + x);
 }""",
     "expm1_f": """
 fn expm1_f(x: f32) -> f32 {
-    if (abs(x) < 1e-5) { return x + 0.5 * x * x; }
+    if (abs(x) < 0.0625) {
+        return x * (1.0 + x * (0.5 + x * (1.0 / 6.0 + x * (1.0 / 24.0 + x * (1.0 / 120.0
+            + x * (1.0 / 720.0))))));
+    }
     return exp(x) - 1.0;
 }""",
     "erf_f": """
@@ -75,14 +84,26 @@ fn erf_f(x: f32) -> f32 {
 }""",
     "pow_f": """
 fn pow_f(a: f32, b: f32) -> f32 {
-    if (b == 0.0) { return 1.0; }
-    if (a == 0.0) { return select(0.0, inf_f(), b < 0.0); }
-    if (a < 0.0) {
-        if (floor(b) != b) { return nan_f(); }
-        let r = exp2(b * log2(-a));
-        return select(r, -r, abs(b % 2.0) == 1.0);
+    // C's pow special cases: x^0 = 1 and 1^y = 1 even for NaN; (-1)^(+-inf) = 1.
+    if (b == 0.0 || a == 1.0) { return 1.0; }
+    if (isnan_f(a) || isnan_f(b)) { return nan_f(); }
+    if (b == 0.5) { return sqrt(a); }
+    if (abs(b) <= 64.0 && floor(b) == b) {
+        // small integral exponents by squaring: exact where the result is representable
+        var r = 1.0; var base = a; var e = u32(abs(b));
+        for (var k = 0; k < 7 && e > 0u; k++) {
+            if ((e & 1u) == 1u) { r = r * base; }
+            base = base * base; e = e >> 1u;
+        }
+        return select(r, 1.0 / r, b < 0.0);
     }
-    return exp2(b * log2(a));
+    if (a == -1.0 && isinf_f(b)) { return 1.0; }
+    if (a == 0.0) { return select(0.0, inf_f(), b < 0.0); }
+    let r = exp2(b * log2(abs(a)));
+    if (a > 0.0) { return r; }
+    let integral = floor(b) == b;
+    if (!integral && !isinf_f(a)) { return nan_f(); }
+    return select(r, -r, integral && !isinf_f(b) && abs(b % 2.0) == 1.0);
 }""",
     "pow_i": """
 fn pow_i(a: i32, b: i32) -> i32 {
@@ -122,7 +143,7 @@ fn min_f(a: f32, b: f32) -> f32 { return select(min(a, b), a + b, isnan_f(a) || 
 }
 _DEPS = {
     "softplus_f": ("log1p_f",),
-    "pow_f": ("inf_f", "nan_f"),
+    "pow_f": ("inf_f", "nan_f", "isnan_f", "isinf_f"),
     "max_f": ("isnan_f",),
     "min_f": ("isnan_f",),
 }

@@ -12,6 +12,7 @@ from .dtypes import (
     bool_ as bool,
     float16,
     float32,
+    float64,
     get_default_dtype,
     int32,
     int64,
@@ -74,21 +75,10 @@ arcsin, arccos, arctan = asin, acos, atan
 
 float = float32
 half = float16
+double = float64  # exists only to give a clear error naming float32 when used
 int = int32
 long = int64
 uint8 = uint8
-
-
-class _Float64Sentinel:
-    """``wgtorch.float64`` exists so that using it gives a clear error."""
-
-    def __getattr__(self, name):
-        from .dtypes import float64_error
-
-        raise float64_error("wgtorch.float64")
-
-    def __repr__(self):
-        return "torch.float64 (unsupported on WebGPU: use torch.float32)"
 
 
 def synchronize():

@@ -54,7 +54,8 @@ def prod(shape):
 def to_storage_array(array, dtype):
     """numpy data as the dtype's 32-bit storage array, refusing values that would wrap."""
     if dtype is dt.float16:
-        return np.ascontiguousarray(array, dtype=np.float16).astype(np.float32)
+        with np.errstate(over="ignore"):  # too large for half precision: inf, as in PyTorch
+            return np.ascontiguousarray(array, dtype=np.float16).astype(np.float32)
     if dtype is dt.int64 or dtype is dt.int32:
         a = np.asarray(array)
         if a.size and a.dtype.kind in "iu" and (a.min() < dt.INT32_MIN or a.max() > dt.INT32_MAX):
@@ -234,10 +235,8 @@ class Tensor:
 
     def type(self, dtype=None):
         if dtype is None:
-            names = {"float32": "Float", "float16": "Half", "int32": "Int", "int64": "Long",
-                     "bool": "Bool", "uint8": "Byte"}
             prefix = "torch.cuda." if self.device.type == "wgpu" else "torch."
-            return f"{prefix}{names[self.dtype.name]}Tensor"
+            return f"{prefix}{self.dtype.legacy_name}Tensor"
         return self.to(dt.as_dtype(dtype))
 
     def __len__(self):

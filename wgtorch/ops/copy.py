@@ -12,7 +12,8 @@ from ..device import as_device
 from ..tensor import Tensor, contiguous_strides, tensor_method
 from .pointwise import launch_map
 
-_TO_BOOL = {"f32": "select(0u, 1u, {0} != 0.0)", "i32": "select(0u, 1u, {0} != 0)",
+# NOTE: nz_f tests the bits: NaN is true, as in PyTorch (a compiler may assume no NaN).
+_TO_BOOL = {"f32": "select(0u, 1u, nz_f({0}))", "i32": "select(0u, 1u, {0} != 0)",
             "u32": "select(0u, 1u, {0} != 0u)"}
 
 
@@ -203,8 +204,8 @@ def _check_inplace(self, result_dtype=None):
         )
     if result_dtype is not None and not _can_cast(result_dtype, self.dtype):
         raise RuntimeError(
-            f"result type {result_dtype.name.capitalize()} can't be cast to the desired output "
-            f"type {self.dtype.name.capitalize()}"
+            f"result type {result_dtype.legacy_name} can't be cast to the desired output "
+            f"type {self.dtype.legacy_name}"
         )
 
 

@@ -58,7 +58,7 @@ def run(name, exprs, operands, kind=SAME, out=None):
     t = _compute_dtype(name, operands, kind)
     expr = exprs.get(t.wgsl) if isinstance(exprs, dict) else exprs
     if expr is None:
-        raise RuntimeError(f'"{name}" not implemented for \'{t.name.capitalize()}\'')
+        raise NotImplementedError(f'"{name}" not implemented for \'{t.legacy_name}\'')
     for op in operands:
         if not isinstance(op, Tensor):
             _scalar_check(name, op, t)
@@ -142,10 +142,11 @@ def _f(expr):
     return {"f32": expr}
 
 
-neg = unary("neg", {"f32": "-{0}", "i32": "-{0}", "u32": "(0u - {0})"}, SAME,
-            lambda g, out, x: -g, aliases=("negative",))
+_neg = unary("neg", {"f32": "-{0}", "i32": "-{0}", "u32": "(0u - {0})"}, SAME,
+             lambda g, out, x: -g, aliases=("negative",))
 abs = unary("abs", {"f32": "abs({0})", "i32": "abs({0})", "u32": "{0}"}, SAME,
             lambda g, out, x: g * x.sign(), aliases=("absolute",))
+# NOTE: sign(NaN) is 0 in PyTorch, as WGSL's sign gives.
 sign = unary("sign", {"f32": "sign({0})", "i32": "sign({0})", "u32": "min({0}, 1u)"}, SAME,
              lambda g, out, x: g * 0.0)
 exp = unary("exp", _f("exp({0})"), FLOAT, lambda g, out, x: g * out)
@@ -196,10 +197,23 @@ isneginf = unary("isneginf", {"f32": "select(0u, 1u, isinf_f({0}) && {0} < 0.0)"
                               "i32": "0u", "u32": "0u"}, BOOL)
 signbit = unary("signbit", {"f32": "select(0u, 1u, (bitcast<u32>({0}) >> 31u) == 1u)",
                             "i32": "select(0u, 1u, {0} < 0)", "u32": "0u"}, BOOL)
-logical_not = unary("logical_not", {"f32": "select(0u, 1u, {0} == 0.0)",
+logical_not = unary("logical_not", {"f32": "select(1u, 0u, nz_f({0}))",
                                     "i32": "select(0u, 1u, {0} == 0)",
                                     "u32": "select(0u, 1u, {0} == 0u)"}, BOOL)
 bitwise_not = unary("bitwise_not", {"i32": "~{0}", "u32": "~{0}"}, SAME)
+
+
+@tensor_method("neg", "negative")
+def neg(input):
+    """``-input`` (refused for bool tensors, as PyTorch does)."""
+    if isinstance(input, Tensor) and input.dtype is dt.bool_:
+        raise RuntimeError(
+            "Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
+            "to invert a mask, use the `~` or `logical_not()` operator instead."
+        )
+    return _neg(input)
+
+
 negative, absolute, arcsin, arccos, arctan, fix = neg, abs, asin, acos, atan, trunc
 
 # ---- the table: binary ------------------------------------------------------------------
@@ -252,8 +266,11 @@ def _cmp(op):
     return {t: f"select(0u, 1u, {{0}} {op} {{1}})" for t in ("f32", "i32", "u32")}
 
 
-eq = binary("eq", _cmp("=="), BOOL)
-ne = binary("ne", _cmp("!="), BOOL)
+# NOTE: compilers may assume floats are never NaN, so NaN is tested by its bits: NaN == x is
+# false and NaN != x is true for every x.
+eq = binary("eq", {**_cmp("=="), "f32": "select(0u, 1u, {0} == {1} && !isnan_f({0}))"}, BOOL)
+ne = binary("ne", {**_cmp("!="),
+                   "f32": "select(0u, 1u, {0} != {1} || isnan_f({0}) || isnan_f({1}))"}, BOOL)
 lt = binary("lt", _cmp("<"), BOOL)
 le = binary("le", _cmp("<="), BOOL)
 gt = binary("gt", _cmp(">"), BOOL)
@@ -266,8 +283,9 @@ tensor_method("not_equal")(ne)
 
 
 def _logical(op):
-    z = {"f32": "0.0", "i32": "0", "u32": "0u"}
-    return {t: f"select(0u, 1u, ({{0}} != {zero}) {op} ({{1}} != {zero}))" for t, zero in z.items()}
+    nonzero = {"f32": "nz_f({})", "i32": "({} != 0)", "u32": "({} != 0u)"}
+    return {t: f"select(0u, 1u, {nz.format('{0}')} {op} {nz.format('{1}')})"
+            for t, nz in nonzero.items()}
 
 
 logical_and = binary("logical_and", _logical("&&"), BOOL)
@@ -281,16 +299,40 @@ bitwise_xor = binary("bitwise_xor", {"i32": "{0} ^ {1}", "u32": "{0} ^ {1}"}, SA
 # ---- public wrappers with PyTorch's signatures ------------------------------------------
 
 
+def _times_alpha(input, other, alpha):
+    if alpha == 1:
+        return other
+    if isinstance(alpha, float) and not dt.result_type(input, other).is_floating_point:
+        raise RuntimeError(
+            "For integral input tensors, argument alpha must not be a floating point number."
+        )
+    return mul(other, alpha) if isinstance(other, Tensor) else other * alpha
+
+
 @tensor_method()
 def add(input, other, *, alpha=1):
     """``input + alpha * other`` with broadcasting."""
-    return add_(input, other if alpha == 1 else mul(other, alpha))
+    return add_(input, _times_alpha(input, other, alpha))
+
+
+def _is_bool(x):
+    return isinstance(x, bool) or isinstance(x, Tensor) and x.dtype is dt.bool_
 
 
 @tensor_method()
 def sub(input, other, *, alpha=1):
-    """``input - alpha * other`` with broadcasting."""
-    return sub_(input, other if alpha == 1 else mul(other, alpha))
+    """``input - alpha * other`` with broadcasting (refused for bool operands, as PyTorch)."""
+    if _is_bool(input) and _is_bool(other):
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` "
+            "or `logical_xor()` operator instead."
+        )
+    if _is_bool(input) or _is_bool(other):
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+            "trying to invert a mask, use the `~` or `logical_not()` operator instead."
+        )
+    return sub_(input, _times_alpha(input, other, alpha))
 
 
 subtract = tensor_method("subtract")(sub)
@@ -307,7 +349,7 @@ def div(input, other, *, rounding_mode=None):
     if rounding_mode == "trunc":
         q = div_true(input, other).trunc()
         return q if dt.result_type(input, other).is_floating_point else q.to(dt.result_type(input, other))
-    raise ValueError(
+    raise RuntimeError(
         f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
         f"'{rounding_mode}'"
     )
@@ -361,7 +403,18 @@ def where(condition, input=None, other=None):
         return condition.nonzero(as_tuple=True)
     if not isinstance(condition, Tensor):
         raise TypeError("where(): argument 'condition' must be Tensor")
+    if condition.dtype not in (dt.bool_, dt.uint8):
+        raise RuntimeError(
+            "where expected condition to be a boolean tensor, but got a tensor with dtype "
+            f"{condition.dtype.legacy_name}"
+        )
     return WhereBackward0.apply(condition, input, other)
+
+
+@tensor_method("where")
+def _where_method(self, condition, other):
+    """``self.where(condition, other)`` is ``where(condition, self, other)``."""
+    return where(condition, self, other)
 
 
 @tensor_method("clamp", "clip")
@@ -423,16 +476,26 @@ def clamp_max(input, max):
 @tensor_method()
 def lerp(input, end, weight):
     """``input + weight * (end - input)``."""
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f'"lerp" not implemented for \'{input.dtype.legacy_name}\'')
     return input + weight * (end - input)
 
 
 @tensor_method()
 def addcmul(input, tensor1, tensor2, *, value=1):
+    """``input + value * tensor1 * tensor2``."""
     return input + value * tensor1 * tensor2
 
 
 @tensor_method()
 def addcdiv(input, tensor1, tensor2, *, value=1):
+    """``input + value * tensor1 / tensor2`` (true division)."""
+    if not (tensor1.dtype.is_floating_point or tensor2.dtype.is_floating_point):
+        raise RuntimeError(
+            "Integer division with addcdiv is no longer supported, and in a future release "
+            "addcdiv will perform a true division of tensor1 and tensor2. Use "
+            "(input + value * tensor1 / tensor2) for a true division."
+        )
     return input + value * tensor1 / tensor2
 
 
@@ -453,7 +516,7 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     """Replace NaN, +inf and -inf by finite numbers (defaults: 0 and float32's max/min)."""
     if not input.dtype.is_floating_point:
         return input.clone()
-    big = 3.4028234663852886e38
+    big = 65504.0 if input.dtype is dt.float16 else 3.4028234663852886e38
     posinf = big if posinf is None else posinf
     neginf = -big if neginf is None else neginf
     expr = "select(select(select({0}, {3}, isinf_f({0}) && {0} < 0.0), {2}, isinf_f({0}) && {0} > 0.0), {1}, isnan_f({0}))"

@@ -1,0 +1,52 @@
+// col2im (PyTorch's F.fold): the adjoint of im2col. Each image element sums every column
+// entry that im2col would have copied from it:
+//   x[n, c, h, w] = sum over (kh, kw) with h = oh*SH - PH + kh*DH, w = ow*SW - PW + kw*DW
+//                   of cols[n, (c * KH + kh) * KW + kw, oh * OW + ow].
+// One invocation per image element gathers its KH*KW candidates (no atomics, no races).
+// This is the input gradient of a convolution and the forward of a transposed convolution.
+//
+// Bindings: 0 cols (read; contiguous [N, C*KH*KW, OH*OW] from element P.x_off),
+//           1 x (read_write; contiguous [N, C, H, W]),
+//           2 P (uniform Params; st_* unused).
+// The launcher prepends `fn store_t(v: f32) -> f32` (rounding for float16 storage).
+
+struct Params {
+    N: u32, C: u32, H: u32, W: u32,
+    KH: u32, KW: u32, OH: u32, OW: u32,
+    SH: u32, SW: u32, PH: u32, PW: u32,
+    DH: u32, DW: u32, total: u32, x_off: u32,
+    st_n: u32, st_c: u32, st_h: u32, st_w: u32,
+};
+
+@group(0) @binding(0) var<storage, read> cols: array<f32>;
+@group(0) @binding(1) var<storage, read_write> x: array<f32>;
+@group(0) @binding(2) var<uniform> P: Params;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let i = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 64u + lid;
+    if (i >= P.total) { return; }
+    var t = i;
+    let w = t % P.W; t = t / P.W;
+    let h = t % P.H; t = t / P.H;
+    let c = t % P.C;
+    let n = t / P.C;
+    let L = P.OH * P.OW;
+    let base = P.x_off + (n * P.C + c) * P.KH * P.KW * L;
+    var acc = 0.0;
+    for (var kh = 0u; kh < P.KH; kh++) {
+        let yy = i32(h + P.PH) - i32(kh * P.DH);
+        if (yy < 0 || u32(yy) % P.SH != 0u) { continue; }
+        let oh = u32(yy) / P.SH;
+        if (oh >= P.OH) { continue; }
+        for (var kw = 0u; kw < P.KW; kw++) {
+            let xx = i32(w + P.PW) - i32(kw * P.DW);
+            if (xx < 0 || u32(xx) % P.SW != 0u) { continue; }
+            let ow = u32(xx) / P.SW;
+            if (ow >= P.OW) { continue; }
+            acc += cols[base + (kh * P.KW + kw) * L + oh * P.OW + ow];
+        }
+    }
+    x[i] = store_t(acc);
+}

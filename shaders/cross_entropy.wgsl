@@ -1,0 +1,82 @@
+// Cross-entropy forward, fused: one invocation per row (sample, spatial position) walks its
+// C logits once with an online log-sum-exp, and writes that row's loss.
+// x is [N, C, S] (S = product of the spatial dims, 1 for (N, C) input); row r = n * S + s.
+//   MODE 0 (class indices t, TT = i32): with w = weight (or 1) and ls = label smoothing,
+//     loss[r] = (1 - ls) * w[t] * (lse - x[t]) + ls / C * sum_c w[c] * (lse - x[c])
+//     wrow[r] = w[t]  (the 'mean' denominator);  rows with t == ignore_index give 0 and 0;
+//     a target outside [0, C) gives a NaN loss (the GPU cannot raise).
+//   MODE 1 (class probabilities t, TT = f32):  q[c] = t[c] * (1 - ls) + ls / C,
+//     loss[r] = sum_c w[c] * q[c] * (lse - x[c]),  wrow[r] = sum_c w[c] * q[c].
+//   lse[r] = log(sum_c exp(x[c])) is kept for the backward.
+// The launcher prepends `const MODE: u32`, `alias TT` and keeps C under the loop limit.
+//
+// Bindings: 0 x (read; contiguous from P.x_off), 1 tgt (read; contiguous from P.t_off),
+//           2 weight (read; [C] from P.w_off, when P.flags bit 0 is set),
+//           3 loss, 4 wrow, 5 lse (read_write; [R] each), 6 P (uniform Params).
+
+struct Params {
+    R: u32, C: u32, S: u32, flags: u32,
+    ignore_index: i32, ls: f32, x_off: u32, t_off: u32,
+    w_off: u32, p0: u32, p1: u32, p2: u32,
+};
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> tgt: array<TT>;
+@group(0) @binding(2) var<storage, read> weight: array<f32>;
+@group(0) @binding(3) var<storage, read_write> loss: array<f32>;
+@group(0) @binding(4) var<storage, read_write> wrow: array<f32>;
+@group(0) @binding(5) var<storage, read_write> lse_out: array<f32>;
+@group(0) @binding(6) var<uniform> P: Params;
+
+fn w_at(c: u32) -> f32 {
+    if ((P.flags & 1u) != 0u) { return weight[P.w_off + c]; }
+    return 1.0;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let r = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 64u + lid;
+    if (r >= P.R) { return; }
+    let n = r / P.S;
+    let s = r % P.S;
+    let base = P.x_off + n * P.C * P.S + s;
+    var t = 0;
+    if (MODE == 0u) {
+        t = i32(tgt[P.t_off + r]);
+        if (t == P.ignore_index) {
+            loss[r] = 0.0; wrow[r] = 0.0; lse_out[r] = 0.0;
+            return;
+        }
+    }
+    let tbase = P.t_off + n * P.C * P.S + s;
+    let smooth = P.ls / f32(P.C);
+    var m = x[base];
+    var sum_exp = 0.0;   // sum exp(x - m)
+    var sum_a = 0.0;     // MODE 0: sum w*x        MODE 1: sum w*q*x
+    var sum_b = 0.0;     // MODE 0: sum w          MODE 1: sum w*q
+    for (var c = 0u; c < P.C; c++) {
+        let v = x[base + c * P.S];
+        if (v > m) { sum_exp = sum_exp * exp(m - v); m = v; }
+        sum_exp += exp(v - m);
+        var a = w_at(c);
+        if (MODE == 1u) { a = a * (f32(tgt[tbase + c * P.S]) * (1.0 - P.ls) + smooth); }
+        sum_a += a * v;
+        sum_b += a;
+    }
+    let lse = m + log(sum_exp);
+    lse_out[r] = lse;
+    if (MODE == 1u) {
+        loss[r] = sum_b * lse - sum_a;
+        wrow[r] = sum_b;
+        return;
+    }
+    if (t < 0 || u32(t) >= P.C) {
+        loss[r] = bitcast<f32>(0x7fc00000u); wrow[r] = 0.0;
+        return;
+    }
+    let wt = w_at(u32(t));
+    let nll = wt * (lse - x[base + u32(t) * P.S]);
+    loss[r] = (1.0 - P.ls) * nll + smooth * (sum_b * lse - sum_a);
+    wrow[r] = wt;
+}

@@ -1,0 +1,41 @@
+// im2col (PyTorch's F.unfold): gather the sliding k_h x k_w windows of a batch of images into
+// columns, so a convolution becomes one matrix product with the weight.
+//   cols[n, (c * KH + kh) * KW + kw, oh * OW + ow] = x[n, c, oh*SH - PH + kh*DH, ow*SW - PW + kw*DW]
+// (zero where the window reaches into the padding). One invocation per element of cols; no loops.
+//
+// Bindings: 0 x (read; any strides, element offset P.x_off),
+//           1 cols (read_write; contiguous [N, C*KH*KW, OH*OW]),
+//           2 P (uniform Params).
+
+struct Params {
+    N: u32, C: u32, H: u32, W: u32,
+    KH: u32, KW: u32, OH: u32, OW: u32,
+    SH: u32, SW: u32, PH: u32, PW: u32,
+    DH: u32, DW: u32, total: u32, x_off: u32,
+    st_n: u32, st_c: u32, st_h: u32, st_w: u32,
+};
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> cols: array<f32>;
+@group(0) @binding(2) var<uniform> P: Params;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let i = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 64u + lid;
+    if (i >= P.total) { return; }
+    var t = i;
+    let ow = t % P.OW; t = t / P.OW;
+    let oh = t % P.OH; t = t / P.OH;
+    let kw = t % P.KW; t = t / P.KW;
+    let kh = t % P.KH; t = t / P.KH;
+    let c = t % P.C;
+    let n = t / P.C;
+    let ih = i32(oh * P.SH + kh * P.DH) - i32(P.PH);
+    let iw = i32(ow * P.SW + kw * P.DW) - i32(P.PW);
+    var v = 0.0;
+    if (ih >= 0 && ih < i32(P.H) && iw >= 0 && iw < i32(P.W)) {
+        v = x[P.x_off + n * P.st_n + c * P.st_c + u32(ih) * P.st_h + u32(iw) * P.st_w];
+    }
+    cols[i] = v;
+}

@@ -1,0 +1,94 @@
+// 2-D pooling forward over planes (N*C of them): one invocation per output element.
+//   MODE 0 max:          out = max over the (dilated) window, idx = argmax as h * W + w
+//                        (padding never wins; NaN propagates, as PyTorch).
+//   MODE 1 avg:          out = window sum / divisor (count_include_pad, divisor_override).
+//   MODE 2 adaptive avg: window rows [floor(oh*H/OH), ceil((oh+1)*H/OH)), same for columns.
+//   MODE 3 adaptive max: that window, max with argmax.
+//   MODE 4 gather:       out = x[plane, idx_in[o]] (the adjoint of max pooling's backward,
+//                        used for its second derivative).
+// The launcher prepends `const MODE: u32 = ...;` and `fn store_t(v: f32) -> f32`.
+//
+// Bindings: 0 x (read; [N, C, H, W] with strides P.st, element offset P.x_off),
+//           1 idx_in (read; i32 [N*C, OH, OW], MODE 4 only — else any buffer),
+//           2 out (read_write; contiguous [N*C, OH, OW]),
+//           3 idx (read_write; i32 [N*C, OH, OW], modes 0 and 3 only),
+//           4 P (uniform Params).
+
+struct Params {
+    total: u32, C: u32, H: u32, W: u32,
+    OH: u32, OW: u32, KH: u32, KW: u32,
+    SH: u32, SW: u32, PH: u32, PW: u32,
+    DH: u32, DW: u32, flags: u32, divisor: u32,   // flags bit 0: count_include_pad
+    st: vec4<u32>,                                   // strides of n, c, h, w
+    x_off: u32, p1: u32, p2: u32, p3: u32,
+};
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> idx_in: array<i32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<storage, read_write> idx: array<i32>;
+@group(0) @binding(4) var<uniform> P: Params;
+
+fn isnan_f(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let i = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 64u + lid;
+    if (i >= P.total) { return; }
+    let ow = i % P.OW;
+    let oh = (i / P.OW) % P.OH;
+    let plane = i / (P.OW * P.OH);
+    let base = P.x_off + (plane / P.C) * P.st.x + (plane % P.C) * P.st.y;
+    if (MODE == 4u) {
+        let j = u32(idx_in[i]);
+        out[i] = x[base + (j / P.W) * P.st.z + (j % P.W) * P.st.w];
+        return;
+    }
+    var hs: i32; var he: i32; var ws: i32; var we: i32;
+    if (MODE >= 2u) {
+        hs = i32((oh * P.H) / P.OH); he = i32(((oh + 1u) * P.H + P.OH - 1u) / P.OH);
+        ws = i32((ow * P.W) / P.OW); we = i32(((ow + 1u) * P.W + P.OW - 1u) / P.OW);
+    } else {
+        hs = i32(oh * P.SH) - i32(P.PH); he = hs + i32((P.KH - 1u) * P.DH + 1u);
+        ws = i32(ow * P.SW) - i32(P.PW); we = ws + i32((P.KW - 1u) * P.DW + 1u);
+    }
+    let dh = select(1, i32(P.DH), MODE == 0u);
+    let dw = select(1, i32(P.DW), MODE == 0u);
+    if (MODE == 0u || MODE == 3u) {
+        var best = bitcast<f32>(0xff800000u);  // -inf
+        var best_j = -1;
+        for (var h = hs; h < he; h += dh) {
+            if (h < 0 || h >= i32(P.H)) { continue; }
+            for (var w = ws; w < we; w += dw) {
+                if (w < 0 || w >= i32(P.W)) { continue; }
+                let v = x[base + u32(h) * P.st.z + u32(w) * P.st.w];
+                if (v > best || isnan_f(v) || best_j < 0) {
+                    best = v; best_j = h * i32(P.W) + w;
+                    if (isnan_f(v)) { break; }
+                }
+            }
+            if (isnan_f(best)) { break; }
+        }
+        out[i] = best;
+        idx[i] = best_j;
+        return;
+    }
+    // average: the divisor counts the window as PyTorch does before clipping to the image
+    var count: i32;
+    if (MODE == 1u) {
+        let ph_end = min(he, i32(P.H + P.PH)); let pw_end = min(we, i32(P.W + P.PW));
+        count = (ph_end - hs) * (pw_end - ws);
+    }
+    let h0 = max(hs, 0); let h1 = min(he, i32(P.H));
+    let w0 = max(ws, 0); let w1 = min(we, i32(P.W));
+    var acc = 0.0;
+    for (var h = h0; h < h1; h++) {
+        for (var w = w0; w < w1; w++) {
+            acc += x[base + u32(h) * P.st.z + u32(w) * P.st.w];
+        }
+    }
+    if (MODE == 2u || (P.flags & 1u) == 0u) { count = (h1 - h0) * (w1 - w0); }
+    if (P.divisor != 0u) { count = i32(P.divisor); }
+    out[i] = store_t(acc / f32(count));
+}

@@ -1,0 +1,91 @@
+// 2-D pooling backward: one invocation per input element gathers the gradient of every
+// output window that contains it (no atomics, no races). Modes as in pool2d.wgsl:
+//   MODE 0 max / 3 adaptive max: sum g[o] over windows o whose argmax idx[o] is this element.
+//   MODE 1 avg / 2 adaptive avg: sum g[o] / divisor(o) over windows o containing it.
+// The launcher prepends `const MODE: u32 = ...;` and `fn store_t(v: f32) -> f32`.
+//
+// Bindings: 0 g (read; contiguous [N*C, OH, OW] from element P.x_off),
+//           1 idx (read; i32 [N*C, OH, OW], max modes only — else any buffer),
+//           2 dx (read_write; contiguous [N*C, H, W]),
+//           3 P (uniform Params, the same struct as the forward's; st unused).
+
+struct Params {
+    total: u32, C: u32, H: u32, W: u32,
+    OH: u32, OW: u32, KH: u32, KW: u32,
+    SH: u32, SW: u32, PH: u32, PW: u32,
+    DH: u32, DW: u32, flags: u32, divisor: u32,
+    st: vec4<u32>,
+    x_off: u32, p1: u32, p2: u32, p3: u32,
+};
+
+@group(0) @binding(0) var<storage, read> g: array<f32>;
+@group(0) @binding(1) var<storage, read> idx: array<i32>;
+@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(3) var<uniform> P: Params;
+
+// The window of output o along one dim: [start, end) and step, for the forward's geometry.
+fn window(o: u32, size: u32, osize: u32, k: u32, s: u32, p: u32, d: u32) -> vec3<i32> {
+    if (MODE >= 2u) {
+        return vec3<i32>(i32((o * size) / osize), i32(((o + 1u) * size + osize - 1u) / osize), 1);
+    }
+    let dd = select(1u, d, MODE == 0u);
+    let start = i32(o * s) - i32(p);
+    return vec3<i32>(start, start + i32((k - 1u) * dd + 1u), i32(dd));
+}
+
+// The outputs whose window can contain input position v along one dim: [first, last].
+fn candidates(v: u32, size: u32, osize: u32, k: u32, s: u32, p: u32, d: u32) -> vec2<i32> {
+    if (MODE >= 2u) {
+        let first = (v * osize) / size;
+        let last = ((v + 1u) * osize + size - 1u) / size;
+        return vec2<i32>(i32(first), min(i32(last), i32(osize) - 1));
+    }
+    let dd = select(1u, d, MODE == 0u);
+    let span = i32((k - 1u) * dd);
+    // start(o) = o*s - p must satisfy start <= v <= start + span
+    let hi = i32(v + p);
+    let lo = hi - span;
+    let first = select((lo + i32(s) - 1) / i32(s), 0, lo <= 0);
+    return vec2<i32>(first, min(hi / i32(s), i32(osize) - 1));
+}
+
+fn avg_divisor(oh: u32, ow: u32) -> f32 {
+    if (P.divisor != 0u) { return f32(P.divisor); }
+    let wh = window(oh, P.H, P.OH, P.KH, P.SH, P.PH, P.DH);
+    let ww = window(ow, P.W, P.OW, P.KW, P.SW, P.PW, P.DW);
+    if (MODE == 1u && (P.flags & 1u) != 0u) {
+        let he = min(wh.y, i32(P.H + P.PH)); let we = min(ww.y, i32(P.W + P.PW));
+        return f32((he - wh.x) * (we - ww.x));
+    }
+    return f32((min(wh.y, i32(P.H)) - max(wh.x, 0)) * (min(ww.y, i32(P.W)) - max(ww.x, 0)));
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let i = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 64u + lid;
+    if (i >= P.total) { return; }
+    let w = i % P.W;
+    let h = (i / P.W) % P.H;
+    let plane = i / (P.W * P.H);
+    let obase = P.x_off + plane * P.OH * P.OW;
+    let ch = candidates(h, P.H, P.OH, P.KH, P.SH, P.PH, P.DH);
+    let cw = candidates(w, P.W, P.OW, P.KW, P.SW, P.PW, P.DW);
+    let me = i32(h * P.W + w);
+    var acc = 0.0;
+    for (var oh = ch.x; oh <= ch.y; oh++) {
+        let wh = window(u32(oh), P.H, P.OH, P.KH, P.SH, P.PH, P.DH);
+        if (i32(h) < wh.x || i32(h) >= wh.y || (i32(h) - wh.x) % wh.z != 0) { continue; }
+        for (var ow = cw.x; ow <= cw.y; ow++) {
+            let ww = window(u32(ow), P.W, P.OW, P.KW, P.SW, P.PW, P.DW);
+            if (i32(w) < ww.x || i32(w) >= ww.y || (i32(w) - ww.x) % ww.z != 0) { continue; }
+            let o = obase + u32(oh) * P.OW + u32(ow);
+            if (MODE == 0u || MODE == 3u) {
+                if (idx[o - P.x_off] == me) { acc += g[o]; }
+            } else {
+                acc += g[o] / avg_divisor(u32(oh), u32(ow));
+            }
+        }
+    }
+    dx[i] = store_t(acc);
+}

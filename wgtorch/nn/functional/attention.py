@@ -1,0 +1,160 @@
+"""Attention: scaled_dot_product_attention and the multi-head attention forward.
+
+``scaled_dot_product_attention`` is PyTorch's "math" path: two batched matmuls around a
+fused softmax, with the scale applied to the query (L*E work instead of L*S), masks added
+to the scores, and dropout on the attention weights.
+"""
+
+import math
+
+from ...ops import elementwise as ew
+from ...ops.creation import arange
+from .activation import softmax
+from .dropout import dropout
+from .linear import linear
+
+
+def causal_mask(L, S, device):
+    """Bool (L, S), True where query i may attend to key j (j <= i): PyTorch's tril(ones)."""
+    return arange(L, device=device).view(L, 1) >= arange(S, device=device).view(1, S)
+
+
+def _apply_mask(scores, attn_mask):
+    if attn_mask is None:
+        return scores
+    if attn_mask.dtype.name == "bool":
+        return ew.where(attn_mask, scores, -math.inf)
+    return scores + attn_mask
+
+
+def _repeat_heads(t, repeats):
+    """(..., Hk, S, E) -> (..., Hk * repeats, S, E), each head repeated (grouped-query)."""
+    *lead, h, s, e = t.shape
+    return t.unsqueeze(-3).expand(*lead, h, repeats, s, e).reshape(*lead, h * repeats, s, e)
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
+                                 is_causal=False, scale=None, enable_gqa=False):
+    """softmax(Q K^T * scale + mask) V over (..., L, E) queries and (..., S, E) keys.
+
+    ``attn_mask`` is bool (True = attend) or float (added to the scores), broadcast to
+    (..., L, S). ``is_causal`` masks keys after each query. Example::
+
+        out = F.scaled_dot_product_attention(q, k, v, is_causal=True)   # (B, H, T, hs)
+    """
+    if attn_mask is not None and is_causal:
+        raise RuntimeError(
+            "_scaled_dot_product_attention: Explicit attn_mask should not be set when "
+            "is_causal=True"
+        )
+    if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
+        raise RuntimeError("scaled_dot_product_attention: query, key and value must be at "
+                           "least 2-D")
+    if query.shape[-1] != key.shape[-1]:
+        raise RuntimeError(
+            f"scaled_dot_product_attention: query and key must have the same embedding size, "
+            f"got {query.shape[-1]} and {key.shape[-1]}"
+        )
+    if enable_gqa and query.ndim >= 3 and key.shape[-3] != query.shape[-3]:
+        if query.shape[-3] % key.shape[-3]:
+            raise RuntimeError("number of heads in key/value must divide the query heads")
+        key = _repeat_heads(key, query.shape[-3] // key.shape[-3])
+        value = _repeat_heads(value, query.shape[-3] // value.shape[-3])
+    L, S = query.shape[-2], key.shape[-2]
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    scores = (query * scale) @ key.transpose(-2, -1)  # (..., L, S)
+    if is_causal:
+        attn_mask = causal_mask(L, S, query.device)
+    weights = softmax(_apply_mask(scores, attn_mask), -1)
+    if dropout_p > 0.0:
+        weights = dropout(weights, dropout_p, training=True)
+    return weights @ value  # (..., L, Ev)
+
+
+def _merge_masks(attn_mask, key_padding_mask, batch, heads, L, S, dtype):
+    """One float mask (B, H, L, S)-broadcastable from MultiheadAttention's two masks."""
+    def to_float(m):
+        if m is None:
+            return None
+        if m.dtype.name == "bool":
+            return ew.where(m, -math.inf, 0.0)  # True means "masked" in nn.MultiheadAttention
+        return m.to(dtype)
+
+    mask = to_float(attn_mask)
+    if mask is not None:
+        mask = mask.view(1, 1, L, S) if mask.ndim == 2 else mask.view(batch, heads, L, S)
+    kpm = to_float(key_padding_mask)
+    if kpm is not None:
+        kpm = kpm.view(batch, 1, 1, S)
+        mask = kpm if mask is None else mask + kpm
+    return mask
+
+
+def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, in_proj_bias,
+                                 out_proj_weight, out_proj_bias, key_padding_mask=None,
+                                 need_weights=True, attn_mask=None, average_attn_weights=True,
+                                 is_causal=False, dropout_p=0.0, training=True,
+                                 q_proj_weight=None, k_proj_weight=None, v_proj_weight=None,
+                                 bias_k=None, bias_v=None, add_zero_attn=False):
+    """The forward of ``nn.MultiheadAttention`` on batch-first (B, L, E) tensors.
+
+    Returns ``(output (B, L, E), weights (B, L, S) or (B, H, L, S) or None)``.
+    """
+    b, L, e = query.shape
+    S = key.shape[1]
+    head_dim = e // num_heads
+    if in_proj_weight is not None:
+        wq, wk, wv = in_proj_weight.chunk(3)
+    else:
+        wq, wk, wv = q_proj_weight, k_proj_weight, v_proj_weight
+    bq = bk = bv = None
+    if in_proj_bias is not None:
+        bq, bk, bv = in_proj_bias.chunk(3)
+    if query is key and key is value and in_proj_weight is not None:
+        q, k, v = linear(query, in_proj_weight, in_proj_bias).chunk(3, -1)  # one matmul
+    else:
+        q, k, v = linear(query, wq, bq), linear(key, wk, bk), linear(value, wv, bv)
+    if bias_k is not None and bias_v is not None:
+        from ...ops.shape import cat
+
+        k = cat([k, bias_k.view(1, 1, e).expand(b, 1, e)], 1)
+        v = cat([v, bias_v.view(1, 1, e).expand(b, 1, e)], 1)
+        S += 1
+        attn_mask = _pad_last(attn_mask)
+        key_padding_mask = _pad_last(key_padding_mask)
+    if add_zero_attn:
+        from ...ops.shape import cat
+
+        k = cat([k, k.new_zeros(b, 1, e)], 1)
+        v = cat([v, v.new_zeros(b, 1, e)], 1)
+        S += 1
+        attn_mask = _pad_last(attn_mask)
+        key_padding_mask = _pad_last(key_padding_mask)
+    q = q.reshape(b, L, num_heads, head_dim).transpose(1, 2)  # (B, H, L, hd)
+    k = k.reshape(b, S, num_heads, head_dim).transpose(1, 2)  # (B, H, S, hd)
+    v = v.reshape(b, S, num_heads, head_dim).transpose(1, 2)
+    if is_causal and attn_mask is None and key_padding_mask is None:
+        attn_mask = ew.logical_not(causal_mask(L, S, query.device))
+    mask = _merge_masks(attn_mask, key_padding_mask, b, num_heads, L, S, query.dtype)
+    p = dropout_p if training else 0.0
+    if need_weights:
+        scores = (q * (1.0 / math.sqrt(head_dim))) @ k.transpose(-2, -1)  # (B, H, L, S)
+        weights = softmax(scores + mask if mask is not None else scores, -1)
+        out = dropout(weights, p, training=True) @ v if p > 0 else weights @ v
+    else:
+        weights = None
+        out = scaled_dot_product_attention(q, k, v, mask, p)
+    out = out.transpose(1, 2).reshape(b, L, e)  # (B, L, E)
+    out = linear(out, out_proj_weight, out_proj_bias)
+    if weights is not None and average_attn_weights:
+        weights = weights.mean(1)  # (B, L, S)
+    return out, weights
+
+
+def _pad_last(mask):
+    """Append one column (never masked) to a (.., S) mask, for bias_k / add_zero_attn."""
+    if mask is None:
+        return None
+    from . import pad
+
+    return pad(mask, (0, 1))

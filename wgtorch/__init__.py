@@ -68,6 +68,7 @@ from .ops.views import (
 from .random import Generator, default_generator, get_rng_state, initial_seed, manual_seed
 from .random import seed, set_rng_state
 from . import utils
+from . import nn
 
 greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
 fix = trunc

@@ -181,6 +181,14 @@ def _parse(x, key):
     return tuple(basic), adv
 
 
+def _check_mask_shape(y, mask, dim):
+    for j, n in enumerate(mask.shape):
+        if dim + j >= y.ndim or y.shape[dim + j] != n:
+            raise IndexError(
+                f"The shape of the mask {list(mask.shape)} at index {j} does not match the "
+                f"shape of the indexed tensor {list(y.shape)} at index {dim + j}")
+
+
 def _expand_masks(y, adv):
     """Bool masks become int index tensors (columns of nonzero)."""
     out = []
@@ -189,11 +197,7 @@ def _expand_masks(y, adv):
             out.append(a)
             continue
         mask = a.index
-        for j, n in enumerate(mask.shape):
-            if y.shape[a.dim + j] != n:
-                raise IndexError(
-                    f"The shape of the mask {list(mask.shape)} at index {j} does not match the "
-                    f"shape of the indexed tensor {list(y.shape)} at index {a.dim + j}")
+        _check_mask_shape(y, mask, a.dim)
         coords = ik.nonzero_coords(mask)
         for j in range(mask.ndim):
             out.append(_Adv(coords[:, j], a.dim + j, True, a.orig_dim + j))
@@ -258,20 +262,20 @@ def _combine_terms(y, adv):
 
 
 def _index_key_parts(x, key, grad):
+    """(y, adv): the basic-indexed view of x (with autograd when ``grad``) and the index
+    tensors that apply to it (masks not yet expanded)."""
     basic, adv = _parse(x, key)
-    trivial = all(isinstance(k, slice) and k == slice(None) for k in basic)
-    if trivial:
-        y = x
-    else:
-        from .views import basic_getitem, basic_view
+    if all(isinstance(k, slice) and k == slice(None) for k in basic):
+        return x, adv
+    from .views import basic_getitem, basic_view
 
-        y = basic_getitem(x, basic) if grad else basic_view(x, basic)
-    return y, _expand_masks(y, adv)
+    return (basic_getitem(x, basic) if grad else basic_view(x, basic)), adv
 
 
 def advanced_getitem(x, key):
     """``x[key]`` for keys with index tensors, lists or masks (a gather kernel)."""
     y, adv = _index_key_parts(x, key, True)
+    adv = _expand_masks(y, adv)
     if len(adv) > ik.MAX_TERMS:
         _plan(y, adv)  # bounds and broadcast checks
         return _combine_terms(y, adv)
@@ -298,6 +302,9 @@ def _put(x, key, value, mode, op):
     y, adv = _index_key_parts(x, key, grad)
     if not adv:
         raise IndexError(f"{op}: no index tensors in the key")
+    if _masked_write(y, adv, value, mode, grad):
+        return x
+    adv = _expand_masks(y, adv)
     if len(adv) > ik.MAX_TERMS:
         raise RuntimeError(f"wgtorch: {op} with more than {ik.MAX_TERMS} index tensors is not "
                            "supported")
@@ -319,6 +326,33 @@ def _put(x, key, value, mode, op):
         ik.scatter_into(y, plan, value, mode)
         y._storage.version += 1
     return x
+
+
+def _masked_write(y, adv, value, mode, grad):
+    """``y[mask] = value`` as ``where`` (no nonzero, no readback) when value broadcasts over
+    the dims after the mask. Returns False when the general path must run."""
+    from .copy import copy_into
+    from .elementwise import where
+
+    if len(adv) != 1 or adv[0].index.dtype is not dt.bool_ or mode != "store":
+        return False
+    mask, dim = adv[0].index, adv[0].dim
+    trailing = tuple(y.shape[dim + mask.ndim:])
+    if isinstance(value, Tensor):
+        shape = list(value.shape)
+        while shape and shape[0] == 1:
+            shape.pop(0)
+        if len(shape) > len(trailing) or broadcast_shapes(shape, trailing) != trailing:
+            return False
+        value = value.to(y.dtype)
+    _check_mask_shape(y, mask, dim)
+    new = where(mask.reshape(tuple(mask.shape) + (1,) * len(trailing)), value, y)
+    if grad:
+        apply_inplace(y, new)
+    else:
+        copy_into(y, new)
+        y._storage.version += 1
+    return True
 
 
 def advanced_setitem(x, key, value):

@@ -84,9 +84,11 @@ def _source(expr, operand_kinds, casts, out_dtype, vec4, out_strided):
     body = []
     lanes = range(4) if vec4 else [None]
     if vec4:
+        slot = 0
         for k, kind in enumerate(operand_kinds):
-            if kind != "s":
-                body.append(f"    let v{k} = in{k}[i];")
+            if kind != "s":  # P.off holds each tensor's offset in vec4 units (out's in .w)
+                body.append(f"    let v{k} = in{k}[i + P.off.{'xyzw'[slot]}];")
+                slot += 1
         body.append(f"    var r: vec4<{out_t}>;")
     else:
         if len([k for k in operand_kinds if k != "s"]) or out_strided:
@@ -112,7 +114,7 @@ def _source(expr, operand_kinds, casts, out_dtype, vec4, out_strided):
             target = "o.w" if out_strided else "i"
             body.append(f"    out0[{target}] = {value};")
     if vec4:
-        body.append("    out0[i] = r;")
+        body.append("    out0[i + P.off.w] = r;")
     code = "\n".join(lines) + wgsl.INDEX + wgsl.helpers_for(expr + wgsl.store_value(out_dtype, "x"))
     return f"{code}\n{wgsl.ENTRY}\n    if (i >= P.numel) {{ return; }}\n" + "\n".join(body) + "\n}\n"
 

@@ -1,13 +1,14 @@
-// reduce.wgsl: one pass of a parallel tree reduction (template; wgtorch/ops/reduce_kernel.py fills
-// in the placeholders per op and dtype).
+// reduce.wgsl: one pass of a parallel tree reduction (template; wgtorch/ops/reduce_kernel.py
+// fills in the placeholders per op and dtype).
 //
 // The input is a strided 3-D view x[base + o*so + r*sr + i*si] (o < outer, r < R, i < inner):
 // the kept dims before the reduced ones merged into o, the reduced dims merged into r, the
-// kept dims after them merged into i. Invocation (o, p, i) combines r = p, p + parts,
-// p + 2*parts, ... (interleaved, so neighbouring invocations read neighbouring addresses)
-// into one accumulator and stores it at [o, p, i] of contiguous (outer, parts, inner)
-// outputs. The host repeats the pass over those partials until parts == 1, when the store
-// writes the result. No invocation loops more than P.steps <= CHUNK times (lavapipe stops a
+// kept dims after them merged into i. Invocation (o, p, i) combines the positions
+// r = p*pstride + k*kstride, k < steps: consecutive blocks on CPU adapters (pstride = steps,
+// kstride = 1), interleaved on GPUs so that neighbouring invocations read neighbouring
+// addresses (pstride = 1, kstride = parts). It stores its accumulator at [o, p, i] of
+// contiguous (outer, parts, inner) outputs. The host repeats the pass over those partials
+// until parts == 1, when the store writes the result. No invocation loops more than P.steps <= CHUNK times (lavapipe stops a
 // loop silently after 65,535 iterations).
 //
 // In the vec4 variant (inner == 1, sr == 1, 16-byte aligned rows) R and the row offset are
@@ -21,6 +22,7 @@ struct Params {
     total: u32, outer: u32, R: u32, inner: u32,
     parts: u32, steps: u32, base: u32, so: u32,
     sr: u32, si: u32, scale: f32, correction: f32,
+    pstride: u32, kstride: u32, pad0: u32, pad1: u32,
 };
 $BINDINGS
 @group(0) @binding($PARAMS_BINDING) var<uniform> P: Params;
@@ -37,7 +39,7 @@ $ENTRY
     let row = P.base + o * P.so + ii * P.si;
     var acc = init();
     for (var k = 0u; k < P.steps; k++) {
-        let r = p + k * P.parts;
+        let r = p * P.pstride + k * P.kstride;
         if (r >= P.R) { break; }
         $BODY
     }

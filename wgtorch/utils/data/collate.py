@@ -18,11 +18,10 @@ import re
 
 import numpy as np
 
-from ... import dtypes as dt
 from ...autograd.grad_mode import is_grad_enabled
 from ...ops import creation
 from ...tensor import Tensor
-from .dataset import GatheredSamples
+from .dataset import GatheredSamples, gather_rows
 from .worker import get_worker_info
 
 np_str_obj_array_pattern = re.compile(r"[SaUO]")
@@ -109,8 +108,7 @@ def _gather_views(batch):
     rows = deltas // step
     # (R, *sample shape): every sample is a row of this view of the shared storage.
     source = first._view_of((int(rows.max()) + 1, *first.shape), (step, *stride), base)
-    index = Tensor._from_numpy(rows, dt.int64, first.device)
-    return source.index_select(0, index)
+    return gather_rows(source, rows)
 
 
 def collate_tensor_fn(batch, *, collate_fn_map=None):

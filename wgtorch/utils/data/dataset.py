@@ -11,8 +11,11 @@ import math
 import warnings
 from collections.abc import Sequence
 
+import numpy as np
+
 from ... import dtypes as dt
-from ...ops import creation
+from ...autograd.grad_mode import is_grad_enabled
+from ...ops import index_kernels as ik
 from ...tensor import Tensor
 from .sampler import host_rng
 
@@ -76,11 +79,26 @@ class TensorDataset(Dataset):
         return tuple(tensor[index] for tensor in self.tensors)
 
     def __getitems__(self, indices):
-        index = creation.tensor(list(indices), dtype=dt.int64, device=self.tensors[0].device)
-        return GatheredSamples([tensor.index_select(0, index) for tensor in self.tensors])
+        rows = np.asarray(indices, dtype=np.int64).reshape(-1)
+        n = len(self)
+        if rows.size and (rows.min() < -n or rows.max() >= n):
+            bad = rows.max() if rows.max() >= n else rows.min()
+            raise IndexError(f"index {bad} is out of bounds for dimension 0 with size {n}")
+        return GatheredSamples([gather_rows(tensor, rows % max(n, 1)) for tensor in self.tensors])
 
     def __len__(self):
         return self.tensors[0].size(0)
+
+
+def gather_rows(source, rows):
+    """``source[rows]`` for a host array of row numbers already checked to be in range: one
+    gather kernel, and no bounds check on the GPU (which would read back and wait)."""
+    index = Tensor._from_numpy(rows, dt.int64, source.device)
+    if source.requires_grad and is_grad_enabled():
+        return source.index_select(0, index)  # recorded for autograd
+    shape = (len(rows), *source.shape[1:])
+    plan = ik.IndexPlan(shape, (None, *range(1, source.ndim)), [ik.IndexTerm(index, 0, 1, 0)])
+    return ik.gather(source, plan)
 
 
 class GatheredSamples(Sequence):

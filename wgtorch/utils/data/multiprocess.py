@@ -52,7 +52,9 @@ class MultiProcessIter(BaseIter):
         self._data_queue = ctx.Queue()
         self._done_event = ctx.Event()
         self._index_queues, self._workers = [], []
-        base_seed = int(host_rng(loader.generator or rnd.default_generator).integers(2**62))
+        # NOTE: below 2**31 so every worker seed fits wgtorch's int64 (32-bit) storage.
+        rng = host_rng(loader.generator or rnd.default_generator)
+        base_seed = int(rng.integers(2**31 - self._num_workers))
         for worker_id in range(self._num_workers):
             index_queue = ctx.Queue()
             index_queue.cancel_join_thread()  # never block interpreter exit on unsent indices

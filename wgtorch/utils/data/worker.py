@@ -99,7 +99,10 @@ class ExceptionWrapper:
             exception = self.exc_type(msg)
         except Exception:  # an exception type whose constructor wants other arguments
             raise RuntimeError(msg) from None
-        raise exception
+        try:
+            raise exception
+        finally:
+            exception = None  # NOTE: no frame <-> traceback cycle keeping the batches alive
 
 
 class _KeyErrorMessage(str):

@@ -69,6 +69,9 @@ from .random import Generator, default_generator, get_rng_state, initial_seed, m
 from .random import seed, set_rng_state
 from . import utils
 from . import nn
+from . import optim, serialization
+from .serialization import load, save
+from .serialization import load_safetensors as load_file, save_safetensors as save_file
 
 greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
 fix = trunc

@@ -4,6 +4,10 @@ view/reshape, permute/transpose, expand and basic indexing are the differentiabl
 primitives; squeeze, unsqueeze, flatten, narrow, chunk, split, unbind... are built on them.
 """
 
+import numbers
+
+import numpy as np
+
 from ..autograd.function import Function
 from ..tensor import Tensor, contiguous_strides, prod, tensor_method
 
@@ -170,7 +174,7 @@ def is_basic_index(key):
     items = key if isinstance(key, tuple) else (key,)
     return all(
         k is None or k is Ellipsis or isinstance(k, slice)
-        or (isinstance(k, int) and not isinstance(k, bool))
+        or (isinstance(k, numbers.Integral) and not isinstance(k, (bool, np.bool_)))
         or (hasattr(k, "__index__") and not isinstance(k, (Tensor, list, tuple, bool))
             and not hasattr(k, "shape"))
         for k in items

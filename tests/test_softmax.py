@@ -89,11 +89,31 @@ def test_softmax_empty_0d_and_half():
     assert_close(h.softmax(0), np_softmax(np.array([1.0, 2.0, 3.0]), 0), atol=1e-3)
 
 
-def test_softmax_double_backward():
-    x = torch.randn(3, 4, requires_grad=True)
-    (g,) = torch.autograd.grad(x.softmax(1)[:, 0].sum(), x, create_graph=True)
-    (gg,) = torch.autograd.grad((g * g).sum(), x)
-    assert gg.shape == (3, 4) and np.isfinite(gg.numpy()).all()
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_double_backward(name):
+    # d/dt <v, grad f(x + t u)> at t=0 by central differences == <grad of <v, grad f>, u>
+    f = getattr(torch, name)
+    w, v, u = torch.randn(3, 8), torch.randn(3, 8), torch.randn(3, 8)
+    x = torch.randn(3, 8, requires_grad=True)
+    (g,) = torch.autograd.grad((f(x, 1) * w).sum(), x, create_graph=True)
+    (gg,) = torch.autograd.grad((g * v).sum(), x)
+    eps, firsts = 1e-2, []
+    for sign in (1, -1):
+        xs = (x.detach() + sign * eps * u).requires_grad_()
+        firsts.append(torch.autograd.grad((f(xs, 1) * w).sum(), xs)[0])
+    fd = ((firsts[0] - firsts[1]) * v).sum().item() / (2 * eps)
+    assert fd == pytest.approx((gg * u).sum().item(), rel=1e-2, abs=1e-3)
+
+
+def test_fused_backward_long_rows_and_views():
+    x = torch.randn(2, 70003, requires_grad=True)
+    w = torch.randn(2, 70003)
+    y = x.softmax(1)
+    (y * w).sum().backward()
+    yn, wn = y.detach().numpy().astype(np.float64), w.numpy()
+    assert_close(x.grad, yn * (wn - (wn * yn).sum(1, keepdims=True)), atol=1e-7, rtol=1e-3)
+    check_op([(6, 5, 4)], lambda x: x.permute(2, 0, 1).log_softmax(1),
+             ref=lambda x: np_log_softmax(x.transpose(2, 0, 1), 1))
 
 
 @pytest.mark.parametrize("dim,keepdim", [(1, False), (-1, True), ((0, 2), False), (0, True)])

@@ -6,8 +6,10 @@ writes the result, reading strided input in place (rows along a non-innermost di
 A row too long for one invocation (lavapipe's loop limit), or too few rows to fill a real GPU,
 takes two steps instead: the multi-pass ``logsumexp`` reduction, then one elementwise kernel.
 
-Backward rules are wgtorch ops: softmax ``y * (g - sum(g * y))``, log_softmax
-``g - exp(y) * sum(g)``, logsumexp ``g * exp(x - out)``.
+Backward: softmax's ``y * (g - sum(g * y))`` and log_softmax's ``g - exp(y) * sum(g)`` are
+one fused kernel each (``shaders/softmax_backward.wgsl``), itself a ``Function`` whose
+backward is written in wgtorch ops, so double backward works; logsumexp's is
+``g * exp(x - out)``.
 """
 
 import struct
@@ -17,7 +19,7 @@ from string import Template
 from .. import dtypes as dt
 from ..autograd.function import Function
 from ..backend import get_runtime
-from ..tensor import Tensor, tensor_method
+from ..tensor import Tensor, prod, tensor_method
 from . import wgsl
 from .pointwise import launch_map
 from .reduce_kernel import geometry, normalize_dims, reduce, reduced_shape
@@ -76,6 +78,82 @@ def _forward(kind, x, dim):
     return out
 
 
+_GRAD_TERM = {"softmax": "gv * yv", "log_softmax": "gv"}
+_GRAD_RESULT = {"softmax": "yv * (gv - total)", "log_softmax": "gv - exp(yv) * total"}
+
+
+def _grad_source(kind, vec4, out_dtype):
+    result = _GRAD_RESULT[kind] if vec4 else wgsl.store_value(out_dtype, _GRAD_RESULT[kind])
+    return Template(load_shader("softmax_backward.wgsl")).substitute(
+        ELEM="vec4<f32>" if vec4 else "f32", INDEX=wgsl.INDEX, ENTRY=wgsl.ENTRY,
+        HELPERS=wgsl.helpers_for(result), TERM=_GRAD_TERM[kind], RESULT=result,
+        TOTAL="s.x + s.y + s.z + s.w" if vec4 else "s",
+    )
+
+
+def _grad_forward(kind, g, y, dim):
+    """The input gradient of softmax/log_softmax (output ``y``) for output gradient ``g``."""
+    rt = get_runtime()
+    g = g.contiguous()
+    shape = y.shape
+    L = shape[dim] if y.ndim else 1
+    inner = prod(shape[dim + 1:]) if y.ndim else 1
+    rows = y.numel() // L if L else 0
+    if L > ROW_STEPS_LIMIT or (not rt.is_cpu_adapter and rows < GPU_MIN_ROWS and L > 1024):
+        if kind == "softmax":
+            return y * (g - (g * y).sum(dim, keepdim=True))
+        return g - y.exp() * g.sum(dim, keepdim=True)
+    dx = Tensor._empty(shape, y.dtype, y.device)
+    if dx.numel() == 0:
+        return dx
+    vec4 = (inner == 1 and L % 4 == 0 and g._offset % 4 == 0 and y._offset % 4 == 0
+            and y.dtype is dt.float32)
+    key = ("softmax_backward", kind, vec4, y.dtype.name)
+    kern = rt.kernels.get(key) or rt.kernel(key, lambda: _grad_source(kind, vec4, y.dtype), 2, 1)
+    q = 4 if vec4 else 1
+    params = _PARAMS.pack(rows, L // q, inner, g._offset // q, y._offset // q, 0, 0, 0)
+    rt.dispatch(kern, [g._storage.buffer, y._storage.buffer, dx._storage.buffer], params,
+                -(-rows // wgsl.WORKGROUP))
+    return dx
+
+
+class SoftmaxBackwardData(Function):
+    """softmax's input gradient ``y * (g - sum(g * y))`` as one fused kernel; differentiable."""
+
+    @staticmethod
+    def forward(ctx, g, y, dim):
+        ctx.dim = dim
+        ctx.save_for_backward(g, y)
+        return _grad_forward("softmax", g, y, dim)
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, y = ctx.saved_tensors
+        d = ctx.dim
+        dg = SoftmaxBackwardData.apply(gg, y, d)
+        dy = gg * (g - (g * y).sum(d, keepdim=True)) - g * (gg * y).sum(d, keepdim=True)
+        return dg, dy, None
+
+
+class LogSoftmaxBackwardData(Function):
+    """log_softmax's input gradient ``g - exp(y) * sum(g)`` as one fused kernel."""
+
+    @staticmethod
+    def forward(ctx, g, y, dim):
+        ctx.dim = dim
+        ctx.save_for_backward(g, y)
+        return _grad_forward("log_softmax", g, y, dim)
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, y = ctx.saved_tensors
+        d = ctx.dim
+        p = y.exp()
+        dg = gg - (gg * p).sum(d, keepdim=True)
+        dy = -gg * p * g.sum(d, keepdim=True)
+        return dg, dy, None
+
+
 class SoftmaxBackward0(Function):
     @staticmethod
     def forward(ctx, x, dim):
@@ -87,7 +165,7 @@ class SoftmaxBackward0(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        return y * (g - (g * y).sum(ctx.dim, keepdim=True)), None
+        return SoftmaxBackwardData.apply(g, y, ctx.dim), None
 
 
 class LogSoftmaxBackward0(Function):
@@ -101,7 +179,7 @@ class LogSoftmaxBackward0(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        return g - y.exp() * g.sum(ctx.dim, keepdim=True), None
+        return LogSoftmaxBackwardData.apply(g, y, ctx.dim), None
 
 
 def _prepare(name, input, dim, dtype):

@@ -6,7 +6,6 @@ from helpers import assert_close, check_op
 
 import wgtorch as torch
 
-
 # ---- sum / mean --------------------------------------------------------------------------
 
 

@@ -12,7 +12,8 @@ tensor is an error; all/any give bool (uint8 for uint8 input).
 from .. import dtypes as dt
 from .. import return_types
 from ..autograd.function import Function
-from ..tensor import Tensor, prod as _prod, tensor_method
+from ..tensor import Tensor, tensor_method
+from ..tensor import prod as _prod
 from .reduce_kernel import normalize_dims, reduce, reduced_shape
 
 _NONZERO = "select({A}(0), {A}(1), {x} != {T}(0))"

@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 from .. import dtypes as dt
 from ..backend import get_runtime
-from ..tensor import Tensor, contiguous_strides, prod
+from ..tensor import Tensor
 from . import wgsl
 from .shaders import load_shader
 
@@ -239,7 +239,7 @@ def reduce(x, dims, op, out_dtypes, out_shape, acc_t=None, pre="{A}({x})", scale
         if kern is None:
             source, n_in, n_out = _source(op, acc_t, src.dtype.wgsl, pre, first, vec4, final,
                                           out_dtypes)
-            kern = rt.kernel(key, lambda: source, n_in, n_out)
+            kern = rt.kernel(key, lambda text=source: text, n_in, n_out)
         total = rows * parts
         # part p takes steps p*steps.. on CPU adapters (sequential streams: ~4x faster on
         # lavapipe), p, p+parts, .. on GPUs (neighbouring invocations read neighbouring words)
@@ -277,7 +277,3 @@ def normalize_dims(x, dim):
     if x.ndim == 0:
         return ()
     return tuple(sorted(wrapped))
-
-
-__all__ = ["reduce", "geometry", "reduced_shape", "normalize_dims", "acc_type", "OPS",
-           "contiguous_strides", "prod"]

@@ -95,7 +95,8 @@ def _kernel(body, key_t, descending=False):
 
 
 def _dispatch(kern, tensors, total, **fields):
-    words = dict(total=total, P=0, L=0, inner=1, k=0, j=0, base=0, so=0, sr=0, si=0, K=0, pad=0)
+    words = {"total": total, "P": 0, "L": 0, "inner": 1, "k": 0, "j": 0, "base": 0, "so": 0,
+             "sr": 0, "si": 0, "K": 0, "pad": 0}
     words.update(fields)
     get_runtime().dispatch(kern, [t._storage.buffer for t in tensors],
                            _PARAMS.pack(*words.values()), -(-total // wgsl.WORKGROUP))
@@ -370,4 +371,4 @@ struct Params {{ n: u32, n_unique: u32, pad0: u32, pad1: u32 }};
 """
 
 
-__all__ = ["sort", "argsort", "msort", "topk", "kthvalue", "median", "unique"]
+__all__ = ["argsort", "kthvalue", "median", "msort", "sort", "topk", "unique"]

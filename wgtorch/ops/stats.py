@@ -147,18 +147,19 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     """``torch.linalg.vector_norm``: ``(sum |x|^ord)^(1/ord)`` over ``dim`` (all when None);
     ``ord`` may be any real number or +-inf."""
     if isinstance(ord, str):
-        raise RuntimeError(f"linalg.vector_norm: ord must be a number, got {ord!r}")
+        raise TypeError(f"linalg.vector_norm(): argument 'ord' must be a number, not {ord!r}")
     if dtype is not None:
         x = x.to(dt.as_dtype(dtype))
     if not x.dtype.is_floating_point:
         raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor as "
                            f"input. Got {_type_name(x.dtype)}")
     dims = normalize_dims(x, dim)
-    if ord < 0 and x.numel() == 0 or (abs(ord) == math.inf and any(x.shape[d] == 0 for d in dims)):
-        raise RuntimeError(f"linalg.vector_norm of negative order cannot be performed on an "
-                           f"empty tensor" if ord < 0 else "linalg.vector_norm cannot compute "
-                           f"the {ord} norm on an empty tensor because the operation does not "
-                           "have an identity")
+    if x.numel() == 0 and ord < 0:
+        raise RuntimeError("linalg.vector_norm of negative order cannot be performed on an "
+                           "empty tensor")
+    if abs(ord) == math.inf and any(x.shape[d] == 0 for d in dims):
+        raise RuntimeError(f"linalg.vector_norm cannot compute the {ord} norm on an empty "
+                           "tensor because the operation does not have an identity")
     return NormBackward1.apply(x, float(ord), dims, keepdim)
 
 

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from helpers import assert_close, check_op
 
 import wgtorch as torch
-from helpers import assert_close, check_op
 from wgtorch.ops.padding import pad
 
 RNG = np.random.default_rng(2)

@@ -42,7 +42,7 @@ class IndexTerm:
     ``size`` is the extent the index wraps and clamps into (T.shape[dim] by default).
     """
 
-    __slots__ = ("index", "lo", "hi", "dim", "size")
+    __slots__ = ("dim", "hi", "index", "lo", "size")
 
     def __init__(self, index, lo, hi, dim, size=None):
         self.index, self.lo, self.hi, self.dim, self.size = index, lo, hi, dim, size
@@ -51,7 +51,7 @@ class IndexTerm:
 class IndexPlan:
     """Iteration ``shape``; ``dim_map[d]``: the dim of T that iteration dim d walks, or None."""
 
-    __slots__ = ("shape", "dim_map", "terms")
+    __slots__ = ("dim_map", "shape", "terms")
 
     def __init__(self, shape, dim_map, terms):
         self.shape, self.dim_map, self.terms = tuple(shape), tuple(dim_map), list(terms)
@@ -224,9 +224,10 @@ def scatter_into(dst, plan, values, mode="store"):
     ``values``: a tensor broadcastable to ``plan.shape`` (cast to dst's dtype here) or a
     Python scalar. No autograd and no version bump: callers do both.
     """
-    if isinstance(values, Tensor):
-        if values.dtype is not dst.dtype or values._storage is dst._storage:
-            values = values.to(dst.dtype) if values.dtype is not dst.dtype else values.clone()
+    if isinstance(values, Tensor) and values.dtype is not dst.dtype:
+        values = values.to(dst.dtype)
+    elif isinstance(values, Tensor) and values._storage is dst._storage:
+        values = values.clone()
     if any(t.index._storage is dst._storage for t in plan.terms):
         plan = IndexPlan(plan.shape, plan.dim_map, [
             IndexTerm(t.index.clone(), t.lo, t.hi, t.dim, t.size) for t in plan.terms])

@@ -45,7 +45,7 @@ class IndexBackward0(Function):
     def backward(ctx, g):
         from .creation import zeros
 
-        ctx.saved_tensors  # NOTE: raises if an index tensor was modified in place since
+        _ = ctx.saved_tensors  # NOTE: raises if an index was modified in place since
         base = zeros(ctx.shape, dtype=g.dtype, device=g.device)
         return IndexPutBackward0.apply(base, g, ctx.plan, "add"), None
 
@@ -64,7 +64,7 @@ class IndexPutBackward0(Function):
 
     @staticmethod
     def backward(ctx, g):
-        ctx.saved_tensors
+        _ = ctx.saved_tensors  # the version check of the saved indices
         plan, needs = ctx.plan, ctx.needs_input_grad
         g_base = g_values = None
         if needs[0]:
@@ -80,7 +80,7 @@ class IndexPutBackward0(Function):
 class _Adv:
     """One index tensor of a key: it indexes dim ``dim`` of the basic-indexed tensor."""
 
-    __slots__ = ("index", "dim", "checked", "orig_dim")
+    __slots__ = ("checked", "dim", "index", "orig_dim")
 
     def __init__(self, index, dim, checked, orig_dim):
         self.index, self.dim, self.checked, self.orig_dim = index, dim, checked, orig_dim

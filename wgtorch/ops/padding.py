@@ -25,9 +25,9 @@ def _pairs(input, pad):
     if len(pad) % 2:
         raise RuntimeError("Padding length must be divisible by 2")
     if len(pad) // 2 > input.ndim:
-        raise RuntimeError("Padding length should be less than or equal to two times the input "
-                           "dimension but got padding length {} and input of dimension {}"
-                           .format(len(pad), input.ndim))
+        raise RuntimeError(f"Padding length should be less than or equal to two times the input "
+                           f"dimension but got padding length {len(pad)} and input of dimension "
+                           f"{input.ndim}")
     pairs = [(input.ndim - 1 - k, pad[2 * k], pad[2 * k + 1]) for k in range(len(pad) // 2)]
     for d, left, right in pairs:
         if input.shape[d] + left + right < 0:
@@ -115,7 +115,6 @@ def pad(input, pad, mode="constant", value=None):
             raise RuntimeError(f"padding (replicate) of an empty dimension {d}")
         shape[d] = n + left + right
         dim_map[d] = None
-        index = host_index(("pad", mode, n, left, right),
-                           lambda: _source_index(mode, n, left, right), input.device)
+        index = host_index(("pad", mode, n, left, right), _source_index, input.device)
         terms.append(ik.IndexTerm(index, d, d + 1, d))
     return PadBackward0.apply(input, ik.IndexPlan(shape, dim_map, terms))

@@ -26,7 +26,7 @@ _HOST_INDEX = {}
 
 
 def host_index(key, make, device):
-    """An int64 tensor of index values made on the host by ``make()``, cached by ``key``.
+    """An int64 tensor of index values ``make(*key[1:])`` made on the host, cached by ``key``.
 
     roll, pad and unfold reuse the same few index vectors step after step.
     """
@@ -35,8 +35,8 @@ def host_index(key, make, device):
     if t is None:
         if len(_HOST_INDEX) >= 256:
             _HOST_INDEX.clear()
-        t = _HOST_INDEX[full_key] = Tensor._from_numpy(np.asarray(make(), np.int64), dt.int64,
-                                                       device)
+        values = np.asarray(make(*key[1:]), np.int64)
+        t = _HOST_INDEX[full_key] = Tensor._from_numpy(values, dt.int64, device)
     return t
 
 
@@ -326,7 +326,7 @@ def roll(input, shifts, dims=None):
             continue
         moved.add(d)
         s = int(s) % n
-        index = host_index(("roll", n, s), lambda: (np.arange(n) - s) % n, input.device)
+        index = host_index(("roll", n, s), lambda n, s: (np.arange(n) - s) % n, input.device)
         terms.append(ik.IndexTerm(index, d, d + 1, d))
     if not terms:
         return input.clone()
@@ -525,9 +525,9 @@ class UnfoldBackward0(Function):
         if not ctx.shape:
             return g.sum().reshape(()), None, None, None
         ndim = len(ctx.shape)
-        starts = host_index(("unfold_starts", count, step),
-                            lambda: np.arange(count) * step, g.device)
-        within = host_index(("unfold_within", size), lambda: np.arange(size), g.device)
+        starts = host_index(("unfold_starts", count, step), lambda n, k: np.arange(n) * k,
+                            g.device)
+        within = host_index(("unfold_within", size), np.arange, g.device)
         dim_map = [None if k == dim else k for k in range(ndim)] + [None]
         plan = ik.IndexPlan(g.shape, dim_map, [ik.IndexTerm(starts, dim, dim + 1, dim),
                                                ik.IndexTerm(within, ndim, ndim + 1, dim)])

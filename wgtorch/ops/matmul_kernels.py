@@ -5,22 +5,33 @@ the same batch shape (expanded views welcome: stride 0 is read in place), an opt
 ``bias`` broadcastable to (*batch, M, N), and returns a new contiguous (*batch, M, N) tensor.
 No autograd here; ``linalg.py`` builds the differentiable ops on it.
 
-Variants (``kernel_choice.choose`` picks one per call, in one place):
-- ``strided``: any strides, 4x4 outputs per invocation, scalar loads (shaders/matmul_strided.wgsl).
+Variants (``kernel_choice.choose`` picks one per call; that is the only place that decides):
 
-Every variant walks at most ``K_CHUNK`` values of K per dispatch; a longer K is split into
-dispatches that accumulate into C, because lavapipe stops a loop after 65,535 iterations.
+- ``strided``: any strides, 4x4 outputs per invocation, scalar loads
+  (shaders/matmul_strided.wgsl). Cheap to compile; for small or oddly strided products.
+- ``tiled``: TM x TN outputs per invocation in registers, vec4 loads along each operand's
+  unit-stride dim, fully unrolled (shaders/matmul_tiled.wgsl, a template). The fast kernel on
+  CPU-type adapters. Needs 16-byte aligned rows: an operand without them is copied into a
+  padded buffer first when the product is large enough to pay for the copy.
+- ``workgroup``: 64x64 tiles staged through workgroup memory by 256 invocations
+  (shaders/matmul_workgroup.wgsl): the usual GPU kernel, any strides.
+
+Every variant walks at most ``choice.k_chunk`` values of K per dispatch (a multiple of 16); a
+longer K is split into dispatches that accumulate into C, because lavapipe stops a loop after
+65,535 iterations per invocation. The tiled kernel takes k in groups of four; the last
+``K % 4`` values are added by the strided kernel (a cheap extra dispatch, and no masking in
+the tiled kernel's inner loop).
 """
 
 import struct
 
 from .. import dtypes as dt
 from ..backend import get_runtime
-from ..tensor import Tensor, prod
+from ..tensor import Storage, Tensor, contiguous_strides, prod
+from . import kernel_choice
 from .pointwise import broadcast_strides, merge_dims, scalar_bits
 from .shaders import load_shader
 
-K_CHUNK = 32768
 MAX_BATCH_DIMS = 4
 WORKGROUP = 64
 _PARAMS = struct.Struct("<44I")
@@ -29,81 +40,233 @@ FLAG_BIAS = 1
 FLAG_ACCUMULATE = 2
 
 
-def _prelude(dtype):
-    """WGSL declarations a matmul shader file expects: its element type and store rounding."""
+# ---- shader sources ----------------------------------------------------------------------
+
+
+def _prelude(dtype, **consts):
+    """WGSL declarations a matmul shader file expects: element type, store rounding, consts."""
     if dtype is dt.float16:
         store = "unpack2x16float(pack2x16float(vec2<f32>(v, 0.0))).x"
     else:
         store = "v"
-    return f"alias T = {dtype.wgsl};\nfn store_t(v: T) -> T {{ return {store}; }}\n"
+    lines = [f"alias T = {dtype.wgsl};", f"fn store_t(v: T) -> T {{ return {store}; }}"]
+    lines += [f"const {name} = {value}u;" for name, value in consts.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _tiled_source(dtype, tm, tn, a_vec, b_vec):
+    """The tiled template unrolled for a tm x tn tile; ``a_vec`` is "k" or "m" (A's unit-stride
+    dim), ``b_vec`` "k" or "n" (B's)."""
+    xyzw = "xyzw"
+    # accumulators are vec4s along n: the same arithmetic as scalars on an SoA adapter, but
+    # LLVM compiles the unrolled vec4 code about ten times faster on lavapipe
+    acc = [f"    var c_{r}_{q} = vec4<T>(T(0));" for r in range(tm) for q in range(tn // 4)]
+    # loads along k happen once per group of 4 k; loads along m/n once per k value, just
+    # before that k's multiply-adds, so few loaded values are live at once (fewer spills)
+    pro, body, per_kk = [], [], [[] for _ in range(4)]
+    if a_vec == "k":
+        pro += [f"    let ar{r} = (oa + min(m0 + {r}u, m_last) * P.a_st.x) / 4u;" for r in range(tm)]
+        body += [f"        let a{r} = A[ar{r} + k / 4u];" for r in range(tm)]
+
+        def a_val(r, kk):
+            return f"a{r}.{xyzw[kk]}"
+    else:
+        pro.append("    let a_k4 = P.a_st.y / 4u;")
+        pro += [f"    let am{q} = (oa + min(m0 + {4 * q}u, m_last & ~3u)) / 4u;"
+                for q in range(tm // 4)]
+        for kk in range(4):
+            per_kk[kk] += [f"        let a{q}_{kk} = A[am{q} + (k + {kk}u) * a_k4];"
+                           for q in range(tm // 4)]
+
+        def a_val(r, kk):
+            return f"a{r // 4}_{kk}.{xyzw[r % 4]}"
+    if b_vec == "n":
+        pro.append("    let b_k4 = P.b_st.x / 4u;")
+        pro += [f"    let bn{q} = (ob + min(n0 + {4 * q}u, n_last & ~3u)) / 4u;"
+                for q in range(tn // 4)]
+        for kk in range(4):
+            per_kk[kk] += [f"        let b{q}_{kk} = B[bn{q} + (k + {kk}u) * b_k4];"
+                           for q in range(tn // 4)]
+
+        def b_row(kk, q):
+            return f"b{q}_{kk}"
+    else:
+        pro += [f"    let bc{j} = (ob + min(n0 + {j}u, n_last) * P.b_st.y) / 4u;" for j in range(tn)]
+        body += [f"        let b{j} = B[bc{j} + k / 4u];" for j in range(tn)]
+        for kk in range(4):
+            c = xyzw[kk]
+            per_kk[kk] += [f"        let bt{q}_{kk} = vec4<T>(b{4 * q}.{c}, b{4 * q + 1}.{c}, "
+                           f"b{4 * q + 2}.{c}, b{4 * q + 3}.{c});" for q in range(tn // 4)]
+
+        def b_row(kk, q):
+            return f"bt{q}_{kk}"
+    # NOTE: without fast-math flags a * b + c stays two instructions; fma() is one
+    madd = "c_{0}_{1} = fma(vec4<T>({2}), {3}, c_{0}_{1});" if dtype.is_floating_point else \
+        "c_{0}_{1} += vec4<T>({2}) * {3};"
+    for kk in range(4):
+        body += per_kk[kk]
+        body += ["        " + madd.format(r, q, a_val(r, kk), b_row(kk, q))
+                 for r in range(tm) for q in range(tn // 4)]
+    # NOTE: stores (gathers and scatters on lavapipe) dominate LLVM's compile time when
+    # unrolled tm*tn times, so a loop stores row 0 and shifts the rows of accumulators up
+    store = ["    for (var r = 0u; r < TM; r++) {"]
+    store += [f"        store_c(bidx, oc, m0 + r, n0 + {4 * q + c}u, c_0_{q}.{xyzw[c]});"
+              for q in range(tn // 4) for c in range(4)]
+    store += [f"        c_{r}_{q} = c_{r + 1}_{q};" for r in range(tm - 1) for q in range(tn // 4)]
+    store.append("    }")
+    src = load_shader("matmul_tiled.wgsl")
+    for marker, lines in (("ACCUMULATORS", acc), ("PROLOGUE", pro), ("LOOP_BODY", body),
+                          ("STORE", store)):
+        src = src.replace(f"//@{marker}\n", "\n".join(lines) + "\n")
+    return _prelude(dtype, TM=tm, TN=tn) + src
+
+
+# ---- operand geometry --------------------------------------------------------------------
+
+
+def _vec_dim(x, batch_shape, rows, cols):
+    """Which matrix dim of ``x`` (-2 or -1) the tiled kernel can read as vec4s, or None.
+
+    Needs unit stride along that dim, and the other stride, the batch strides and the offset
+    all multiples of 4 (vec4 units). A dim of size 1 may have any stride.
+    """
+    st_r = x._stride[-2] if rows > 1 else 0
+    st_c = x._stride[-1] if cols > 1 else 0
+    batch_strides = (s for n, s in zip(batch_shape, x._stride) if n > 1)
+    if x._offset % 4 or any(s % 4 for s in batch_strides):
+        return None
+    if st_c in (0, 1) and st_r % 4 == 0:
+        return -1
+    if st_r in (0, 1) and st_c % 4 == 0:
+        return -2
+    return None
+
+
+def _aligned_copy(x):
+    """A copy of ``x`` whose rows start on 16-byte boundaries: (*batch, R, C) viewed out of
+    a (*batch, R, C rounded up to 4) buffer. The padding is never read unmasked."""
+    from .copy import copy_into
+
+    *batch, r, c = x.shape
+    c4 = -(-c // 4) * 4
+    padded = Tensor._empty((*batch, r, c4), x.dtype, x.device)
+    view = padded._view_of(x.shape, padded._stride, 0)
+    copy_into(view, x)
+    return view
 
 
 def _batch_geometry(batch_shape, a, b, bias):
     """Merged batch dims and each operand's batch strides (0 where broadcast)."""
     nb = len(batch_shape)
-    sa = list(a._stride[:nb])
-    sb = list(b._stride[:nb])
+    sa = [0 if n == 1 else s for n, s in zip(batch_shape, a._stride[:nb])]
+    sb = [0 if n == 1 else s for n, s in zip(batch_shape, b._stride[:nb])]
     sc = broadcast_strides(bias, (*batch_shape, 1, 1))[:nb] if bias is not None else [0] * nb
-    sa = [0 if n == 1 else s for n, s in zip(batch_shape, sa)]
-    sb = [0 if n == 1 else s for n, s in zip(batch_shape, sb)]
     dims, (sa, sb, sc) = merge_dims(batch_shape, [sa, sb, sc])
     return dims, sa, sb, sc
 
 
-def launch(a, b, bias=None, alpha=1, beta=1):
-    """``alpha * a @ b + beta * bias`` as a new contiguous tensor (see module docstring)."""
+# ---- launch ----------------------------------------------------------------------------
+
+
+def launch(a, b, bias=None, alpha=1, beta=1, choice=None):
+    """``alpha * a @ b + beta * bias`` as a new contiguous tensor (see module docstring).
+
+    ``choice`` forces a ``kernel_choice.MatmulChoice`` (autotuning and tests use it).
+    """
     *batch_shape, M, K = a.shape
     N = b.shape[-1]
     dtype = a.dtype
-    out = Tensor._empty((*batch_shape, M, N), dtype, a.device)
-    if out.numel() == 0:
-        return out
+    shape = (*batch_shape, M, N)
+    if prod(shape) == 0:
+        return Tensor._empty(shape, dtype, a.device)
+    # one element past the end: the tiled kernel's branch-free stores put edge junk there
+    out = Tensor._make(Storage(prod(shape) + 1), shape, contiguous_strides(shape), 0, dtype,
+                       a.device)
     rt = get_runtime()
-    dims, sa, sb, sc = _batch_geometry(tuple(batch_shape), a, b, bias)
-    if bias is not None:
-        c_st = broadcast_strides(bias, (*batch_shape, M, N))[-2:]
+    a_vec = _vec_dim(a, batch_shape, M, K)
+    b_vec = _vec_dim(b, batch_shape, K, N)
+    if choice is None:
+        choice = kernel_choice.choose(M, N, K, prod(batch_shape), dtype, a_vec is not None,
+                                      b_vec is not None)
+    strided = (rt.kernel(("matmul_strided", dtype.name),
+                         lambda: _prelude(dtype) + load_shader("matmul_strided.wgsl"), 3, 1),
+               (4, 4), False)
+    k_main = K
+    if choice.name == "tiled":
+        if a_vec is None:
+            a, a_vec = _aligned_copy(a), -1
+        if b_vec is None:
+            b, b_vec = _aligned_copy(b), -1
+        tm, tn = choice.tile
+        av, bv = ("k" if a_vec == -1 else "m"), ("n" if b_vec == -1 else "k")
+        main = (rt.kernel(("matmul_tiled", dtype.name, tm, tn, av, bv),
+                          lambda: _tiled_source(dtype, tm, tn, av, bv), 3, 1),
+                choice.tile, False)
+        k_main = K - K % 4  # the tiled loop takes k in fours; the strided kernel adds the rest
+    elif choice.name == "workgroup":
+        main = (rt.kernel(("matmul_workgroup", dtype.name),
+                          lambda: _prelude(dtype) + load_shader("matmul_workgroup.wgsl"), 3, 1,
+                          256),
+                (64, 64), True)
     else:
-        c_st = [0, 0]
-    # batch dims beyond what one dispatch indexes are walked here, one dispatch each
+        main = strided
+    parts = []
+    if k_main > 0 or K == 0:
+        parts.append((main, 0, k_main, choice.k_chunk))
+    if k_main < K:
+        parts.append((strided, k_main, K, choice.k_chunk))
+    for n, (variant, k_begin, k_end, k_chunk) in enumerate(parts):
+        _dispatch_range(rt, variant, a, b, bias, alpha, beta, out, k_begin, k_end, k_chunk,
+                        accumulate=n > 0)
+    return out
+
+
+def _dispatch_range(rt, variant, a, b, bias, alpha, beta, out, k_begin, k_end, k_chunk,
+                    accumulate):
+    """Record the dispatches of one kernel over k in [k_begin, k_end): one per K chunk, and
+    one per outer batch index past 4 batch dims. ``accumulate``: add to C, no bias."""
+    kern, tile, tile_per_workgroup = variant
+    *batch_shape, M, K = a.shape
+    N = b.shape[-1]
+    dims, sa, sb, sc = _batch_geometry(tuple(batch_shape), a, b, bias)
+    c_st = broadcast_strides(bias, (*batch_shape, M, N))[-2:] if bias is not None else [0, 0]
     outer = dims[:-MAX_BATCH_DIMS] if len(dims) > MAX_BATCH_DIMS else []
     inner = dims[len(outer):]
     inner_count = prod(inner)
-    kern = rt.kernel(
-        ("matmul_strided", dtype.name),
-        lambda: _prelude(dtype) + load_shader("matmul_strided.wgsl"),
-        3, 1,
-    )
-    tiles_m, tiles_n = -(-M // 4), -(-N // 4)
-    invocations = inner_count * tiles_m * tiles_n
-    scalar_t = "f32" if dtype.is_floating_point else "i32"
-    flags_base = FLAG_BIAS if bias is not None else 0
+    tiles_m, tiles_n = -(-M // tile[0]), -(-N // tile[1])
+    tiles = inner_count * tiles_m * tiles_n
+    workgroups = tiles if tile_per_workgroup else -(-tiles // WORKGROUP)
+    scalar_t = "f32" if a.dtype.is_floating_point else "i32"
     buffers = [a._storage.buffer, b._storage.buffer,
                (bias if bias is not None else a)._storage.buffer, out._storage.buffer]
     pad = MAX_BATCH_DIMS - len(inner)
     shape4 = [1] * pad + list(inner)
+    a_st = (a._stride[-2] if M > 1 else 0, a._stride[-1] if K > 1 else 0)
+    b_st = (b._stride[-2] if K > 1 else 0, b._stride[-1] if N > 1 else 0)
+    chunk_starts = range(k_begin, k_end, k_chunk) if k_end > k_begin else [k_begin]
     for outer_index in range(prod(outer)):
-        # offsets of this outer batch index in each operand
-        rem, oa, ob, oc = outer_index, a._offset, b._offset, bias._offset if bias is not None else 0
+        rem, oa, ob = outer_index, a._offset, b._offset
+        oc = bias._offset if bias is not None else 0
         for d in reversed(range(len(outer))):
             c = rem % outer[d]
             rem //= outer[d]
             oa, ob, oc = oa + c * sa[d], ob + c * sb[d], oc + c * sc[d]
         ia, ib, ic = ([0] * pad + s[len(outer):] for s in (sa, sb, sc))
         out_off = outer_index * inner_count * M * N
-        chunks = max(1, -(-K // K_CHUNK))
-        for chunk in range(chunks):
-            k_begin = chunk * K_CHUNK
-            flags = (flags_base if chunk == 0 else FLAG_ACCUMULATE)
+        for n, k0 in enumerate(chunk_starts):
+            if accumulate or n:
+                flags = FLAG_ACCUMULATE
+            else:
+                flags = FLAG_BIAS if bias is not None else 0
             words = [
                 M, N, K, inner_count,
-                k_begin, min(K_CHUNK, K - k_begin), tiles_n, flags,
-                scalar_bits(alpha, scalar_t), scalar_bits(beta, scalar_t), len(inner) + pad,
+                k0, min(k_chunk, k_end - k0), tiles_n, flags,
+                scalar_bits(alpha, scalar_t), scalar_bits(beta, scalar_t), MAX_BATCH_DIMS,
                 out_off,
-                oa, ob, oc, 0,
-                a._stride[-2], a._stride[-1], 0, 0,
-                b._stride[-2], b._stride[-1], 0, 0,
-                c_st[0], c_st[1], 0, 0,
+                oa, ob, oc, out.numel(),
+                *a_st, 0, 0,
+                *b_st, 0, 0,
+                *c_st, 0, 0,
                 *shape4, *ia, *ib, *ic,
             ]
-            rt.dispatch(kern, buffers, _PARAMS.pack(*words), -(-invocations // WORKGROUP))
-    return out
+            rt.dispatch(kern, buffers, _PARAMS.pack(*words), workgroups)

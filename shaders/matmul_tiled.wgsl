@@ -1,0 +1,94 @@
+// Register-tiled batched matmul (the fast variant for CPU-type adapters such as lavapipe):
+//     C[b, m, n] = alpha * sum_k A[b, m, k] * B[b, k, n]  (+ beta * bias[b, m, n])  (+ C[b, m, n])
+// Each invocation computes a TM x TN tile of C held in registers, reading A and B as vec4s
+// along whichever of their two matrix dims has unit stride (so a transposed operand is read
+// in place, without a copy). The loop over K moves 4 values of k per iteration: P.k_len is a
+// multiple of 4 (the launcher adds the last K % 4 values with the strided kernel).
+//
+// This file is a template: the launcher (wgtorch/ops/matmul_kernels.py) prepends
+// `alias T = f32|i32;` and `fn store_t(v: T) -> T` and replaces the //@ markers with code
+// unrolled for the tile size and the operands' layouts:
+//   //@ACCUMULATORS  TM*TN `var c_r_j: T` declarations
+//   //@PROLOGUE      per-tile row/column base addresses (vec4 units), clamped into range
+//   //@LOOP_BODY     the vec4 loads of one group of 4 k values and the TM*TN*4 multiply-adds
+//   //@STORE         TM*TN calls of store_c
+// Lavapipe runs loops for at most 65,535 iterations per invocation, so the launcher gives each
+// dispatch at most choice.k_chunk values of k; later chunks accumulate into C (P.flags bit 1).
+//
+// Bindings: 0 A (read, array<vec4<T>>), 1 B (read, array<vec4<T>>), 2 bias (read, array<T>;
+//           any buffer when P.flags bit 0 is clear), 3 C (read_write, array<T>, contiguous
+//           [batch, M, N] from element P.out_off, plus one junk element P.off.w),
+//           4 P (uniform Params).
+// Requirements checked by the launcher: A's and B's offsets, batch strides and non-unit
+// matrix strides are multiples of 4.
+
+struct Params {
+    M: u32, N: u32, K: u32, batch: u32,
+    k_begin: u32, k_len: u32, tiles_n: u32, flags: u32,
+    alpha: u32, beta: u32, ndim_batch: u32, out_off: u32,
+    off: vec4<u32>,            // element offsets of A, B, bias; then the junk element of C
+    a_st: vec4<u32>,           // A strides: m, k
+    b_st: vec4<u32>,           // B strides: k, n
+    c_st: vec4<u32>,           // bias strides: m, n
+    batch_shape: vec4<u32>,    // up to 4 batch dims, innermost last
+    batch_a: vec4<u32>,
+    batch_b: vec4<u32>,
+    batch_c: vec4<u32>,
+};
+
+
+@group(0) @binding(0) var<storage, read> A: array<vec4<T>>;
+@group(0) @binding(1) var<storage, read> B: array<vec4<T>>;
+@group(0) @binding(2) var<storage, read> bias: array<T>;
+@group(0) @binding(3) var<storage, read_write> C: array<T>;
+@group(0) @binding(4) var<uniform> P: Params;
+
+// NOTE: branch-free on purpose: store_c is inlined TM*TN times, and branches there multiply
+// LLVM's compile time on lavapipe. Out-of-range outputs go to the junk element C[P.off.w].
+fn store_c(bidx: u32, oc: u32, m: u32, n: u32, acc: T) {
+    let mc = min(m, P.M - 1u);
+    let nc = min(n, P.N - 1u);
+    let bias_v = bitcast<T>(P.beta) * bias[oc + mc * P.c_st.x + nc * P.c_st.y];
+    let idx = select(P.off.w, P.out_off + (bidx * P.M + mc) * P.N + nc, m < P.M && n < P.N);
+    var v = bitcast<T>(P.alpha) * acc + select(T(0), bias_v, (P.flags & 1u) != 0u);
+    v += select(T(0), C[idx], (P.flags & 2u) != 0u);
+    C[idx] = store_t(v);
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let i = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 64u + lid;
+    let tiles_m = (P.M + TM - 1u) / TM;
+    let per_batch = tiles_m * P.tiles_n;
+    if (i >= per_batch * P.batch) { return; }
+    let bidx = i / per_batch;
+    let t = i % per_batch;
+    let m0 = (t / P.tiles_n) * TM;
+    let n0 = (t % P.tiles_n) * TN;
+
+    // batch index -> element offsets of this batch in A, B, bias
+    var rem = bidx;
+    var oa = P.off.x;
+    var ob = P.off.y;
+    var oc = P.off.z;
+    for (var d = i32(P.ndim_batch) - 1; d >= 0; d--) {
+        let s = P.batch_shape[d];
+        let c = rem % s;
+        rem = rem / s;
+        oa += c * P.batch_a[d];
+        ob += c * P.batch_b[d];
+        oc += c * P.batch_c[d];
+    }
+
+    let m_last = P.M - 1u;
+    let n_last = P.N - 1u;
+//@ACCUMULATORS
+//@PROLOGUE
+    let groups = P.k_len / 4u;
+    for (var g = 0u; g < groups; g++) {
+        let k = P.k_begin + g * 4u;
+//@LOOP_BODY
+    }
+//@STORE
+}

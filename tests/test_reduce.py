@@ -324,3 +324,15 @@ def test_cumsum_double_backward():
     (gg,) = torch.autograd.grad(g.sum(), x)
     c = np.tril(np.ones((5, 5)))  # cumsum as a matrix: g = 2 C^T C x, so d(sum g)/dx = 2 C^T C 1
     assert_close(gg, 2 * c.T @ c @ np.ones(5))
+
+
+def test_fused_dispatch_counts():
+    rt = torch.get_runtime()
+    x, big = torch.randn(64, 100), torch.ones(1 << 22)
+    cases = [(lambda: x.sum(1), 1), (lambda: x.amax(0), 1), (lambda: x.var(1), 1),
+             (lambda: x.norm(dim=1), 1), (lambda: x.softmax(1), 1), (lambda: x.max(1), 1),
+             (lambda: big.sum(), 2)]
+    for fn, expected in cases:
+        before = rt.dispatch_count
+        fn()
+        assert 1 <= rt.dispatch_count - before <= expected + (0 if rt.is_cpu_adapter else 1)

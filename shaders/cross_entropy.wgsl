@@ -50,7 +50,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
     }
     let tbase = P.t_off + n * P.C * P.S + s;
-    let smooth = P.ls / f32(P.C);
+    let ls_per_class = P.ls / f32(P.C);
     var m = x[base];
     var sum_exp = 0.0;   // sum exp(x - m)
     var sum_a = 0.0;     // MODE 0: sum w*x        MODE 1: sum w*q*x
@@ -60,7 +60,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         if (v > m) { sum_exp = sum_exp * exp(m - v); m = v; }
         sum_exp += exp(v - m);
         var a = w_at(c);
-        if (MODE == 1u) { a = a * (f32(tgt[tbase + c * P.S]) * (1.0 - P.ls) + smooth); }
+        if (MODE == 1u) { a = a * (f32(tgt[tbase + c * P.S]) * (1.0 - P.ls) + ls_per_class); }
         sum_a += a * v;
         sum_b += a;
     }
@@ -77,6 +77,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let wt = w_at(u32(t));
     let nll = wt * (lse - x[base + u32(t) * P.S]);
-    loss[r] = (1.0 - P.ls) * nll + smooth * (sum_b * lse - sum_a);
+    loss[r] = (1.0 - P.ls) * nll + ls_per_class * (sum_b * lse - sum_a);
     wrow[r] = wt;
 }

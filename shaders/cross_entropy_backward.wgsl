@@ -42,9 +42,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let r = n * P.S + s;
     let p = exp(x[P.x_off + i] - lse[r]);
     let gr = g[P.g_off + r * P.g_stride];
-    let smooth = P.ls / f32(P.C);
+    let ls_per_class = P.ls / f32(P.C);
     if (MODE == 1u) {
-        let q = f32(tgt[P.t_off + i]) * (1.0 - P.ls) + smooth;
+        let q = f32(tgt[P.t_off + i]) * (1.0 - P.ls) + ls_per_class;
         dx[i] = store_t(gr * (p * aux[r] - w_at(c) * q));
         return;
     }
@@ -53,6 +53,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var total_w = f32(P.C);
     if ((P.flags & 2u) != 0u) { total_w = aux[0]; }
     let onehot = select(0.0, 1.0, u32(t) == c);
-    let d = (1.0 - P.ls) * w_at(u32(t)) * (p - onehot) + smooth * (total_w * p - w_at(c));
+    let d = (1.0 - P.ls) * w_at(u32(t)) * (p - onehot) + ls_per_class * (total_w * p - w_at(c));
     dx[i] = store_t(gr * d);
 }

@@ -37,8 +37,8 @@ from .sampling import (
 
 def pad(input, pad, mode="constant", value=None):
     """Pad the last ``len(pad) // 2`` dims: ``pad = (left, right, top, bottom, ...)``; modes
-    'constant', 'reflect', 'replicate', 'circular' (``wgtorch.ops.shape.pad``)."""
-    from ...ops.shape import pad as _pad
+    'constant', 'reflect', 'replicate', 'circular' (``wgtorch.ops.padding.pad``)."""
+    from ...ops.padding import pad as _pad
 
     return _pad(input, pad, mode=mode, value=value)
 

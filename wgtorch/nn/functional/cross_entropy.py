@@ -206,6 +206,7 @@ def cross_entropy_rows(input, target, weight, ignore_index, label_smoothing):
         rows, wrow = _composite_rows(x3, t2, weight, ignore_index, label_smoothing, probs)
     else:
         rows, wrow = CrossEntropyLossBackward0.apply(
-            x3.contiguous(), t2.contiguous(), weight, int(ignore_index),
+            x3.contiguous(), t2.contiguous(), weight.contiguous() if weight is not None else None,
+            int(ignore_index),
             float(label_smoothing), probs)
     return rows, wrow, out_shape, probs

@@ -113,6 +113,8 @@ class NativeLayerNormBackward0(Function):
 def _rows_layer_norm(x2, weight, bias, eps):
     """Layer norm of the rows of a (R, D) tensor, fused when D allows."""
     if x2.shape[1] <= FUSED_MAX_D:
+        weight = weight.contiguous() if weight is not None else None  # the kernel reads [D]
+        bias = bias.contiguous() if bias is not None else None
         return NativeLayerNormBackward0.apply(x2.contiguous(), weight, bias, float(eps))
     mean = x2.mean(-1, keepdim=True)
     xc = x2 - mean

@@ -205,8 +205,12 @@ def _indexed_function(name):
         return values, indices
 
     def backward(ctx, g, _g_indices=None):
+        from .sort import ScatterAlong
+
         (indices,) = ctx.saved_tensors
-        return scatter_one(g, indices, ctx.shape, ctx.dim, ctx.keepdim), None, None
+        g = _keep(g, ctx.shape, (ctx.dim,), ctx.keepdim)
+        indices = _keep(indices, ctx.shape, (ctx.dim,), ctx.keepdim)
+        return ScatterAlong.apply(g, indices, ctx.dim, ctx.shape[ctx.dim]), None, None
 
     return type(f"{name.capitalize()}Backward0", (Function,),
                 {"forward": staticmethod(forward), "backward": staticmethod(backward)})
@@ -214,18 +218,6 @@ def _indexed_function(name):
 
 MaxBackward0 = _indexed_function("max")
 MinBackward0 = _indexed_function("min")
-
-
-def scatter_one(g, indices, shape, dim, keepdim):
-    """Zeros of ``shape`` with ``g`` at ``indices`` along ``dim`` (one index per row)."""
-    from .creation import arange
-
-    if not shape:
-        return g.reshape(())
-    g = _keep(g, shape, (dim,), keepdim)
-    indices = _keep(indices, shape, (dim,), keepdim)
-    pos = arange(shape[dim], device=g.device).view((-1,) + (1,) * (len(shape) - dim - 1))
-    return (pos == indices).to(g.dtype) * g
 
 
 def _max_min(name, input, dim, keepdim, other):

@@ -283,16 +283,20 @@ def _index_ranges(indices):
     return results
 
 
-def out_of_bounds(lo, hi, size):
-    """The first offending value of an index range into ``size`` elements, or None."""
+def out_of_bounds(lo, hi, size, allow_negative=True):
+    """The first offending value of an index range into ``size`` elements, or None.
+
+    Negative indices count from the end where ``allow_negative`` (indexing, take,
+    index_fill); gather, scatter, index_select/add/copy refuse them, as PyTorch does.
+    """
     if hi >= size:
         return hi
-    if lo < -size:
+    if lo < (-size if allow_negative else 0):
         return lo
     return None
 
 
-def check_bounds(op, checks):
+def check_bounds(op, checks, allow_negative=True):
     """Raise IndexError naming ``op`` if an index is out of range.
 
     ``checks``: (index tensor, size, dim) triples; all are read back together.
@@ -302,7 +306,7 @@ def check_bounds(op, checks):
         return
     ranges = _index_ranges([c[0] for c in checks])
     for (index, size, dim), (lo, hi) in zip(checks, ranges):
-        bad = out_of_bounds(lo, hi, size)
+        bad = out_of_bounds(lo, hi, size, allow_negative)
         if bad is not None:
             raise IndexError(
                 f"{op}: index {bad} is out of bounds for dimension {dim} with size {size}"

@@ -272,8 +272,23 @@ def _index_key_parts(x, key, grad):
     return (basic_getitem(x, basic) if grad else basic_view(x, basic)), adv
 
 
+def _legacy_tuple(key):
+    """PyTorch (to 2.13) reads a short list holding sequences, slices, None or Ellipsis as a
+    tuple: ``x[[[0, 1], [2, 3]]]`` is ``x[[0, 1], [2, 3]]``."""
+    if isinstance(key, list) and len(key) < 32 and any(
+            isinstance(k, (Tensor, list, tuple, slice, np.ndarray)) or k is None or k is Ellipsis
+            for k in key):
+        return tuple(key)
+    return key
+
+
 def advanced_getitem(x, key):
     """``x[key]`` for keys with index tensors, lists or masks (a gather kernel)."""
+    from .views import basic_getitem, is_basic_index
+
+    key = _legacy_tuple(key)
+    if is_basic_index(key):
+        return basic_getitem(x, key)
     y, adv = _index_key_parts(x, key, True)
     adv = _expand_masks(y, adv)
     if len(adv) > ik.MAX_TERMS:
@@ -357,6 +372,12 @@ def _masked_write(y, adv, value, mode, grad):
 
 def advanced_setitem(x, key, value):
     """``x[key] = value`` for keys with index tensors, lists or masks (a scatter kernel)."""
+    from .copy import setitem
+    from .views import is_basic_index
+
+    key = _legacy_tuple(key)
+    if is_basic_index(key):
+        return setitem(x, key, value)
     _put(x, key, value, "store", "index_put_")
 
 

@@ -65,7 +65,11 @@ def _dim_plan(op, input, dim, index):
         raise IndexError(f"{op}(): Index is supposed to be a vector")
     d = input._wrap_dim(dim)
     target = input if input.ndim else input.reshape(1)
-    ik.check_bounds(f"{op}()", [(index, target.shape[d], d)])
+    if input.ndim == 0 and index.numel() > 1:
+        raise RuntimeError(f"{op}(): Index to scalar can have only 1 value, got "
+                           f"{index.numel()} value(s)")
+    ik.check_bounds(f"{op}()", [(index, target.shape[d], d)],
+                    allow_negative=op.startswith("index_fill"))
     index = index.reshape(-1)
     shape = list(target.shape)
     shape[d] = index.shape[0]
@@ -90,7 +94,7 @@ def _gather_plan(op, input, dim, index, src=None):
                 f"Size does not match at dimension {k} expected index {list(index.shape)} to be "
                 f"smaller than self {list(input.shape)} apart from dimension {d}{tail}")
     target = input if input.ndim else input.reshape(1)
-    ik.check_bounds(f"{op}()", [(index, target.shape[d], d)])
+    ik.check_bounds(f"{op}()", [(index, target.shape[d], d)], allow_negative=False)
     n = index.ndim
     dim_map = [None if k == d or input.ndim == 0 else k for k in range(n)]
     return ik.IndexPlan(index.shape, dim_map, [ik.IndexTerm(index, 0, n, d)]), target

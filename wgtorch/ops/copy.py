@@ -130,7 +130,9 @@ def to(self, *args, **kwargs):
     device, dtype = _parse_to(args, dict(kwargs))
     device = device or self.device
     dtype = dtype or self.dtype
-    if device == self.device and dtype is self.dtype:
+    flags = [a for a in args if isinstance(a, bool)]  # positional (non_blocking, copy)
+    copy = kwargs.get("copy", len(flags) > 1 and flags[1])
+    if device == self.device and dtype is self.dtype and not copy:
         return self
     return ToCopyBackward0.apply(self, dtype, device)
 

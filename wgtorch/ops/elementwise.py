@@ -147,7 +147,6 @@ _neg = unary("neg", {"f32": "-{0}", "i32": "-{0}", "u32": "(0u - {0})"}, SAME,
 abs = unary("abs", {"f32": "abs({0})", "i32": "abs({0})", "u32": "{0}"}, SAME,
             lambda g, out, x: g * x.sign(), aliases=("absolute",))
 # NOTE: sign(NaN) is 0 in PyTorch, as WGSL's sign gives.
-# NOTE: sign(NaN) is 0 in PyTorch, as WGSL's sign gives.
 sign = unary("sign", {"f32": "sign({0})", "i32": "sign({0})", "u32": "min({0}, 1u)"}, SAME,
              lambda g, out, x: g * 0.0)
 exp = unary("exp", _f("exp({0})"), FLOAT, lambda g, out, x: g * out)
@@ -202,19 +201,6 @@ logical_not = unary("logical_not", {"f32": "select(1u, 0u, nz_f({0}))",
                                     "i32": "select(0u, 1u, {0} == 0)",
                                     "u32": "select(0u, 1u, {0} == 0u)"}, BOOL)
 bitwise_not = unary("bitwise_not", {"i32": "~{0}", "u32": "~{0}"}, SAME)
-
-
-@tensor_method("neg", "negative")
-def neg(input):
-    """``-input`` (refused for bool tensors, as PyTorch does)."""
-    if isinstance(input, Tensor) and input.dtype is dt.bool_:
-        raise RuntimeError(
-            "Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
-            "to invert a mask, use the `~` or `logical_not()` operator instead."
-        )
-    return _neg(input)
-
-
 
 
 @tensor_method("neg", "negative")

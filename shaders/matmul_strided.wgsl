@@ -1,13 +1,14 @@
 // Batched matmul over arbitrary strides: C[b, m, n] = alpha * sum_k A[b, m, k] * B[b, k, n]
 //                                                    (+ beta * bias[b, m, n]) (+ C[b, m, n]).
 // The general variant: any strides (transposed, expanded, sliced operands are read in place),
-// any dtype T (f32 or i32, prepended by the launcher as `alias T = ...;`).
+// any dtype T (f32, i32 or u32, prepended by the launcher as `alias T = ...;`).
 // Each invocation computes a 4x4 tile of C with scalar loads; the k loop covers only
 // [P.k_begin, P.k_begin + P.k_len), so a long K is split over several dispatches that
 // accumulate (lavapipe stops any loop after 65,535 iterations per invocation).
 //
 // Bindings: 0 A (read), 1 B (read), 2 bias (read; any buffer when P.flags bit 0 is clear),
-//           3 C (read_write, contiguous [batch, M, N] from element P.out_off), 4 P (uniform Params).
+//           3 C (read_write, contiguous [batch, M, N] from element P.out_off),
+//           4 P (uniform Params).
 // P.flags: bit 0 add beta * bias, bit 1 add the current C (a later K chunk).
 
 struct Params {
@@ -31,7 +32,7 @@ struct Params {
 @group(0) @binding(4) var<uniform> P: Params;
 
 fn scalar(bits: u32) -> T {
-    // alpha/beta arrive as f32 bits for float kernels and i32 bits for integer kernels
+    // alpha/beta arrive as bits of T
     return bitcast<T>(bits);
 }
 

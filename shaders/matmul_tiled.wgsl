@@ -6,7 +6,7 @@
 // multiple of 4 (the launcher adds the last K % 4 values with the strided kernel).
 //
 // This file is a template: the launcher (wgtorch/ops/matmul_kernels.py) prepends
-// `alias T = f32|i32;` and `fn store_t(v: T) -> T` and replaces the //@ markers with code
+// `alias T = f32|i32|u32;` and `fn store_t(v: T) -> T` and replaces the //@ markers with code
 // unrolled for the tile size and the operands' layouts:
 //   //@ACCUMULATORS  TM*TN `var c_r_j: T` declarations
 //   //@PROLOGUE      per-tile row/column base addresses (vec4 units), clamped into range

@@ -5,7 +5,7 @@
 // 64x16 block of A and a 16x64 block of B in workgroup memory, loading along whichever dim
 // has unit stride so the global reads coalesce (transposed operands are read in place).
 // Any strides, any sizes: out-of-range elements are loaded as zero.
-// The launcher prepends `alias T = f32|i32;` and `fn store_t(v: T) -> T`, and gives each
+// The launcher prepends `alias T = f32|i32|u32;` and `fn store_t(v: T) -> T`, and gives each
 // dispatch at most choice.k_chunk values of k (later chunks accumulate into C: P.flags bit 1).
 //
 // Bindings: 0 A (read), 1 B (read), 2 bias (read; any buffer when P.flags bit 0 is clear),

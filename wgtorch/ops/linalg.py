@@ -7,9 +7,9 @@ BmmBackward0, AddmmBackward0, BaddbmmBackward0) and its backward is written with
 primitive on transposed views, so the kernels read transposes through strides (no copy) and
 second-order gradients work. Everything else is composed from it and from view ops.
 
-dtypes: float32, float16 (float32 accumulation, result rounded to half) and int32/int64
-(int32 arithmetic: a product that overflows int32 wraps). bool and uint8 are refused, as
-PyTorch refuses bool.
+dtypes: float32, float16 (float32 accumulation, result rounded to half), int32/int64 (int32
+arithmetic: a sum that overflows int32 wraps) and uint8 (wraps modulo 256, as PyTorch's
+does). bool is refused, as PyTorch refuses it.
 """
 
 from .. import dtypes as dt
@@ -29,7 +29,7 @@ def _check_dtypes(op, a, b, names=("mat1", "mat2")):
             f"expected {names[0]} and {names[1]} to have the same dtype, but got: "
             f"{_TORCH_NAMES[a.dtype.name]} != {_TORCH_NAMES[b.dtype.name]}"
         )
-    if a.dtype in (dt.bool_, dt.uint8):
+    if a.dtype is dt.bool_:
         raise RuntimeError(f'"{op}" not implemented for \'{_TORCH_NAMES[a.dtype.name].title()}\'')
 
 
@@ -132,7 +132,7 @@ def bmm(input, mat2):
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """``beta * input + alpha * mat1 @ mat2``; ``input`` broadcasts to the result (one kernel)."""
     _check_mm(mat1, mat2, "addmm")
-    _check_bias(input, (mat1.shape[0], mat2.shape[1]), "addmm")
+    _check_bias(input, (mat1.shape[0], mat2.shape[1]), "addmm", mat1.dtype)
     return _product(mat1, mat2, input, alpha, beta)
 
 
@@ -140,11 +140,17 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """``beta * input + alpha * batch1 @ batch2`` over a batch (one kernel)."""
     _check_bmm(batch1, batch2, "baddbmm")
-    _check_bias(input, (batch1.shape[0], batch1.shape[1], batch2.shape[2]), "baddbmm")
+    _check_bias(input, (batch1.shape[0], batch1.shape[1], batch2.shape[2]), "baddbmm",
+                batch1.dtype)
     return _product(batch1, batch2, input, alpha, beta)
 
 
-def _check_bias(bias, shape, op):
+def _check_bias(bias, shape, op, dtype):
+    if bias.dtype is not dtype:
+        raise RuntimeError(
+            f"{op}: expected input and mat1 to have the same dtype, but got: "
+            f"{_TORCH_NAMES[bias.dtype.name]} != {_TORCH_NAMES[dtype.name]}"
+        )
     try:
         ok = broadcast_shapes(bias.shape, shape) == tuple(shape)
     except RuntimeError:
@@ -317,7 +323,7 @@ def linear(input, weight, bias=None):
         out = _product(x2, w_t)
     else:
         _check_mm(x2, w_t, "addmm")
-        _check_bias(bias, (x2.shape[0], w_t.shape[1]), "addmm")
+        _check_bias(bias, (x2.shape[0], w_t.shape[1]), "addmm", x2.dtype)
         out = _product(x2, w_t, bias)
     return out.view(*lead, w_t.shape[1])  # (*lead, out)
 
@@ -365,7 +371,7 @@ def _parse_einsum(equation, operands):
     terms = lhs.split(",")
     if len(terms) != len(operands):
         raise ValueError(
-            f"einsum(): more operands were provided than specified in the equation"
+            "einsum(): more operands were provided than specified in the equation"
             if len(operands) > len(terms) else
             "einsum(): fewer operands were provided than specified in the equation"
         )
@@ -471,10 +477,10 @@ def einsum(equation, *operands):
                                "for any input operand")
     x, lx = operands[0], terms[0]
     rest = list(zip(operands[1:], terms[1:]))
-    later = set(c for _, t in rest for c in t)
+    later = {c for _, t in rest for c in t}
     x, lx = _einsum_reduce(x, lx, set(out) | later)
     for k, (y, ly) in enumerate(rest):
-        later = set(c for _, t in rest[k + 1:] for c in t)
+        later = {c for _, t in rest[k + 1:] for c in t}
         y, ly = _einsum_reduce(y, ly, set(out) | later | set(lx))
         x, lx = _einsum_pair(x, lx, y, ly, set(out) | later)
     return x.permute(*(lx.index(c) for c in out)) if lx != out else x

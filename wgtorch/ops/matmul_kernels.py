@@ -47,6 +47,8 @@ def _prelude(dtype, **consts):
     """WGSL declarations a matmul shader file expects: element type, store rounding, consts."""
     if dtype is dt.float16:
         store = "unpack2x16float(pack2x16float(vec2<f32>(v, 0.0))).x"
+    elif dtype is dt.uint8:
+        store = "v & 255u"
     else:
         store = "v"
     lines = [f"alias T = {dtype.wgsl};", f"fn store_t(v: T) -> T {{ return {store}; }}"]
@@ -65,7 +67,8 @@ def _tiled_source(dtype, tm, tn, a_vec, b_vec):
     # before that k's multiply-adds, so few loaded values are live at once (fewer spills)
     pro, body, per_kk = [], [], [[] for _ in range(4)]
     if a_vec == "k":
-        pro += [f"    let ar{r} = (oa + min(m0 + {r}u, m_last) * P.a_st.x) / 4u;" for r in range(tm)]
+        pro += [f"    let ar{r} = (oa + min(m0 + {r}u, m_last) * P.a_st.x) / 4u;"
+                for r in range(tm)]
         body += [f"        let a{r} = A[ar{r} + k / 4u];" for r in range(tm)]
 
         def a_val(r, kk):
@@ -91,7 +94,8 @@ def _tiled_source(dtype, tm, tn, a_vec, b_vec):
         def b_row(kk, q):
             return f"b{q}_{kk}"
     else:
-        pro += [f"    let bc{j} = (ob + min(n0 + {j}u, n_last) * P.b_st.y) / 4u;" for j in range(tn)]
+        pro += [f"    let bc{j} = (ob + min(n0 + {j}u, n_last) * P.b_st.y) / 4u;"
+                for j in range(tn)]
         body += [f"        let b{j} = B[bc{j} + k / 4u];" for j in range(tn)]
         for kk in range(4):
             c = xyzw[kk]
@@ -236,7 +240,7 @@ def _dispatch_range(rt, variant, a, b, bias, alpha, beta, out, k_begin, k_end, k
     tiles_m, tiles_n = -(-M // tile[0]), -(-N // tile[1])
     tiles = inner_count * tiles_m * tiles_n
     workgroups = tiles if tile_per_workgroup else -(-tiles // WORKGROUP)
-    scalar_t = "f32" if a.dtype.is_floating_point else "i32"
+    scalar_t = a.dtype.wgsl  # alpha and beta arrive as bits of the kernel's element type
     buffers = [a._storage.buffer, b._storage.buffer,
                (bias if bias is not None else a)._storage.buffer, out._storage.buffer]
     pad = MAX_BATCH_DIMS - len(inner)

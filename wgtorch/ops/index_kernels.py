@@ -392,3 +392,24 @@ def tri(x, diagonal, upper):
     rt.dispatch(kern, [x._storage.buffer, out._storage.buffer], struct.pack("<24I", *words),
                 -(-n // wgsl.WORKGROUP))
     return out
+
+
+# ---- block copy (cat) ------------------------------------------------------------------------
+
+def block_copy(src, dst, rows, cols, dst_row, dst_col):
+    """Copy contiguous ``src`` (viewed [rows, cols]) into contiguous ``dst`` (rows of
+    ``dst_row`` elements) at column ``dst_col``: one dispatch, raw bits (same dtype)."""
+    count = rows * cols
+    if count == 0:
+        return
+    words = (cols, src._offset, cols, dst._offset + dst_col, dst_row)
+    vec = all(w % 4 == 0 for w in words)
+    unit = 4 if vec else 1
+    cols, src_off, src_row, dst_off, dst_row = (w // unit for w in words)
+    rt = get_runtime()
+    elem = "vec4<u32>" if vec else "u32"
+    kern = rt.kernel(("block_copy", vec),
+                     lambda: Template(load_shader("block_copy.wgsl")).substitute(ELEM=elem), 1, 1)
+    params = struct.pack("<8I", rows * cols, cols, src_off, src_row, dst_off, dst_row, 0, 0)
+    rt.dispatch(kern, [src._storage.buffer, dst._storage.buffer], params,
+                -(-(rows * cols) // wgsl.WORKGROUP))

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import dtypes as dt
 from ..autograd.function import Function
-from ..tensor import Size, Tensor, tensor_method
+from ..tensor import Size, Tensor, prod, tensor_method
 from . import index_kernels as ik
 from .copy import copy_into
 from .indexing import IndexBackward0, IndexPutBackward0
@@ -82,9 +82,14 @@ class CatBackward0(Function):
             if s or not t.shape[d]:
                 ctx.spans.append(None)
                 continue
-            key = [slice(None)] * len(shape)
-            key[d] = slice(start, start + t.shape[d])
-            copy_into(basic_view(out, tuple(key)), t)
+            if t.dtype is out.dtype and t.is_contiguous() and t._storage is not out._storage:
+                inner = prod(shape[d + 1:])  # one [outer, n * inner] block per input
+                ik.block_copy(t, out, prod(shape[:d]), t.shape[d] * inner, shape[d] * inner,
+                              start * inner)
+            else:
+                key = [slice(None)] * len(shape)
+                key[d] = slice(start, start + t.shape[d])
+                copy_into(basic_view(out, tuple(key)), t)
             ctx.spans.append((start, t.shape[d]))
             start += t.shape[d]
         return out

@@ -180,6 +180,17 @@ def test_index_select_and_take():
     check_op([(5, 67)], lambda x: torch.index_select(x, 1, T(idx)), ref=lambda x: x[:, idx])
     flat = np.array([[0, 334], [-1, 12]])
     check_op([(5, 67)], lambda x: x.take(T(flat)), ref=lambda x: np.take(x, flat))
+    spots = np.array([3, 0, 10])
+
+    def put_ref(x, s):
+        out = x.copy()
+        np.put(out, spots, s)
+        return out
+
+    check_op([(3, 4), (3,)], lambda x, s: torch.put(x, T(spots), s), ref=put_ref)
+    y = torch.zeros(2, 2)
+    y.put_(T([0, 0, 3]), T([1.0, 2.0, 5.0]), accumulate=True)
+    assert y.tolist() == [[3.0, 0.0], [0.0, 5.0]]
     e = torch.zeros(3, 4).index_select(1, T(np.zeros(0, np.int64)))
     assert tuple(e.shape) == (3, 0)
     with pytest.raises(RuntimeError, match="index_select\\(\\): Expected dtype int32 or int64 for index"):

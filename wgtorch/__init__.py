@@ -38,7 +38,7 @@ from .ops.elementwise import (
     softplus, sqrt, square, sub, subtract, tan, tanh, true_divide, trunc, where,
 )
 from .ops.indexing import (
-    argwhere, index_put, masked_fill, masked_scatter, masked_select, nonzero, take,
+    argwhere, index_put, masked_fill, masked_scatter, masked_select, nonzero, put, take,
 )
 from .ops.scatter import (
     gather, index_add, index_copy, index_fill, index_select, scatter, scatter_add,

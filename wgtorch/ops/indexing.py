@@ -512,3 +512,9 @@ def put_(self, index, source, accumulate=False):
     ik.check_bounds("put_()", [(index, flat.shape[0], 0)])
     _put(flat, index.reshape(-1), source.reshape(-1), "add" if accumulate else "store", "put_")
     return self
+
+
+@tensor_method()
+def put(input, index, source, accumulate=False):
+    """Out-of-place ``put_``: a copy of input with ``source`` written at flat ``index``."""
+    return input.clone().put_(index, source, accumulate)

@@ -7,11 +7,11 @@
 //   p = p - step_size * m / (sqrt(v) / bias_correction2_sqrt + eps)
 // with step_size = lr / (1 - beta1^t) and bias_correction2_sqrt = sqrt(1 - beta2^t), both
 // computed on the host in float64 as PyTorch does.
-// bindings: 0 grad (read)                 array<f32>, element P.g_off + i
-//           1 param (read_write)          array<f32>, element P.p_off + i
-//           2 exp_avg (read_write)        array<f32>, element i
-//           3 exp_avg_sq (read_write)     array<f32>, element i
-//           4 max_exp_avg_sq (read_write) array<f32>, element i (a placeholder without amsgrad)
+// bindings: 0 grad (read)                 array<vec4<f32>>, vec4 P.g_off / 4 + i
+//           1 param (read_write)          array<vec4<f32>>, vec4 P.p_off / 4 + i
+//           2 exp_avg (read_write)        array<vec4<f32>>, vec4 i
+//           3 exp_avg_sq (read_write)     array<vec4<f32>>, vec4 i
+//           4 max_exp_avg_sq (read_write) array<vec4<f32>>, vec4 i (a placeholder without amsgrad)
 //           5 P (uniform)                 Params
 
 const AMSGRAD: u32 = 4u;
@@ -23,19 +23,20 @@ struct Params {
     weight_decay: f32, step_size: f32, bias_correction2_sqrt: f32, pad0: f32,
 };
 
-@group(0) @binding(0) var<storage, read> grad: array<f32>;
-@group(0) @binding(1) var<storage, read_write> param: array<f32>;
-@group(0) @binding(2) var<storage, read_write> exp_avg: array<f32>;
-@group(0) @binding(3) var<storage, read_write> exp_avg_sq: array<f32>;
-@group(0) @binding(4) var<storage, read_write> max_exp_avg_sq: array<f32>;
+@group(0) @binding(0) var<storage, read> grad: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> param: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> exp_avg: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> exp_avg_sq: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> max_exp_avg_sq: array<vec4<f32>>;
 @group(0) @binding(5) var<uniform> P: Params;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let i = linear_id(wid, nwg, lid);
-    if (i >= P.numel) { return; }
-    var p = param[P.p_off + i];
+    if (out_of_range(i)) { return; }
+    let p0 = load_param(i);
+    var p = p0;
     var g = load_grad(i);
     if (has(DECOUPLED)) {
         p = store(p * (1.0 - P.lr * P.weight_decay));
@@ -51,5 +52,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         max_exp_avg_sq[i] = v;
     }
     let denom = sqrt(v) / P.bias_correction2_sqrt + P.eps;
-    param[P.p_off + i] = store(p - P.step_size * m / denom);
+    store_param(i, p0, p - P.step_size * m / denom);
 }

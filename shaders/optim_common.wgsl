@@ -1,9 +1,14 @@
-// Shared prelude of the fused optimizer kernels (optim_*.wgsl): the invocation index and the
-// store rounding for float16 parameters. Each optimizer file declares its own Params struct
-// (first four words: numel, p_off, g_off, flags) and bindings; WGSL resolves module-scope
-// names in any order, so these helpers may use P before it is declared.
-// One invocation updates one element: reads grad[P.g_off + i] and param[P.p_off + i], reads and
-// writes the state buffers at element i (state tensors are contiguous with offset 0).
+// Shared prelude of the fused optimizer kernels (optim_*.wgsl): indexing, masking, float16
+// rounding and the gradient's sign and weight decay. Each optimizer file declares its Params
+// struct (first four words: numel, p_off, g_off, flags) and its bindings, with `grad` and
+// `param` first; WGSL resolves module-scope names in any order, so these helpers may use them.
+//
+// One invocation updates FOUR consecutive elements with vec4 loads and stores (about 4x faster
+// than one element per invocation on lavapipe, whose storage loads are slow). So every buffer
+// is an array<vec4<f32>>: the parameter and gradient start at element P.p_off and P.g_off
+// (multiples of 4, which the host guarantees) and the state buffers at 0. The last vec4 may
+// reach past numel: state buffers own that padding, and the parameter's extra lanes are written
+// back unchanged (they may belong to another tensor sharing the storage).
 
 const MAXIMIZE: u32 = 1u;   // negate the gradient (maximize=True)
 const HALF: u32 = 2u;       // the parameter is float16: round every store to half precision
@@ -17,23 +22,37 @@ fn has(flag: u32) -> bool {
 }
 
 // float16 tensors are stored as f32 rounded to half precision (see wgtorch/dtypes.py).
-fn store(x: f32) -> f32 {
+fn store(x: vec4<f32>) -> vec4<f32> {
     if (has(HALF)) {
-        return unpack2x16float(pack2x16float(vec2<f32>(x, 0.0))).x;
+        return vec4<f32>(unpack2x16float(pack2x16float(x.xy)), unpack2x16float(pack2x16float(x.zw)));
     }
     return x;
 }
 
 // The gradient as the update rule sees it: negated when maximizing.
-fn load_grad(i: u32) -> f32 {
-    let g = grad[P.g_off + i];
+fn load_grad(i: u32) -> vec4<f32> {
+    let g = grad[P.g_off / 4u + i];
     return select(g, -g, has(MAXIMIZE));
 }
 
+fn load_param(i: u32) -> vec4<f32> {
+    return param[P.p_off / 4u + i];
+}
+
+// Write the new parameter values of lanes below numel; lanes past it keep `old`.
+fn store_param(i: u32, old: vec4<f32>, new_value: vec4<f32>) {
+    let lane = vec4<u32>(0u, 1u, 2u, 3u) + i * 4u;
+    param[P.p_off / 4u + i] = select(old, store(new_value), lane < vec4<u32>(P.numel));
+}
+
 // g + weight_decay * p, skipped when weight_decay == 0 as PyTorch does (so p = inf stays finite).
-fn with_weight_decay(g: f32, p: f32) -> f32 {
+fn with_weight_decay(g: vec4<f32>, p: vec4<f32>) -> vec4<f32> {
     if (P.weight_decay != 0.0) {
         return g + P.weight_decay * p;
     }
     return g;
+}
+
+fn out_of_range(i: u32) -> bool {
+    return i >= (P.numel + 3u) / 4u;
 }

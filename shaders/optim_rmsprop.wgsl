@@ -5,11 +5,11 @@
 //   else:     avg = sqrt(v) + eps
 //   momentum > 0: buf = momentum * buf + g / avg;  p = p - lr * buf
 //   else:         p = p - lr * g / avg
-// bindings: 0 grad (read)                array<f32>, element P.g_off + i
-//           1 param (read_write)         array<f32>, element P.p_off + i
-//           2 square_avg (read_write)    array<f32>, element i
-//           3 momentum_buf (read_write)  array<f32>, element i (a placeholder without momentum)
-//           4 grad_avg (read_write)      array<f32>, element i (a placeholder unless centered)
+// bindings: 0 grad (read)                array<vec4<f32>>, vec4 P.g_off / 4 + i
+//           1 param (read_write)         array<vec4<f32>>, vec4 P.p_off / 4 + i
+//           2 square_avg (read_write)    array<vec4<f32>>, vec4 i
+//           3 momentum_buf (read_write)  array<vec4<f32>>, vec4 i (a placeholder without momentum)
+//           4 grad_avg (read_write)      array<vec4<f32>>, vec4 i (a placeholder unless centered)
 //           5 P (uniform)                Params
 
 const MOMENTUM: u32 = 4u;
@@ -21,23 +21,23 @@ struct Params {
     momentum: f32, pad0: f32, pad1: f32, pad2: f32,
 };
 
-@group(0) @binding(0) var<storage, read> grad: array<f32>;
-@group(0) @binding(1) var<storage, read_write> param: array<f32>;
-@group(0) @binding(2) var<storage, read_write> square_avg: array<f32>;
-@group(0) @binding(3) var<storage, read_write> momentum_buf: array<f32>;
-@group(0) @binding(4) var<storage, read_write> grad_avg: array<f32>;
+@group(0) @binding(0) var<storage, read> grad: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> param: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> square_avg: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> momentum_buf: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> grad_avg: array<vec4<f32>>;
 @group(0) @binding(5) var<uniform> P: Params;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let i = linear_id(wid, nwg, lid);
-    if (i >= P.numel) { return; }
-    let p = param[P.p_off + i];
+    if (out_of_range(i)) { return; }
+    let p = load_param(i);
     let g = with_weight_decay(load_grad(i), p);
     let v = store(P.alpha * square_avg[i] + (1.0 - P.alpha) * g * g);
     square_avg[i] = v;
-    var avg: f32;
+    var avg: vec4<f32>;
     if (has(CENTERED)) {
         let ga = store(grad_avg[i] + (1.0 - P.alpha) * (g - grad_avg[i]));
         grad_avg[i] = ga;
@@ -48,8 +48,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (has(MOMENTUM)) {
         let buf = store(P.momentum * momentum_buf[i] + g / avg);
         momentum_buf[i] = buf;
-        param[P.p_off + i] = store(p - P.lr * buf);
+        store_param(i, p, p - P.lr * buf);
     } else {
-        param[P.p_off + i] = store(p - P.lr * g / avg);
+        store_param(i, p, p - P.lr * g / avg);
     }
 }

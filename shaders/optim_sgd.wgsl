@@ -5,9 +5,9 @@
 //       buf = momentum * buf + (1 - dampening) * g      afterwards
 //       g = g + momentum * buf  (nesterov)   or   g = buf
 //   p = p - lr * g
-// bindings: 0 grad (read)               array<f32>, element P.g_off + i
-//           1 param (read_write)        array<f32>, element P.p_off + i
-//           2 momentum_buf (read_write) array<f32>, element i (a placeholder without momentum)
+// bindings: 0 grad (read)               array<vec4<f32>>, vec4 P.g_off / 4 + i
+//           1 param (read_write)        array<vec4<f32>>, vec4 P.p_off / 4 + i
+//           2 momentum_buf (read_write) array<vec4<f32>>, vec4 i (a placeholder without momentum)
 //           3 P (uniform)               Params
 
 const MOMENTUM: u32 = 4u;
@@ -19,17 +19,17 @@ struct Params {
     lr: f32, momentum: f32, dampening: f32, weight_decay: f32,
 };
 
-@group(0) @binding(0) var<storage, read> grad: array<f32>;
-@group(0) @binding(1) var<storage, read_write> param: array<f32>;
-@group(0) @binding(2) var<storage, read_write> momentum_buf: array<f32>;
+@group(0) @binding(0) var<storage, read> grad: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> param: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> momentum_buf: array<vec4<f32>>;
 @group(0) @binding(3) var<uniform> P: Params;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let i = linear_id(wid, nwg, lid);
-    if (i >= P.numel) { return; }
-    let p = param[P.p_off + i];
+    if (out_of_range(i)) { return; }
+    let p = load_param(i);
     var g = with_weight_decay(load_grad(i), p);
     if (has(MOMENTUM)) {
         var buf = g;
@@ -40,5 +40,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         momentum_buf[i] = buf;
         g = select(buf, g + P.momentum * buf, has(NESTEROV));
     }
-    param[P.p_off + i] = store(p - P.lr * g);
+    store_param(i, p, p - P.lr * g);
 }

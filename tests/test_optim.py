@@ -191,6 +191,21 @@ def test_grid_past_the_workgroup_limit():
     assert out[0] == -0.5 and out[-1] == -0.5 and np.all(out == -0.5)
 
 
+@pytest.mark.parametrize("start", [4, 1])  # 4: a vec4-aligned view, 1: a misaligned one
+def test_parameter_views_leave_their_neighbours_alone(start):
+    base = torch.zeros(16)
+    p = base[start : start + 5].detach().requires_grad_()  # a contiguous leaf inside `base`
+    opt = torch.optim.Adam([p], lr=0.1)
+    for _ in range(2):
+        p.grad = torch.ones(5)
+        opt.step()
+    expected, state = np.zeros(16), {}
+    for t in (1, 2):
+        expected[start : start + 5] = ref_adam(expected[start : start + 5], np.ones(5), state, t,
+                                               0.1)
+    assert_close(base, expected)
+
+
 def test_params_without_grad_are_skipped_and_closure_returns_loss():
     a = torch.ones(3, requires_grad=True)
     b = torch.ones(3, requires_grad=True)
@@ -217,6 +232,9 @@ def test_zero_grad():
     assert_close(p.grad, np.zeros(4))
     opt.zero_grad()
     assert p.grad is None
+    p.grad = torch.ones(4)
+    opt.step()
+    assert opt.state_dict()["state"] == {}  # plain SGD keeps no state, as in PyTorch
 
 
 def test_param_groups_and_add_param_group():

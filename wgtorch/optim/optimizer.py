@@ -1,7 +1,8 @@
 """``Optimizer``: the base class that walks parameter groups; subclasses write one update rule.
 
 Each optimizer's update of one parameter is ONE fused WGSL kernel (``shaders/optim_*.wgsl``)
-that reads the gradient and writes the parameter and its state buffers in place. The
+that reads the gradient and writes the parameter and its state buffers in place, four
+elements per invocation (vec4 loads and stores). The
 hyper-parameters travel in the kernel's uniform block, so a learning rate changed by a
 scheduler (or by hand in ``param_groups``) costs nothing: no recompilation, no upload.
 
@@ -219,6 +220,8 @@ class Optimizer:
                     if len(state) == 0:
                         self._init_state(p, group, state)
                     self._update(p, grad, state, group)
+                    if not state:  # e.g. SGD without momentum keeps no state, as in PyTorch
+                        del self.state[p]
         return loss
 
     def _check_grad(self, p):
@@ -243,8 +246,8 @@ class Optimizer:
             raise RuntimeError(
                 f"{type(self).__name__}: can only optimize floating point parameters, got {p.dtype}"
             )
-        if not grad.is_contiguous() or grad._storage is p._storage:
-            grad = grad.clone()
+        if not grad.is_contiguous() or grad._offset % 4 or grad._storage is p._storage:
+            grad = grad.clone()  # the kernel reads the gradient as vec4s from a 4-aligned offset
         return grad
 
     def _init_state(self, p, group, state):
@@ -263,6 +266,13 @@ class Optimizer:
         n = p.numel()
         if n == 0:
             return
+        if p._offset % 4:  # NOTE: the kernel reads vec4s; a rare misaligned view goes via a copy
+            from ..ops.copy import copy_into
+
+            aligned = p.clone()
+            self._launch(aligned, grad, state_tensors, flags, scalars)
+            copy_into(p, aligned)
+            return
         rt = get_runtime()
         kernel = rt.kernels.get((self._shader,)) or rt.kernel(
             (self._shader,),
@@ -276,7 +286,7 @@ class Optimizer:
         for slot, t in enumerate(state_tensors):
             buffers.append(_placeholder(slot).buffer if t is None else t._storage.buffer)
         params = struct.pack(f"<4I{len(scalars)}f", n, p._offset, grad._offset, flags, *scalars)
-        rt.dispatch(kernel, buffers, params, -(-n // WORKGROUP))
+        rt.dispatch(kernel, buffers, params, -(-n // (4 * WORKGROUP)))
         p._storage.version += 1
         for t in state_tensors:
             if t is not None:

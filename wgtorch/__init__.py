@@ -44,10 +44,11 @@ from .ops.scatter import (
     gather, index_add, index_copy, index_fill, index_select, scatter, scatter_add,
     scatter_reduce, take_along_dim,
 )
+from .ops.diagonals import diag, diag_embed, diagonal, tril, triu
 from .ops.shape import (
     atleast_1d, atleast_2d, atleast_3d, broadcast_shapes, broadcast_tensors, cat,
-    column_stack, concat, concatenate, diag, diag_embed, diagonal, dstack, flip, fliplr, flipud,
-    hstack, meshgrid, repeat_interleave, roll, row_stack, stack, tile, tril, triu, vstack,
+    column_stack, concat, concatenate, dstack, flip, fliplr, flipud, hstack, meshgrid,
+    repeat_interleave, roll, row_stack, stack, tile, vstack,
 )
 from .ops.linalg import (
     addmm, addmv, baddbmm, bmm, dot, einsum, ger, inner, matmul, mm, mv, outer, tensordot, vdot,

@@ -3,5 +3,4 @@
 from . import copy, creation, elementwise, operators, reduce, views  # noqa: F401
 from . import linalg  # noqa: F401
 from . import scan, softmax, sort, stats  # noqa: F401
-from . import indexing, padding, scatter, shape  # noqa: F401
 from . import diagonals, indexing, padding, scatter, shape  # noqa: F401

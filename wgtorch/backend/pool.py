@@ -31,8 +31,15 @@ class BufferPool:
         self.reserved_bytes = 0
         self.on_destroy = None  # callback(buffer) so caches can drop what references it
 
-    def acquire(self, nbytes):
+    def acquire(self, nbytes, max_size=None):
+        """A buffer of at least ``nbytes``: a cached one of its size class, else a new one.
+
+        ``max_size`` caps the class (a buffer is bound whole, so it must not exceed the
+        largest storage binding); a capped buffer is ``nbytes`` rounded up to 16 bytes.
+        """
         cls = size_class(nbytes)
+        if max_size is not None and cls > max_size:
+            cls = -(-nbytes // 16) * 16
         bucket = self.free.get(cls)
         if bucket:
             buf = bucket.pop()

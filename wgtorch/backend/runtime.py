@@ -16,7 +16,7 @@ import struct
 import wgpu
 
 from .adapter import choose_adapter, create_device
-from .errors import translate
+from .errors import GPUError, translate
 from .pool import BufferPool
 
 PARAM_SLOT_BYTES = 256  # one dispatch's parameters; also >= every adapter's offset alignment
@@ -158,7 +158,10 @@ class Runtime:
                     "resource": {"buffer": self.params_buffer, "size": PARAM_SLOT_BYTES},
                 }
             )
-            bg = self.device.create_bind_group(layout=kern.layout, entries=entries)
+            try:
+                bg = self.device.create_bind_group(layout=kern.layout, entries=entries)
+            except wgpu.GPUError as exc:
+                raise translate(exc, f"the buffers of kernel {kern.name!r}") from None
             entry = self.bind_groups[key] = (bg, tuple(buffers))
         return entry[0]
 
@@ -187,6 +190,7 @@ class Runtime:
             if workgroups <= 0:
                 return
             grid = self.grid(workgroups)
+        self._check_dispatch(kern, buffers, params)
         if self.params_used >= PARAM_SLOTS:
             if self.timing:
                 raise RuntimeError(f"gpu_time: at most {PARAM_SLOTS} dispatches per timed pass")
@@ -204,6 +208,23 @@ class Runtime:
         self.dispatch_count += 1
         if self.pending_dispatches >= FLUSH_EVERY and not self.timing:
             self.flush()
+
+    @staticmethod
+    def _check_dispatch(kern, buffers, params):
+        """Refuse, before recording, what wgpu would only reject when the batch is submitted
+        (which would lose every other dispatch of the batch)."""
+        if len(buffers) != kern.n_in + kern.n_out or len(params) > PARAM_SLOT_BYTES:
+            raise GPUError(
+                f"wgtorch: kernel {kern.name!r} takes {kern.n_in} + {kern.n_out} buffers and at "
+                f"most {PARAM_SLOT_BYTES} parameter bytes, got {len(buffers)} and {len(params)}"
+            )
+        inputs = buffers[: kern.n_in]
+        for out in buffers[kern.n_in :]:
+            if any(out is b for b in inputs):
+                raise GPUError(
+                    f"wgtorch: kernel {kern.name!r} would read and write one buffer in one "
+                    "dispatch (wgpu forbids it; copy the input first)"
+                )
 
     def copy(self, src, src_offset, dst, dst_offset, nbytes):
         """Record a buffer-to-buffer copy in the pending batch."""
@@ -282,7 +303,7 @@ class Runtime:
                 f"binding ({self.max_binding_bytes} bytes); split it into smaller tensors"
             )
         try:
-            return self.pool.acquire(max(nbytes, 4))
+            return self.pool.acquire(max(nbytes, 4), self.max_binding_bytes)
         except wgpu.GPUError as exc:
             raise translate(exc, f"an allocation of {nbytes} bytes") from None
 

@@ -386,3 +386,18 @@ def test_double_backward_through_gather():
     assert_close(g, [6.0, 0.0, 27.0])
     g.sum().backward()
     assert_close(x.grad, [12.0, 0.0, 18.0])
+
+
+def test_scatter_modes_on_int_dtypes():
+    idx = T([0, 0, 3, 1, 0])
+    src = T([-5, 2, 7, 4, 9])
+    base = T([1, 1, 1, 1])
+    assert base.scatter_reduce(0, idx, src, "amax").tolist() == [9, 4, 1, 7]
+    assert base.scatter_reduce(0, idx, src, "amin", include_self=False).tolist() == [-5, 4, 1, 7]
+    assert base.scatter_reduce(0, idx, src, "prod").tolist() == [-90, 4, 1, 7]
+    assert base.scatter_reduce(0, idx, src, "mean").tolist() == [1, 2, 1, 4]  # floor, as PyTorch
+    wrap = torch.zeros(2, dtype=torch.uint8).index_put_((T([0, 0, 1]),), T([200, 100, 7],
+                                                                         torch.uint8), True)
+    assert wrap.tolist() == [44, 7]  # uint8 sums wrap modulo 256
+    flags = torch.zeros(3, dtype=torch.bool).index_put_((T([2, 2]),), T([True, False]), True)
+    assert flags.tolist() == [False, False, True]

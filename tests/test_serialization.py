@@ -138,7 +138,8 @@ def test_weights_only():
     buf = io.BytesIO()
     torch.save({"obj": Custom(5), "t": torch.ones(1)}, buf)
     buf.seek(0)
-    with pytest.raises(pickle.UnpicklingError, match="Weights only load failed.*test_serialization.Custom"):
+    with pytest.raises(pickle.UnpicklingError,
+                       match="Weights only load failed.*test_serialization.Custom"):
         torch.load(buf)
     buf.seek(0)
     assert torch.load(buf, weights_only=False)["obj"].value == 5
@@ -249,7 +250,7 @@ def test_pytorch_loads_wgtorch_files(tmp_path):
     assert result.returncode == 0 and "torch ok" in result.stdout, result.stderr
 
 
-# ---- safetensors ----------------------------------------------------------------------------------
+# ---- safetensors -------------------------------------------------------------------------
 
 
 def test_safetensors_round_trip_and_format(tmp_path):

@@ -105,7 +105,8 @@ def load(data, device=None, *, where="<bytes>"):
         except (KeyError, TypeError, ValueError):
             raise _corrupt(where, f"bad header entry for {name!r}: {info!r}") from None
         count = int(np.prod(shape, dtype=np.int64))
-        if not 0 <= begin <= end <= len(body) or end - begin != count * np.dtype(file_dtype).itemsize:
+        nbytes = count * np.dtype(file_dtype).itemsize
+        if not 0 <= begin <= end <= len(body) or end - begin != nbytes:
             raise _corrupt(where, f"tensor {name!r} has data offsets [{begin}, {end}] that do not "
                                   f"match its shape {list(shape)} and dtype {info['dtype']} "
                                   f"within {len(body)} data bytes (truncated?)")

@@ -18,8 +18,6 @@ import copy
 import json
 import math
 import os
-from collections import OrderedDict
-
 import numpy as np
 import torch
 
@@ -81,8 +79,8 @@ def optim_file():
             opt.step()
         grads = [torch.randn(3, 2), torch.randn(3)]
         # NOTE: state_dict() returns live references that the next step mutates: copy it.
-        entry = {"state_dict": copy.deepcopy(opt.state_dict()), "params": [w.detach().clone(), b.detach().clone()],
-                 "grads": grads}
+        entry = {"state_dict": copy.deepcopy(opt.state_dict()),
+                 "params": [w.detach().clone(), b.detach().clone()], "grads": grads}
         w.grad, b.grad = grads
         opt.step()
         entry["after"] = [w.detach().clone(), b.detach().clone()]
@@ -118,11 +116,14 @@ def lr_lambda(epoch):  # the same function is defined in tests/test_lr_scheduler
 SCHEDULES = [
     # (name, optimizer kind, lrs of the param groups, constructor, steps)
     ("StepLR", "sgd", [0.1, 0.01], lambda o: S.StepLR(o, step_size=3, gamma=0.5), 12),
-    ("MultiStepLR", "sgd", [0.1], lambda o: S.MultiStepLR(o, milestones=[2, 5, 5, 9], gamma=0.3), 12),
+    ("MultiStepLR", "sgd", [0.1],
+     lambda o: S.MultiStepLR(o, milestones=[2, 5, 5, 9], gamma=0.3), 12),
     ("ExponentialLR", "sgd", [0.1], lambda o: S.ExponentialLR(o, gamma=0.9), 10),
-    ("CosineAnnealingLR", "sgd", [0.1], lambda o: S.CosineAnnealingLR(o, T_max=5, eta_min=0.001), 25),
+    ("CosineAnnealingLR", "sgd", [0.1],
+     lambda o: S.CosineAnnealingLR(o, T_max=5, eta_min=0.001), 25),
     ("LambdaLR", "sgd", [0.1, 0.2], lambda o: S.LambdaLR(o, lr_lambda=lr_lambda), 8),
-    ("LinearLR", "sgd", [0.1], lambda o: S.LinearLR(o, start_factor=0.2, end_factor=0.9, total_iters=4), 8),
+    ("LinearLR", "sgd", [0.1],
+     lambda o: S.LinearLR(o, start_factor=0.2, end_factor=0.9, total_iters=4), 8),
     ("ConstantLR", "sgd", [0.1], lambda o: S.ConstantLR(o, factor=0.5, total_iters=3), 6),
     ("PolynomialLR", "sgd", [0.1], lambda o: S.PolynomialLR(o, total_iters=4, power=2.0), 7),
     ("OneCycleLR_cos_sgd", "sgd", [0.1], lambda o: S.OneCycleLR(o, max_lr=0.5, total_steps=20), 19),

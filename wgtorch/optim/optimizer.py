@@ -1,10 +1,10 @@
 """``Optimizer``: the base class that walks parameter groups; subclasses write one update rule.
 
 Each optimizer's update of one parameter is ONE fused WGSL kernel (``shaders/optim_*.wgsl``)
-that reads the gradient and writes the parameter and its state buffers in place, four
-elements per invocation (vec4 loads and stores). The
-hyper-parameters travel in the kernel's uniform block, so a learning rate changed by a
-scheduler (or by hand in ``param_groups``) costs nothing: no recompilation, no upload.
+that reads the gradient and writes the parameter and its state buffers in place, four elements
+per invocation (vec4 loads and stores). The hyper-parameters travel in the kernel's uniform
+block, so a learning rate changed by a scheduler (or by hand in ``param_groups``) costs
+nothing: no recompilation, no upload. Every in-place write bumps the tensor's version counter.
 
 What differs from PyTorch, on purpose:
 

@@ -28,6 +28,7 @@ from .pointwise import broadcast_shapes
 from .reduce import sum_to
 
 INDEX_DTYPES = (dt.int32, dt.int64)
+_BAD_INDEX_DTYPE = "tensors used as indices must be long, int, byte or bool tensors"
 
 # ---- primitives ----------------------------------------------------------------------------
 
@@ -99,7 +100,7 @@ def _as_index(item, device):
     if a.size == 0:
         a = a.astype(np.int64)
     if a.dtype.kind not in "iu":
-        raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        raise IndexError(_BAD_INDEX_DTYPE)
     rng = (int(a.min()), int(a.max())) if a.size else (0, -1)
     return Tensor._from_numpy(np.clip(a, dt.INT32_MIN, dt.INT32_MAX), dt.int64, device), rng
 
@@ -122,8 +123,7 @@ def _parse(x, key):
             if t.dtype is dt.uint8:
                 t = t.bool()
             if t.dtype is not dt.bool_ and t.dtype not in INDEX_DTYPES:
-                raise IndexError("tensors used as indices must be long, int, byte or bool "
-                                 "tensors")
+                raise IndexError(_BAD_INDEX_DTYPE)
             items.append(t)
             host_ranges.append(rng)
         else:
@@ -213,7 +213,7 @@ def _term(index, block_rank, pos, dim):
     return ik.IndexTerm(view, pos + a, pos + b, dim)
 
 
-def _plan(y, adv, op="index"):
+def _plan(y, adv):
     """The IndexPlan reading ``y`` through the (int) index tensors ``adv``."""
     unchecked = [a for a in adv if not a.checked]
     if unchecked:

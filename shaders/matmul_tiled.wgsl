@@ -6,12 +6,13 @@
 // multiple of 4 (the launcher adds the last K % 4 values with the strided kernel).
 //
 // This file is a template: the launcher (wgtorch/ops/matmul_kernels.py) prepends
-// `alias T = f32|i32|u32;` and `fn store_t(v: T) -> T` and replaces the //@ markers with code
-// unrolled for the tile size and the operands' layouts:
-//   //@ACCUMULATORS  TM*TN `var c_r_j: T` declarations
+// `alias T = f32|i32|u32;`, `fn store_t(v: T) -> T` and the consts TM, TN (tile) and WG
+// (workgroup size), and replaces the //@ markers with code unrolled for the tile size and
+// the operands' layouts:
+//   //@ACCUMULATORS  TM*TN/4 `var c_r_q: vec4<T>` (row r, columns 4q..4q+3)
 //   //@PROLOGUE      per-tile row/column base addresses (vec4 units), clamped into range
 //   //@LOOP_BODY     the vec4 loads of one group of 4 k values and the TM*TN*4 multiply-adds
-//   //@STORE         TM*TN calls of store_c
+//   //@STORE         a loop over rows: store row 0 with TN calls of store_c, shift rows up
 // Lavapipe runs loops for at most 65,535 iterations per invocation, so the launcher gives each
 // dispatch at most choice.k_chunk values of k; later chunks accumulate into C (P.flags bit 1).
 //
@@ -55,10 +56,10 @@ fn store_c(bidx: u32, oc: u32, m: u32, n: u32, acc: T) {
     C[idx] = store_t(v);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-    let i = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 64u + lid;
+    let i = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * WG + lid;
     let tiles_m = (P.M + TM - 1u) / TM;
     let per_batch = tiles_m * P.tiles_n;
     if (i >= per_batch * P.batch) { return; }

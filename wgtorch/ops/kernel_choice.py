@@ -19,52 +19,53 @@ from ..backend import get_runtime
 
 AUTOTUNE_MIN_WORK = 1 << 24  # multiply-adds; smaller products use the defaults
 SMALL_WORK = 1 << 15  # below this the cheap-to-compile strided kernel is as fast as any
+COPY_MIN_WORK = 1 << 20  # below this, aligning an operand (2 more dispatches) does not pay
 TUNE_MAX_DIM = 1024  # tuning times a problem of at most this size per dim
-COPY_MIN_REUSE = 16  # align (copy) an operand only when each element is used this often
 BIG_TILE, MID_TILE, SMALL_TILE = (16, 16), (8, 8), (4, 4)
+CPU_WORKGROUP = 16  # small workgroups spread a small product over every CPU thread
 
 
 @dataclass(frozen=True)
 class MatmulChoice:
     """A matmul variant: ``name`` ("tiled", "workgroup" or "strided"), the tiled kernel's
-    outputs per invocation, and how many values of K one dispatch may walk (lavapipe's loop
-    limit). The tiled kernel copies an operand without 16-byte aligned rows first."""
+    outputs per invocation, how many values of K one dispatch may walk (lavapipe's loop
+    limit) and the tiled kernel's workgroup size. The tiled kernel copies an operand without
+    16-byte aligned rows first."""
 
     name: str
     tile: tuple = None
     k_chunk: int = 32768
+    workgroup_size: int = 64
 
 
 STRIDED = MatmulChoice("strided")
 WORKGROUP = MatmulChoice("workgroup", k_chunk=1024)  # 16*28 loop iterations per k step
 
 
-def _tiled(tile):
-    return MatmulChoice("tiled", tile)
+def _tiled(rt, tile, workgroup_size=None):
+    if workgroup_size is None:
+        workgroup_size = CPU_WORKGROUP if rt.is_cpu_adapter else 64
+    return MatmulChoice("tiled", tile, workgroup_size=workgroup_size)
 
 
 def _default(rt, M, N, K, batch, a_ok, b_ok):
     """The choice without timing anything."""
     work = M * N * K * batch
-    if work < SMALL_WORK:
-        return STRIDED
-    # alignment copies cost one pass over the operand: worth it when each element is reused
-    if (not a_ok and N < COPY_MIN_REUSE) or (not b_ok and M < COPY_MIN_REUSE):
+    if work < SMALL_WORK or (not (a_ok and b_ok) and work < COPY_MIN_WORK):
         return STRIDED
     if not rt.is_cpu_adapter and M * N * batch >= 64 * 64:
         return WORKGROUP
-    # the biggest tile that still leaves >= 2 workgroups of 64 invocations (both CPU cores busy)
+    # the biggest tile the output fills; few big tiles beat many small ones on a CPU adapter
     for tile in (BIG_TILE, MID_TILE):
-        if batch * -(-M // tile[0]) * -(-N // tile[1]) >= 128:
-            return _tiled(tile)
-    return _tiled(SMALL_TILE)
+        if M >= tile[0] and N >= tile[1]:
+            return _tiled(rt, tile)
+    return _tiled(rt, SMALL_TILE)
 
 
 def _candidates(rt, M, N, K, batch, a_ok, b_ok):
-    cands = [_tiled(BIG_TILE), _tiled(MID_TILE)]
-    if not rt.is_cpu_adapter:
-        cands += [WORKGROUP, _tiled(SMALL_TILE)]
-    return cands
+    if rt.is_cpu_adapter:
+        return [_tiled(rt, BIG_TILE, 16), _tiled(rt, BIG_TILE, 64), _tiled(rt, MID_TILE, 16)]
+    return [WORKGROUP, _tiled(rt, BIG_TILE), _tiled(rt, MID_TILE), _tiled(rt, SMALL_TILE)]
 
 
 # ---- autotuning ----------------------------------------------------------------------------
@@ -120,11 +121,12 @@ def autotune_enabled():
 
 def _encode(choice):
     return {"name": choice.name, "tile": list(choice.tile) if choice.tile else None,
-            "k_chunk": choice.k_chunk}
+            "k_chunk": choice.k_chunk, "workgroup_size": choice.workgroup_size}
 
 
 def _decode(d):
-    return MatmulChoice(d["name"], tuple(d["tile"]) if d["tile"] else None, d["k_chunk"])
+    return MatmulChoice(d["name"], tuple(d["tile"]) if d["tile"] else None, d["k_chunk"],
+                        d.get("workgroup_size", 64))
 
 
 _tuning = False

@@ -33,7 +33,6 @@ from .pointwise import broadcast_strides, merge_dims, scalar_bits
 from .shaders import load_shader
 
 MAX_BATCH_DIMS = 4
-WORKGROUP = 64
 _PARAMS = struct.Struct("<44I")
 
 FLAG_BIAS = 1
@@ -56,7 +55,7 @@ def _prelude(dtype, **consts):
     return "\n".join(lines) + "\n"
 
 
-def _tiled_source(dtype, tm, tn, a_vec, b_vec):
+def _tiled_source(dtype, tm, tn, a_vec, b_vec, wg):
     """The tiled template unrolled for a tm x tn tile; ``a_vec`` is "k" or "m" (A's unit-stride
     dim), ``b_vec`` "k" or "n" (B's)."""
     xyzw = "xyzw"
@@ -122,7 +121,7 @@ def _tiled_source(dtype, tm, tn, a_vec, b_vec):
     for marker, lines in (("ACCUMULATORS", acc), ("PROLOGUE", pro), ("LOOP_BODY", body),
                           ("STORE", store)):
         src = src.replace(f"//@{marker}\n", "\n".join(lines) + "\n")
-    return _prelude(dtype, TM=tm, TN=tn) + src
+    return _prelude(dtype, TM=tm, TN=tn, WG=wg) + src
 
 
 # ---- operand geometry --------------------------------------------------------------------
@@ -202,9 +201,10 @@ def launch(a, b, bias=None, alpha=1, beta=1, choice=None):
         if b_vec is None:
             b, b_vec = _aligned_copy(b), -1
         tm, tn = choice.tile
+        wg = choice.workgroup_size
         av, bv = ("k" if a_vec == -1 else "m"), ("n" if b_vec == -1 else "k")
-        main = (rt.kernel(("matmul_tiled", dtype.name, tm, tn, av, bv),
-                          lambda: _tiled_source(dtype, tm, tn, av, bv), 3, 1),
+        main = (rt.kernel(("matmul_tiled", dtype.name, tm, tn, av, bv, wg),
+                          lambda: _tiled_source(dtype, tm, tn, av, bv, wg), 3, 1, wg),
                 choice.tile, False)
         k_main = K - K % 4  # the tiled loop takes k in fours; the strided kernel adds the rest
     elif choice.name == "workgroup":
@@ -239,7 +239,7 @@ def _dispatch_range(rt, variant, a, b, bias, alpha, beta, out, k_begin, k_end, k
     inner_count = prod(inner)
     tiles_m, tiles_n = -(-M // tile[0]), -(-N // tile[1])
     tiles = inner_count * tiles_m * tiles_n
-    workgroups = tiles if tile_per_workgroup else -(-tiles // WORKGROUP)
+    workgroups = tiles if tile_per_workgroup else -(-tiles // kern.workgroup_size)
     scalar_t = a.dtype.wgsl  # alpha and beta arrive as bits of the kernel's element type
     buffers = [a._storage.buffer, b._storage.buffer,
                (bias if bias is not None else a)._storage.buffer, out._storage.buffer]

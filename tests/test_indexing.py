@@ -112,7 +112,7 @@ def test_getitem_errors():
 
 def _set(key, value):
     def fn(x, *v):
-        y = x * 1.0
+        y = x.clone()
         y[key(True)] = v[0] if v else value
         return y
 

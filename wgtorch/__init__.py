@@ -6,6 +6,7 @@ Mesa's software Vulkan adapter (lavapipe) without one.
 
 from . import cuda
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd import is_inference_mode_enabled
 from .backend import GPUError, NoAdapterError, get_runtime
 from .device import device
 from .dtypes import (

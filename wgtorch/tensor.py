@@ -5,13 +5,13 @@ Ops attach themselves as methods with ``tensor_method`` where they are declared,
 op is declared once, in ``wgtorch/ops``.
 """
 
-import weakref
+import warnings
 
 import numpy as np
 
 from . import dtypes as dt
-from .autograd.function import AccumulateGrad
-from .autograd.grad_mode import is_grad_enabled, no_grad
+from .autograd.function import RemovableHandle, grad_accumulator
+from .autograd.grad_mode import grad_state, is_grad_enabled, no_grad
 from .backend import get_runtime
 from .device import CPU, GPU, as_device
 
@@ -108,14 +108,22 @@ class Tensor:
         self._offset = offset
         self.dtype = dtype
         self.device = device
-        self.requires_grad = False
-        self.grad = None
-        self.grad_fn = None
-        self._output_nr = 0
-        self._grad_accumulator = None
-        self._hooks = None
-        self._base = None
-        self._retains_grad = False
+        if grad_state.inference:
+            self._is_inference = True
+
+    # Autograd fields, as class defaults (cheaper than setting them on every new tensor): a new
+    # tensor is a leaf that does not require grad. See the "autograd" section below.
+    _requires_grad = False
+    _grad = None
+    _grad_fn = None
+    _output_nr = 0
+    _grad_accumulator = None  # weak reference to the leaf's AccumulateGrad
+    _hooks = None  # a leaf's tensor hooks
+    _post_accumulate_hooks = None
+    _base = None  # the tensor whose storage a view shares
+    _view_version = None  # a differentiable view: the storage version its _grad_fn is for
+    _retains_grad = False
+    _is_inference = False
 
     @classmethod
     def _make(cls, storage, shape, stride, offset, dtype, device):
@@ -130,7 +138,8 @@ class Tensor:
 
     @classmethod
     def _from_numpy(cls, array, dtype, device=GPU):
-        data = to_storage_array(array, dtype)
+        # NOTE: np.ascontiguousarray makes 0-d arrays 1-d; keep the caller's shape.
+        data = to_storage_array(array, dtype).reshape(np.shape(array))
         t = cls._empty(data.shape, dtype, device)
         if data.size:
             get_runtime().write(t._storage.buffer, data.tobytes())
@@ -320,45 +329,118 @@ class Tensor:
 
     # ---- autograd --------------------------------------------------------------------
 
-    def requires_grad_(self, requires_grad=True):
-        if requires_grad and not (self.dtype.is_floating_point):
-            raise RuntimeError("only Tensors of floating point dtype can require gradients")
-        if not self.is_leaf:
-            if not requires_grad:
+    @property
+    def requires_grad(self):
+        """True when autograd records operations on this tensor (a leaf that requires grad,
+        or the result of a recorded operation)."""
+        return self._requires_grad or self.grad_fn is not None
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        if self.grad_fn is not None:
+            if not value:
                 raise RuntimeError(
                     "you can only change requires_grad flags of leaf variables. If you want to "
                     "use a computed variable in a subgraph that doesn't require differentiation "
                     "use var_no_grad = var.detach()."
                 )
-            return self
+            return
+        if value and not self.dtype.is_floating_point:
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        if value and self._is_inference and not grad_state.inference:
+            raise RuntimeError(
+                "Setting requires_grad=True on inference tensor outside InferenceMode is not "
+                "allowed."
+            )
+        self._requires_grad = bool(value)
+
+    def requires_grad_(self, requires_grad=True):
+        """Set ``requires_grad`` in place and return self."""
         self.requires_grad = requires_grad
         return self
 
+    @property
+    def grad_fn(self):
+        """The node that made this tensor (None for a leaf), e.g. ``<MulBackward0 ...>``."""
+        if self._view_version is not None and self._view_version != self._storage.version:
+            self._refresh_view()  # NOTE: the base was written in place: regenerate (copy.py)
+        return self._grad_fn
+
+    @property
+    def grad(self):
+        """The gradient accumulated by ``backward()`` (leaves, or after ``retain_grad()``)."""
+        if self._grad is None and not self._retains_grad and self.grad_fn is not None:
+            warnings.warn(
+                "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. "
+                "Its .grad attribute won't be populated during autograd.backward(). If you "
+                "indeed want the .grad field to be populated for a non-leaf Tensor, use "
+                ".retain_grad() on the non-leaf Tensor. If you access the non-leaf Tensor by "
+                "mistake, make sure you access the leaf Tensor instead.",
+                UserWarning,
+                stacklevel=2,
+            )
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    f"assigned grad expected to be a Tensor or None but got grad of type "
+                    f"{type(value).__name__}"
+                )
+            if value.shape != self.shape:
+                raise RuntimeError(
+                    f"attempting to assign a gradient of size '{list(value.shape)}' to a tensor "
+                    f"of size '{list(self.shape)}'. Please ensure that the gradient and the "
+                    "tensor are the same size"
+                )
+            if value.dtype is not self.dtype:
+                raise RuntimeError(
+                    f"attempting to assign a gradient with dtype '{value.dtype}' to a tensor "
+                    f"with dtype '{self.dtype}'. Please ensure that the gradient and the tensor "
+                    "have the same dtype"
+                )
+        self._grad = value
+
+    @grad.deleter
+    def grad(self):
+        self._grad = None
+
+    @property
+    def output_nr(self):
+        return self._output_nr
+
     def _get_accumulator(self):
-        if self._grad_accumulator is None:
-            self._grad_accumulator = AccumulateGrad(self)
-        return self._grad_accumulator
+        return grad_accumulator(self)
+
+    def is_inference(self):
+        """True for a tensor created inside ``inference_mode()``."""
+        return self._is_inference
 
     def detach(self):
-        """A tensor sharing this data, cut from the graph."""
-        return self._alias()
+        """A tensor sharing this data (and its version counter), cut from the graph."""
+        t = Tensor._make(self._storage, self.shape, self._stride, self._offset, self.dtype,
+                         self.device)
+        t._is_inference = self._is_inference
+        return t
 
     def detach_(self):
-        if self._base is not None and self._base.requires_grad:
+        """Cut this tensor from the graph in place (it becomes a leaf)."""
+        if self._view_version is not None:
             raise RuntimeError("Can't detach views in-place. Use detach() instead.")
-        self.grad_fn = None
-        self.requires_grad = False
+        self._grad_fn = None
+        self._requires_grad = False
         return self
 
     def retain_grad(self):
+        """Keep this non-leaf tensor's gradient in ``.grad`` during backward."""
         if not self.requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
-        if self.grad_fn is None or self._retains_grad:
-            return
         node = self.grad_fn
-        if node.retained is None:
-            node.retained = {}
-        node.retained[self._output_nr] = weakref.ref(self)
+        if node is None or self._retains_grad:
+            return
+        node._retain(self._output_nr, self)
         self._retains_grad = True
 
     @property
@@ -366,25 +448,44 @@ class Tensor:
         return self._retains_grad
 
     def register_hook(self, hook):
-        """Call ``hook(grad)`` when this tensor's gradient is computed; it may return a new one."""
+        """Call ``hook(grad)`` each time this tensor's gradient is computed; a returned tensor
+        replaces the gradient. Returns a handle whose ``remove()`` unregisters the hook.
+
+        Example::
+
+            h = x.register_hook(lambda g: g * 2)   # doubles x's gradient
+            h.remove()
+        """
         if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        node = self.grad_fn
+        if node is not None:
+            return node._add_tensor_hook(self._output_nr, hook)
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return RemovableHandle(self._hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` after a gradient was accumulated into this leaf's ``.grad``."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
             raise RuntimeError(
-                "cannot register a hook on a tensor that doesn't require gradient"
+                "post accumulate grad hooks cannot be registered on non-leaf tensors"
             )
-        if self.grad_fn is None:
-            if self._hooks is None:
-                self._hooks = []
-            hooks = self._hooks
-        else:
-            node = self.grad_fn
-            if node.pre_hooks is None:
-                node.pre_hooks = {}
-            hooks = node.pre_hooks.setdefault(self._output_nr, [])
-        hooks.append(hook)
-        return RemovableHandle(hooks, hook)
+        if self._post_accumulate_hooks is None:
+            self._post_accumulate_hooks = []
+        self._post_accumulate_hooks.append(hook)
+        return RemovableHandle(self._post_accumulate_hooks, hook)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        """Accumulate the gradient of this tensor into the ``.grad`` of the graph's leaves."""
+        """Accumulate the gradient of this tensor into the ``.grad`` of the graph's leaves.
+
+        ``gradient`` is required unless this tensor has one element; ``retain_graph`` keeps
+        the saved tensors for another backward; ``create_graph`` records the backward pass
+        (for higher-order gradients); ``inputs`` restricts accumulation to those tensors.
+        """
         from .autograd import backward
 
         backward(self, gradient, retain_graph, create_graph, inputs=inputs)
@@ -402,17 +503,6 @@ class Size(tuple):
     def __getitem__(self, key):
         r = tuple.__getitem__(self, key)
         return Size(r) if isinstance(key, slice) else r
-
-
-class RemovableHandle:
-    """Returned by ``register_hook``; ``remove()`` unregisters the hook."""
-
-    def __init__(self, hooks, hook):
-        self.hooks, self.hook = hooks, hook
-
-    def remove(self):
-        if self.hook in self.hooks:
-            self.hooks.remove(self.hook)
 
 
 def tensor_method(*names):

@@ -1,5 +1,11 @@
-"""Autograd: ``backward``, ``grad``, ``Function``, grad modes and numerical checking."""
+"""Autograd: ``backward``, ``grad``, ``Function``, grad modes and numerical checking.
 
+PyTorch's semantics: see ``function.py`` (graph nodes, custom Functions, saved tensors),
+``engine.py`` (the backward pass) and ``grad_mode.py``.
+"""
+
+from . import grad_mode
+from .engine import run_backward
 from .function import Function, FunctionCtx, once_differentiable
 from .grad_mode import (
     enable_grad,
@@ -9,8 +15,7 @@ from .grad_mode import (
     no_grad,
     set_grad_enabled,
 )
-from .engine import run_backward
-from .gradcheck import gradcheck, gradgradcheck
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 
 
 def _as_tuple(x):
@@ -19,50 +24,81 @@ def _as_tuple(x):
     return tuple(x) if isinstance(x, (tuple, list)) else (x,)
 
 
-def _root_grads(outputs, grad_outputs):
+def _make_grads(outputs, grad_outputs):
+    """The gradient to start from for each output: the given one, or ones for a scalar."""
     from ..ops.creation import ones_like
 
+    if grad_outputs is not None and len(grad_outputs) != len(outputs):
+        raise RuntimeError(
+            f"grad requires one gradient per output: got {len(grad_outputs)} gradients for "
+            f"{len(outputs)} outputs"
+        )
     grads = []
     for k, out in enumerate(outputs):
-        g = grad_outputs[k] if grad_outputs is not None and k < len(grad_outputs) else None
+        g = grad_outputs[k] if grad_outputs is not None else None
         if g is None:
-            if out.numel() != 1:
-                raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            g = ones_like(out)
-        elif tuple(g.shape) != tuple(out.shape):
+            if out.requires_grad:
+                if out.numel() != 1:
+                    raise RuntimeError("grad can be implicitly created only for scalar outputs")
+                g = ones_like(out)
+        elif g.shape != out.shape:
             raise RuntimeError(
-                f"Mismatch in shape: grad_output[{k}] has a shape of {tuple(g.shape)} and "
-                f"output[{k}] has a shape of {tuple(out.shape)}."
+                f"Mismatch in shape: grad_output[{k}] has a shape of {g.shape!r} and "
+                f"output[{k}] has a shape of {out.shape!r}."
             )
         grads.append(g)
     return grads
 
 
-def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
-    """Accumulate gradients of ``tensors`` into the leaves' ``.grad``."""
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
+             grad_variables=None, inputs=None):
+    """Accumulate the gradients of ``tensors`` into the ``.grad`` of the graph's leaves.
+
+    ``grad_tensors`` holds one gradient per tensor (None for a one-element tensor);
+    ``retain_graph`` (default: ``create_graph``) keeps saved tensors for another backward;
+    ``create_graph`` records the backward pass; ``inputs`` accumulates into those tensors
+    (leaves or not) only. Example: ``wgtorch.autograd.backward([loss1, loss2])``.
+    """
     tensors = _as_tuple(tensors)
-    grads = _root_grads(tensors, _as_tuple(grad_tensors))
+    if grad_tensors is None:
+        grad_tensors = grad_variables
+    grads = _make_grads(tensors, _as_tuple(grad_tensors))
     retain = create_graph if retain_graph is None else retain_graph
-    if inputs is not None:
-        inputs = _as_tuple(inputs)
-        found = run_backward(tensors, grads, retain, create_graph, inputs=inputs,
-                             allow_unused=True)
-        for x, g in zip(inputs, found):
-            if g is not None:
-                x.grad = g if x.grad is None else x.grad + g
+    if inputs is None:
+        run_backward(tensors, grads, retain, create_graph)
         return
-    run_backward(tensors, grads, retain, create_graph)
+    inputs = _as_tuple(inputs)
+    if not inputs:
+        raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
+    run_backward(tensors, grads, retain, create_graph, inputs=inputs, accumulate_inputs=True)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
          only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
-    """Gradients of ``outputs`` with respect to ``inputs`` (``.grad`` is left alone)."""
+    """The gradients of ``outputs`` with respect to ``inputs``, as a tuple (``.grad`` is left
+    alone).
+
+    ``grad_outputs``: one gradient per output (None for a one-element output);
+    ``allow_unused``: give None (or zeros with ``materialize_grads``) for an input the outputs
+    do not depend on, instead of an error. Example::
+
+        (dx,) = wgtorch.autograd.grad(y.sum(), x, create_graph=True)   # then d2x from dx
+    """
+    if materialize_grads and allow_unused is False:
+        raise ValueError(
+            "Expected allow_unused to be True or not passed when materialize_grads=True, but "
+            "got: allow_unused=False."
+        )
+    if is_grads_batched:
+        raise NotImplementedError("wgtorch.autograd.grad: is_grads_batched=True is not supported")
     outputs = _as_tuple(outputs)
     inputs = _as_tuple(inputs)
+    if not inputs:
+        raise RuntimeError("grad requires non-empty inputs.")
     for x in inputs:
         if not x.requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
-    grads = _root_grads(outputs, _as_tuple(grad_outputs))
+    grads = _make_grads(outputs, _as_tuple(grad_outputs))
     retain = create_graph if retain_graph is None else retain_graph
     result = run_backward(outputs, grads, retain, create_graph, inputs=inputs,
                           allow_unused=bool(allow_unused) or materialize_grads)
@@ -74,7 +110,19 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 
 __all__ = [
-    "Function", "FunctionCtx", "once_differentiable", "backward", "grad", "gradcheck",
-    "gradgradcheck", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode",
-    "is_grad_enabled", "is_inference_mode_enabled",
+    "Function",
+    "FunctionCtx",
+    "GradcheckError",
+    "backward",
+    "enable_grad",
+    "grad",
+    "grad_mode",
+    "gradcheck",
+    "gradgradcheck",
+    "inference_mode",
+    "is_grad_enabled",
+    "is_inference_mode_enabled",
+    "no_grad",
+    "once_differentiable",
+    "set_grad_enabled",
 ]

@@ -6,10 +6,10 @@ result's autograd history to the target, as PyTorch's in-place semantics require
 """
 
 from .. import dtypes as dt
-from ..autograd.function import Function
-from ..autograd.grad_mode import is_grad_enabled
+from ..autograd.function import Function, SavedTensor
+from ..autograd.grad_mode import grad_state
 from ..device import as_device
-from ..tensor import Tensor, contiguous_strides, tensor_method
+from ..tensor import Tensor, tensor_method
 from .pointwise import launch_map
 
 # NOTE: nz_f tests the bits: NaN is true, as in PyTorch (a compiler may assume no NaN).
@@ -175,35 +175,165 @@ def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
 
 
 # ---- in-place ---------------------------------------------------------------------------
+#
+# An in-place op computes its result out of place, checks (_check_inplace), writes it into
+# the target with one copy kernel and records history (_record_inplace), as PyTorch does:
+# - a target that is not a view takes the result's grad_fn (copy_/fill_ get CopyBackwards);
+# - a target that is a differentiable view of ``base`` (t._view_version is set) gives the base
+#   a CopySlices node: the written region's gradient goes to the written value, the rest to
+#   the base's old history. The view itself, and every other view of the base, then has a
+#   stale version: its grad_fn is regenerated from the base on next use (Tensor.grad_fn ->
+#   _refresh_view -> AsStridedBackward0).
+# Geometries are (shape, stride, offset) relative to the base's offset; the base must be
+# contiguous for them to describe a region of a base-shaped gradient.
+
+
+def _geometry(view, base):
+    return tuple(view.shape), tuple(view._stride), view._offset - base._offset
+
+
+def _region(t, geometry):
+    """The view of contiguous ``t`` (base-shaped) at ``geometry``."""
+    shape, stride, offset = geometry
+    return t._view_of(shape, stride, t._offset + offset)
+
+
+class AsStridedBackward0(Function):
+    """The view of ``base`` at ``geometry``: the regenerated history of a stale view."""
+
+    @staticmethod
+    def forward(ctx, base, geometry):
+        ctx.base_shape, ctx.geometry = base.shape, geometry
+        return _region(base, geometry)
+
+    @staticmethod
+    def backward(ctx, g):
+        return AsStridedScatterBackward0.apply(g, ctx.base_shape, ctx.geometry), None
+
+
+class AsStridedScatterBackward0(Function):
+    """zeros(base_shape) with ``g`` added into the region at ``geometry`` (AsStrided's
+    backward)."""
+
+    @staticmethod
+    def forward(ctx, g, base_shape, geometry):
+        from .creation import zeros
+
+        ctx.geometry = geometry
+        shape, stride, offset = geometry
+        # NOTE: a dim of stride 0 (an expanded view) sends many elements to one: sum them.
+        summed = tuple(d for d, (n, st) in enumerate(zip(shape, stride)) if st == 0 and n > 1)
+        if summed:
+            g = g.sum(summed, keepdim=True)
+        out = zeros(base_shape, dtype=g.dtype, device=g.device)
+        copy_into(_region(out, (g.shape, stride, offset)), g)
+        return out
+
+    @staticmethod
+    def backward(ctx, gg):
+        return AsStridedBackward0.apply(gg.contiguous(), ctx.geometry), None, None
+
+
+class ZeroRegionBackward0(Function):
+    """A copy of ``g`` with the region at ``geometry`` set to zero (CopySlices' base gradient)."""
+
+    @staticmethod
+    def forward(ctx, g, geometry):
+        ctx.geometry = geometry
+        out = _cast(g, g.dtype)
+        fill_value(_region(out, geometry), 0)
+        return out
+
+    @staticmethod
+    def backward(ctx, gg):
+        return ZeroRegionBackward0.apply(gg.contiguous(), ctx.geometry), None
 
 
 class CopySlices(Function):
-    """History of a base tensor after an in-place write into one of its views."""
+    """History of a base tensor after ``src`` (a tensor, or None for a constant) was written
+    into the region of it at ``geometry``."""
 
     @staticmethod
-    def forward(ctx, base, value, geometry):
+    def forward(ctx, base, src, geometry):
         ctx.geometry = geometry
-        ctx.value_shape = value.shape
         return base._alias()
 
     @staticmethod
     def backward(ctx, g):
-        shape, stride, offset = ctx.geometry
         g = g.contiguous()
-        region = g._view_of(shape, stride, offset)
-        g_value = region.clone() if ctx.needs_input_grad[1] else None
-        g_base = g.clone()
-        copy_into(g_base._view_of(shape, stride, offset), 0.0)
-        from .reduce import sum_to
-
-        return g_base, sum_to(g_value, ctx.value_shape) if g_value is not None else None, None
+        g_base = ZeroRegionBackward0.apply(g, ctx.geometry) if ctx.needs_input_grad[0] else None
+        # the engine sums a broadcast src's gradient back to src's shape and casts its dtype
+        g_src = AsStridedBackward0.apply(g, ctx.geometry) if ctx.needs_input_grad[1] else None
+        return g_base, g_src, None
 
 
-def _check_inplace(self, result_dtype=None):
-    if is_grad_enabled() and self.requires_grad and self.grad_fn is None:
+class CopyBackwards(Function):
+    """History of a tensor (not a view) overwritten in place by ``src`` (a tensor, or None
+    for a constant): its old value gets a zero gradient, ``src`` the gradient."""
+
+    @staticmethod
+    def forward(ctx, dst, src):
+        return dst._alias()
+
+    @staticmethod
+    def backward(ctx, g):
+        from .creation import zeros_like
+
+        return zeros_like(g) if ctx.needs_input_grad[0] else None, g
+
+
+def _refresh_view(view):
+    """Regenerate the grad_fn of a differentiable view whose storage was written in place."""
+    view._view_version = view._storage.version
+    base = view._base
+    if not base.requires_grad:
+        view._grad_fn = None
+        return
+    if not base.is_contiguous():
+        return  # NOTE: the view's region cannot be expressed; _check_inplace refused writes
+    prev = grad_state.enabled
+    grad_state.enabled = True
+    try:
+        out = AsStridedBackward0.apply(base, _geometry(view, base))
+    finally:
+        grad_state.enabled = prev
+    _move_history(view, out._grad_fn, 0)
+
+
+Tensor._refresh_view = _refresh_view
+
+
+def _check_inplace(self, src=None, result_dtype=None):
+    """Refuse an in-place write into ``self`` that PyTorch refuses (before anything is
+    written)."""
+    if self._is_inference and not grad_state.inference:
         raise RuntimeError(
-            "a leaf Variable that requires grad is being used in an in-place operation."
+            "Inplace update to inference tensor outside InferenceMode is not allowed. You can "
+            "make a clone to get a normal tensor before doing inplace update."
         )
+    if any(st == 0 and n > 1 for n, st in zip(self.shape, self._stride)):
+        raise RuntimeError(
+            "unsupported operation: more than one element of the written-to tensor refers to a "
+            "single memory location. Please clone() the tensor before performing the operation."
+        )
+    if grad_state.enabled:
+        if self._view_version is not None:
+            base = self._base
+            if base._grad_fn is None and base._requires_grad:
+                raise RuntimeError(
+                    "a view of a leaf Variable that requires grad is being used in an in-place "
+                    "operation."
+                )
+            src_grad = isinstance(src, Tensor) and src.requires_grad
+            if (src_grad or base.requires_grad) and not base.is_contiguous():
+                raise RuntimeError(
+                    "wgtorch: in-place writes into a view of a non-contiguous tensor are not "
+                    "differentiable; call .contiguous() on the base first"
+                )
+        elif self._grad_fn is None and self._requires_grad:
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation."
+            )
     if result_dtype is not None and not _can_cast(result_dtype, self.dtype):
         raise RuntimeError(
             f"result type {result_dtype.legacy_name} can't be cast to the desired output "
@@ -218,7 +348,7 @@ def _can_cast(src, dst):
 
 def apply_inplace(self, result):
     """Make ``self`` hold ``result`` (an out-of-place result): data, version and history."""
-    _check_inplace(self, result.dtype)
+    _check_inplace(self, result, result.dtype)
     if tuple(result.shape) != tuple(self.shape):
         from .pointwise import broadcast_shapes
 
@@ -227,48 +357,65 @@ def apply_inplace(self, result):
                 f"output with shape {list(self.shape)} doesn't match the broadcast shape "
                 f"{list(broadcast_shapes(result.shape, self.shape))}"
             )
+    if result._grad_fn is not None:
+        _keep_saved_copies(self, result._grad_fn)
     copy_into(self, result)
-    _record_inplace(self, result)
+    _record_inplace(self, result, own=True)
     return self
 
 
-def _record_inplace(view, value):
-    """Bump the version and give ``view`` (and its base) the history of writing ``value``."""
-    view._storage.version += 1
-    if not (is_grad_enabled() and isinstance(value, Tensor)):
+def _keep_saved_copies(self, node, depth=2):
+    """Before ``self`` is overwritten by the result of ``node``: where the op's nodes saved
+    ``self`` for backward, save a copy instead (PyTorch saves ``self.clone()`` for in-place
+    ops, so ``y *= a`` or ``y.sin_()`` work). Only still-valid saved tensors are copied."""
+    for saved in getattr(node, "_saved", ()):
+        if (type(saved) is SavedTensor and saved.output_nr is None
+                and saved.data._storage is self._storage
+                and saved.version == self._storage.version):
+            saved.data = saved.data.clone()
+            saved.version = saved.data._storage.version
+    if depth > 1:
+        for nxt, _ in node.next_functions:
+            if nxt is not None and nxt is not self._grad_fn:
+                _keep_saved_copies(self, nxt, depth - 1)
+
+
+def _record_inplace(self, src, own=False):
+    """After ``src`` (a tensor, or None for a constant) was written into ``self``: bump the
+    version and update the history. With ``own``, ``src`` is a temporary result whose grad_fn
+    ``self`` may take over instead of getting a CopyBackwards node."""
+    self._storage.version += 1
+    if not grad_state.enabled:
         return
-    base = view._base
-    if value.requires_grad or view.requires_grad:
-        if base is not None and (base.requires_grad or value.requires_grad):
-            if base.grad_fn is None and base.requires_grad:
-                raise RuntimeError(
-                    "a view of a leaf Variable that requires grad is being used in an in-place "
-                    "operation."
-                )
-            if base._stride != contiguous_strides(base.shape):
-                raise RuntimeError(
-                    "wgtorch: in-place writes into a view of a non-contiguous tensor are not "
-                    "differentiable; call .contiguous() on the base first"
-                )
-            geometry = (view.shape, view._stride, view._offset - base._offset)
-            value = value.expand(view.shape).to(base.dtype)
-            new_base = CopySlices.apply(base, value, geometry)
-            base.grad_fn, base._output_nr = new_base.grad_fn, 0
-            base.requires_grad = True
-        if value.requires_grad:
-            view.grad_fn, view._output_nr = value.grad_fn, value._output_nr
-            view.requires_grad = True
-            if value.grad_fn is None:  # a leaf was copied in: route through an identity node
-                alias = CloneBackward0.apply(value)
-                view.grad_fn, view._output_nr = alias.grad_fn, 0
+    src_grad = isinstance(src, Tensor) and src.requires_grad
+    if self._view_version is not None:
+        base = self._base
+        if src_grad or base.requires_grad:
+            new = CopySlices.apply(base, src if src_grad else None, _geometry(self, base))
+            base._grad_fn, base._output_nr = new._grad_fn, 0
+        return  # self's own grad_fn is regenerated from the base when next used
+    if (src_grad and own and src._grad_fn is not None and src.shape == self.shape
+            and src.dtype is self.dtype):
+        _move_history(self, src._grad_fn, src._output_nr)
+    elif src_grad or self.requires_grad:
+        new = CopyBackwards.apply(self, src if src_grad else None)
+        _move_history(self, new._grad_fn, 0)
+
+
+def _move_history(t, node, output_nr):
+    """Give ``t`` the history ``(node, output_nr)``; retain_grad moves with it (hooks stay)."""
+    if t._retains_grad and t._grad_fn is not None:
+        t._grad_fn._unretain(t._output_nr)
+        node._retain(output_nr, t)
+    t._grad_fn, t._output_nr = node, output_nr
 
 
 @tensor_method()
 def copy_(self, src, non_blocking=False):
     """Copy ``src`` (broadcast, cast) into self in place."""
-    _check_inplace(self)
     if not isinstance(src, Tensor):
         raise TypeError(f"copy_(): argument 'src' must be Tensor, not {type(src).__name__}")
+    _check_inplace(self, src)
     copy_into(self, src)
     _record_inplace(self, src if src.dtype.is_floating_point else None)
     return self
@@ -276,16 +423,18 @@ def copy_(self, src, non_blocking=False):
 
 @tensor_method()
 def fill_(self, value):
-    _check_inplace(self)
+    """Fill self with ``value`` (a number or a 0-d tensor) in place."""
     if isinstance(value, Tensor):
         if value.ndim:
             raise RuntimeError(
                 f"fill_ only supports 0-dimension value tensor but got tensor with "
                 f"{value.ndim} dimensions."
             )
+        _check_inplace(self, value)
         copy_into(self, value)
         _record_inplace(self, value)
         return self
+    _check_inplace(self)
     fill_value(self, value)
     _record_inplace(self, None)
     return self
@@ -305,14 +454,16 @@ def setitem(self, key, value):
 
         indexing.advanced_setitem(self, key, value)
         return
-    _check_inplace(self)
     target = views.basic_view(self, key)
+    if self._base is None or self._view_version is not None:
+        target._view_version = target._storage.version  # a differentiable view of the base
+    _check_inplace(target, value)
     if isinstance(value, Tensor):
         copy_into(target, value)
-        _record_inplace(target, value)
+        _record_inplace(target, value if value.dtype.is_floating_point else None)
     else:
         fill_value(target, value)
-        self._storage.version += 1
+        _record_inplace(target, None)
 
 
 Tensor.__setitem__ = setitem

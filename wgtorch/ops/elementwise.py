@@ -5,6 +5,7 @@ Backward rules are written in wgtorch ops (so they run on the GPU and can be dif
 again); broadcasting is undone by ``sum_to``.
 """
 
+import dis
 import math
 
 from .. import dtypes as dt
@@ -74,22 +75,51 @@ def _camel(name):
     return "".join(p.capitalize() for p in name.strip("_").split("_"))
 
 
+def _reads(fn, n):
+    """Which of ``fn``'s first ``n`` parameters its body reads (all, when unknown)."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return (True,) * n
+    names = set(code.co_cellvars)  # parameters that a nested function reads
+    for ins in dis.get_instructions(code):
+        if ins.opname.startswith("LOAD_"):
+            names.update(ins.argval if isinstance(ins.argval, tuple) else (ins.argval,))
+    return tuple(p in names for p in code.co_varnames[:n])
+
+
 def _make_function(name, exprs, kind, grad, n_tensor_args):
+    # ``grad`` is one rule giving every operand's gradient, or a tuple of one rule per operand
+    # (then only the gradients needed are computed, from only the tensors they read).
+    # NOTE: save only the tensors the rules read (as PyTorch): a saved tensor may not be
+    # modified in place later, and x = a + b; x.relu_() or x = a * 2; x[0] = b must work.
+    rules = grad if isinstance(grad, tuple) else None
+    n_read = 2 + n_tensor_args
+    reads = [_reads(r, n_read)[1:] for r in rules] if rules else None
+    reads_all = _reads(grad, n_read)[1:] if grad is not None and not rules else None
+
     def forward(ctx, *args):
-        out = run(name, exprs, args[:n_tensor_args], kind)
+        operands = args[:n_tensor_args]
+        out = run(name, exprs, operands, kind)
         if grad is not None:
-            ctx.save_for_backward(*args[:n_tensor_args], out)
+            keep = reads_all or [any(r[j] for r, need in zip(reads, ctx.needs_input_grad) if need)
+                                 for j in range(n_read - 1)]
+            ctx.save_for_backward(*(t if k or not isinstance(t, Tensor) else None
+                                    for t, k in zip((out, *operands), keep)))
+            ctx.shapes = tuple(x.shape if isinstance(x, Tensor) else None for x in operands)
             ctx.consts = args[n_tensor_args:]
         return out
 
     def backward(ctx, g):
-        *inputs, out = ctx.saved_tensors
-        grads = grad(g, out, *inputs, *ctx.consts)
-        if not isinstance(grads, tuple):
-            grads = (grads,)
+        out, *inputs = ctx.saved_tensors
+        if rules:
+            grads = tuple(rule(g, out, *inputs, *ctx.consts) if need else None
+                          for rule, need in zip(rules, ctx.needs_input_grad))
+        else:
+            grads = grad(g, out, *inputs, *ctx.consts)
+            grads = grads if isinstance(grads, tuple) else (grads,)
         return tuple(
-            sum_to(gi, x.shape) if isinstance(x, Tensor) and gi is not None else None
-            for gi, x in zip(grads, inputs)
+            sum_to(gi, shape) if shape is not None and gi is not None else None
+            for gi, shape in zip(grads, ctx.shapes)
         )
 
     cls = type(f"{_camel(name)}Backward0", (Function,), {
@@ -227,33 +257,37 @@ def _min_max_grad(pick_a):
     return grad
 
 
-def _pow_grad(g, out, a, b):
-    ga = g * b * a.pow(b - 1.0) if isinstance(b, Tensor) else g * b * a.pow(b - 1.0 if b else 0.0)
-    if not isinstance(b, Tensor):
-        return ga, None
+def _pow_grad_base(g, out, a, b):
+    return g * b * a.pow(b - 1.0) if isinstance(b, Tensor) else g * b * a.pow(b - 1.0 if b else 0.0)
+
+
+def _pow_grad_exponent(g, out, a, b):
     # d/db a^b = a^b log a; 0 where a == 0 and b >= 0 (PyTorch's convention)
-    gb = where((a == 0) & (b >= 0), 0.0, g * out * a.log())
-    return ga, gb
+    if not isinstance(a, Tensor):  # a Python scalar base: 2.0 ** x
+        log_a = math.log(a) if a > 0 else (-math.inf if a == 0 else math.nan)
+        return where(b >= 0, 0.0, g * out * log_a) if a == 0 else g * out * log_a
+    return where((a == 0) & (b >= 0), 0.0, g * out * a.log())
 
 
 add_ = binary("_add", {"f32": "{0} + {1}", "i32": "{0} + {1}", "u32": "{0} + {1}"}, SAME,
-              lambda g, out, a, b: (g, g))
+              (lambda g, out, a, b: g, lambda g, out, a, b: g))
 sub_ = binary("_sub", {"f32": "{0} - {1}", "i32": "{0} - {1}", "u32": "{0} - {1}"}, SAME,
-              lambda g, out, a, b: (g, -g))
+              (lambda g, out, a, b: g, lambda g, out, a, b: -g))
 mul = binary("mul", {"f32": "{0} * {1}", "i32": "{0} * {1}", "u32": "{0} * {1}"}, SAME,
-             lambda g, out, a, b: (g * b, g * a))
+             (lambda g, out, a, b: g * b, lambda g, out, a, b: g * a))
 div_true = binary("_div", _f("{0} / {1}"), FLOAT,
-                  lambda g, out, a, b: (g / b, -g * out / b))
+                  (lambda g, out, a, b: g / b, lambda g, out, a, b: -g * out / b))
 floor_divide = binary("floor_divide", {"f32": "floor({0} / {1})", "i32": "idiv_floor({0}, {1})",
                                        "u32": "{0} / max({1}, 1u)"}, SAME)
 remainder = binary("remainder", {"f32": "fmod_py({0}, {1})", "i32": "imod_py({0}, {1})",
                                  "u32": "{0} % max({1}, 1u)"}, SAME,
-                   lambda g, out, a, b: (g, -g * floor_divide(a, b)))
+                   (lambda g, out, a, b: g, lambda g, out, a, b: -g * floor_divide(a, b)))
 fmod = binary("fmod", {"f32": "{0} - {1} * trunc({0} / {1})", "i32": "{0} % {1}",
                        "u32": "{0} % max({1}, 1u)"}, SAME,
-              lambda g, out, a, b: (g, -g * (a / b).trunc()))
+              (lambda g, out, a, b: g, lambda g, out, a, b: -g * (a / b).trunc()))
 pow_ = binary("_pow", {"f32": "pow_f({0}, {1})", "i32": "pow_i({0}, {1})",
-                       "u32": "u32(pow_i(i32({0}), i32({1})))"}, SAME, _pow_grad)
+                       "u32": "u32(pow_i(i32({0}), i32({1})))"}, SAME,
+               (_pow_grad_base, _pow_grad_exponent))
 maximum = binary("maximum", {"f32": "max_f({0}, {1})", "i32": "max({0}, {1})",
                              "u32": "max({0}, {1})"}, SAME, _min_max_grad(lambda a, b: a > b))
 minimum = binary("minimum", {"f32": "min_f({0}, {1})", "i32": "min({0}, {1})",

@@ -16,8 +16,8 @@ def test_autograd_and_custom_function_examples_fit_sin(capsys):
     import autograd_polynomial
     import custom_function
 
-    assert autograd_polynomial.main(steps=300) < 200  # from ~10^5 at the start
-    assert custom_function.main(steps=300) < 200
+    assert autograd_polynomial.main(steps=150) < 300  # from ~10^5 at the start
+    assert custom_function.main(steps=150) < 300
     assert "Result: y =" in capsys.readouterr().out
 
 
@@ -37,10 +37,9 @@ def test_train_digits_saves_and_resumes(tmp_path, capsys):
     import train_digits
 
     ckpt = str(tmp_path / "digits.pt")
-    train_digits.main(["--epochs", "1", "--batch-size", "128", "--checkpoint", ckpt])
+    train_digits.main(["--epochs", "1", "--checkpoint", ckpt])
     assert os.path.exists(ckpt)
-    accuracy = train_digits.main(["--epochs", "2", "--batch-size", "128", "--checkpoint", ckpt,
-                                  "--resume"])
+    accuracy = train_digits.main(["--epochs", "2", "--checkpoint", ckpt, "--resume"])
     out = capsys.readouterr().out
     assert "adapter:" in out and "resumed from" in out and "samples/s" in out
     assert "epoch  1/1" in out and "epoch  2/2" in out and "epoch  1/2" not in out

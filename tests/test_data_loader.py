@@ -121,6 +121,7 @@ def test_seeded_shuffle_is_deterministic():
     assert a == order(generator=torch.Generator().manual_seed(7))
     assert a != order(generator=torch.Generator().manual_seed(8))
     assert sorted(sum(a, [])) == list(range(20))
+    assert a == order(generator=torch.Generator().manual_seed(7), num_workers=2)
     torch.manual_seed(1)
     b = order()
     torch.manual_seed(1)
@@ -171,7 +172,8 @@ def test_tensor_dataset_batches_are_one_gather_per_field():
     x, y = torch.randn(100, 784), torch.randint(0, 10, (100,))
     xs, ys = x.numpy(), y.numpy()
     g = torch.Generator().manual_seed(0)
-    order = list(torch.utils.data.RandomSampler(range(100), generator=g))
+    order = sum((b.tolist() for b in DataLoader(range(100), batch_size=32, shuffle=True,
+                                                generator=g)), [])
     rt = torch.get_runtime()
     for ds in (TensorDataset(x, y), Rows(x, y)):
         g.manual_seed(0)

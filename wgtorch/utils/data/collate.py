@@ -44,6 +44,8 @@ class HostTensor:
 def _as_tensor(array):
     """``array`` as a GPU tensor, or as a HostTensor inside a worker process."""
     if get_worker_info() is not None:
+        if array.dtype == np.float64:  # float64 data becomes float32 anyway: send half
+            array = array.astype(np.float32)
         return HostTensor(array)
     return creation.as_tensor(array)
 

@@ -3,9 +3,11 @@
 (``multiprocess.py`` holds the iterator that loads in worker processes.)
 """
 
+from ... import random as rnd
 from .dataset import IterableDataset
 from .fetch import create_fetcher
 from .prefetch import NOT_READY, DevicePrefetcher
+from .sampler import host_rng
 
 
 class BaseIter:
@@ -24,6 +26,11 @@ class BaseIter:
         self._num_workers = loader.num_workers
         self._collate_fn = loader.collate_fn
         self._prefetch_depth = loader.prefetch_factor or 0
+        # Drawn whether or not there are workers (as PyTorch does), so that a seeded
+        # generator shuffles the same way for any num_workers.
+        # NOTE: below 2**31 so every worker seed fits wgtorch's int64 (32-bit) storage.
+        rng = host_rng(loader.generator or rnd.default_generator)
+        self._base_seed = int(rng.integers(2**31 - max(loader.num_workers, 1)))
         self._start_epoch()
 
     def _start_epoch(self):

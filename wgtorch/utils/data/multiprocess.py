@@ -17,12 +17,10 @@ import queue
 import warnings
 import weakref
 
-from ... import random as rnd
 from .collate import upload
 from .fetch import MapDatasetFetcher
 from .iterator import BaseIter
 from .prefetch import NOT_READY
-from .sampler import host_rng
 from .worker import (MP_STATUS_CHECK_INTERVAL, ExceptionWrapper, IterableStop, ResumeIteration,
                      WorkerGPUError, worker_loop)
 
@@ -52,9 +50,6 @@ class MultiProcessIter(BaseIter):
         self._data_queue = ctx.Queue()
         self._done_event = ctx.Event()
         self._index_queues, self._workers = [], []
-        # NOTE: below 2**31 so every worker seed fits wgtorch's int64 (32-bit) storage.
-        rng = host_rng(loader.generator or rnd.default_generator)
-        base_seed = int(rng.integers(2**31 - self._num_workers))
         for worker_id in range(self._num_workers):
             index_queue = ctx.Queue()
             index_queue.cancel_join_thread()  # never block interpreter exit on unsent indices
@@ -62,7 +57,7 @@ class MultiProcessIter(BaseIter):
                 target=worker_loop,
                 args=(self._is_iterable, self._dataset, index_queue, self._data_queue,
                       self._done_event, self._auto_collation, self._collate_fn, self._drop_last,
-                      base_seed, loader.worker_init_fn, worker_id, self._num_workers),
+                      self._base_seed, loader.worker_init_fn, worker_id, self._num_workers),
                 daemon=True,
             )
             w.start()

@@ -12,6 +12,7 @@ import statistics
 import time
 
 from tinygrad import Device, Tensor, TinyJit, nn
+from tinygrad.helpers import Context
 
 
 def sync():
@@ -41,7 +42,7 @@ def steps_per_s(model, x, y, jit, seconds, repeats=3):
     opt = nn.optim.SGD(nn.state.get_parameters(model), lr=0.01)
 
     def step(x, y):
-        with Tensor.train():
+        with Context(TRAINING=1):
             opt.zero_grad()
             loss = model(x).sparse_categorical_crossentropy(y).backward()
             opt.step()

@@ -323,3 +323,30 @@ def test_autotune_caches_on_disk(tmp_path, monkeypatch):
     assert key.startswith("matmul:f32:") and entries[key]["name"] == "tiled"
     monkeypatch.setenv("WGTORCH_AUTOTUNE", "0")
     assert not kernel_choice.autotune_enabled()
+
+
+@pytest.mark.parametrize("choice", VARIANTS[:2], ids=lambda c: f"{c.name}{c.tile or ''}")
+def test_variants_k_past_loop_limit(choice):
+    # one dispatch walks at most choice.k_chunk values of K; the rest accumulate
+    a, b = rand(2, 70003), rand(70003, 4)
+    out = matmul_kernels.launch(torch.tensor(a), torch.tensor(b), choice=choice)
+    assert_close(out, a.astype(np.float64) @ b, atol=2e-2, rtol=1e-3)
+
+
+def test_product_gradients():
+    check_op([(3, 4), (3, 5), (5, 4)], lambda c, a, b: torch.addmm(c, a, b, beta=0.5, alpha=2),
+             ref=lambda c, a, b: 0.5 * c + 2 * (a @ b))
+    check_op([(4,), (3, 5), (5, 4)], lambda c, a, b: torch.addmm(c, a, b),
+             ref=lambda c, a, b: c + a @ b)
+    check_op([(2, 3, 5), (2, 5, 4)], torch.bmm, ref=np.matmul)
+    check_op([(1, 4), (2, 3, 5), (2, 5, 4)], lambda c, a, b: torch.baddbmm(c, a, b, alpha=3),
+             ref=lambda c, a, b: c + 3 * np.matmul(a, b))
+    check_op([(3, 5), (5,)], torch.mv, ref=np.matmul)
+    check_op([(3,), (4,)], torch.outer, ref=np.outer)
+
+
+def test_inplace_forms():
+    c, a, b = rand(3, 4), rand(3, 5), rand(5, 4)
+    t = torch.tensor(c)
+    assert t.addmm_(torch.tensor(a), torch.tensor(b), alpha=2) is t
+    assert_close(t, c + 2 * (a @ b), atol=1e-4)

@@ -19,6 +19,7 @@ from . import matmul_kernels
 from .pointwise import broadcast_shapes
 from .reduce import sum_to
 
+DOT_MATMUL_MAX = 8192  # longer dot products take multiply + tree reduction
 _TORCH_NAMES = {"float32": "float", "float16": "c10::Half", "int32": "int", "int64": "long",
                 "bool": "bool", "uint8": "unsigned char"}
 
@@ -162,6 +163,17 @@ def _check_bias(bias, shape, op, dtype):
         )
 
 
+def _inplace(name, fn):
+    from .copy import apply_inplace
+
+    def method(self, *args, **kwargs):
+        return apply_inplace(self, fn(self, *args, **kwargs))
+
+    method.__name__ = name
+    method.__doc__ = f"In-place version of ``{fn.__name__}``."
+    setattr(Tensor, name, method)
+
+
 # ---- vectors -------------------------------------------------------------------------------
 
 
@@ -204,8 +216,11 @@ def dot(input, tensor):
             f"{input.shape[0]} and {tensor.shape[0]} elements respectively"
         )
     _check_dtypes("dot", input, tensor, ("self", "other"))
-    # (1, K) @ (K, 1): the kernel splits a long K over dispatches
-    return _product(input.unsqueeze(0), tensor.unsqueeze(1)).view(())
+    if input.shape[0] > DOT_MATMUL_MAX:
+        # NOTE: as a (1, K) @ (K, 1) product one invocation would walk all of K; the
+        # reduction's tree uses the whole adapter
+        return (input * tensor).sum()
+    return _product(input.unsqueeze(0), tensor.unsqueeze(1)).view(())  # one dispatch
 
 
 vdot = tensor_method("vdot")(lambda input, other: dot(input, other))
@@ -484,3 +499,7 @@ def einsum(equation, *operands):
         y, ly = _einsum_reduce(y, ly, set(out) | later | set(lx))
         x, lx = _einsum_pair(x, lx, y, ly, set(out) | later)
     return x.permute(*(lx.index(c) for c in out)) if lx != out else x
+
+
+for _fn in (addmm, baddbmm, addmv):
+    _inplace(f"{_fn.__name__}_", _fn)

@@ -51,9 +51,8 @@ from .ops.shape import (
     column_stack, concat, concatenate, dstack, flip, fliplr, flipud, hstack, meshgrid,
     repeat_interleave, roll, row_stack, stack, tile, vstack,
 )
-from .ops.linalg import (
-    addmm, addmv, baddbmm, bmm, dot, einsum, ger, inner, matmul, mm, mv, outer, tensordot, vdot,
-)
+from .ops.contractions import einsum, inner, tensordot
+from .ops.linalg import addmm, addmv, baddbmm, bmm, dot, ger, matmul, mm, mv, outer, vdot
 from .ops.reduce import (
     all, amax, amin, any, argmax, argmin, count_nonzero, max, mean, min, prod, sum,
 )

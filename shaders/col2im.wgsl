@@ -4,6 +4,8 @@
 //                   of cols[n, (c * KH + kh) * KW + kw, oh * OW + ow].
 // One invocation per image element gathers its KH*KW candidates (no atomics, no races).
 // This is the input gradient of a convolution and the forward of a transposed convolution.
+// UNIT_STRIDE (stride 1, the common case) skips the divisibility tests and divisions, which
+// a CPU adapter scalarises. The launcher prepends `const UNIT_STRIDE: bool = ...;`.
 //
 // Bindings: 0 cols (read; contiguous [N, C*KH*KW, OH*OW] from element P.x_off),
 //           1 x (read_write; contiguous [N, C, H, W]),
@@ -35,17 +37,28 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let L = P.OH * P.OW;
     let base = P.x_off + (n * P.C + c) * P.KH * P.KW * L;
     var acc = 0.0;
+    // NOTE: predicated (select) rather than `continue`: lanes then share one control flow,
+    // which a CPU adapter's SIMD lanes need to run the loop at full width.
     for (var kh = 0u; kh < P.KH; kh++) {
         let yy = i32(h + P.PH) - i32(kh * P.DH);
-        if (yy < 0 || u32(yy) % P.SH != 0u) { continue; }
-        let oh = u32(yy) / P.SH;
-        if (oh >= P.OH) { continue; }
+        var oh = u32(max(yy, 0));
+        var ok_h = yy >= 0;
+        if (!UNIT_STRIDE) {
+            ok_h = ok_h && oh % P.SH == 0u;
+            oh = oh / P.SH;
+        }
+        ok_h = ok_h && oh < P.OH;
         for (var kw = 0u; kw < P.KW; kw++) {
             let xx = i32(w + P.PW) - i32(kw * P.DW);
-            if (xx < 0 || u32(xx) % P.SW != 0u) { continue; }
-            let ow = u32(xx) / P.SW;
-            if (ow >= P.OW) { continue; }
-            acc += cols[base + (kh * P.KW + kw) * L + oh * P.OW + ow];
+            var ow = u32(max(xx, 0));
+            var ok = ok_h && xx >= 0;
+            if (!UNIT_STRIDE) {
+                ok = ok && ow % P.SW == 0u;
+                ow = ow / P.SW;
+            }
+            ok = ok && ow < P.OW;
+            let j = select(0u, (kh * P.KW + kw) * L + oh * P.OW + ow, ok);
+            acc += select(0.0, cols[base + j], ok);
         }
     }
     x[i] = store_t(acc);

@@ -1,6 +1,6 @@
 // 2-D pooling forward over planes (N*C of them): one invocation per output element.
 //   MODE 0 max:          out = max over the (dilated) window, idx = argmax as h * W + w
-//                        (padding never wins; NaN propagates, as PyTorch).
+//                        (padding never wins; NaN propagates: a later NaN wins, as PyTorch).
 //   MODE 1 avg:          out = window sum / divisor (count_include_pad, divisor_override).
 //   MODE 2 adaptive avg: window rows [floor(oh*H/OH), ceil((oh+1)*H/OH)), same for columns.
 //   MODE 3 adaptive max: that window, max with argmax.
@@ -58,17 +58,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (MODE == 0u || MODE == 3u) {
         var best = bitcast<f32>(0xff800000u);  // -inf
         var best_j = -1;
+        // NOTE: predicated updates (select), no `continue`/`break`: the SIMD lanes of a CPU
+        // adapter then run the window loops together.
         for (var h = hs; h < he; h += dh) {
-            if (h < 0 || h >= i32(P.H)) { continue; }
+            let ok_h = h >= 0 && h < i32(P.H);
+            let row = base + u32(clamp(h, 0, i32(P.H) - 1)) * P.st.z;
             for (var w = ws; w < we; w += dw) {
-                if (w < 0 || w >= i32(P.W)) { continue; }
-                let v = x[base + u32(h) * P.st.z + u32(w) * P.st.w];
-                if (v > best || isnan_f(v) || best_j < 0) {
-                    best = v; best_j = h * i32(P.W) + w;
-                    if (isnan_f(v)) { break; }
-                }
+                let ok = ok_h && w >= 0 && w < i32(P.W);
+                let v = x[row + u32(clamp(w, 0, i32(P.W) - 1)) * P.st.w];
+                // PyTorch's rule: a later NaN or a larger value wins
+                let take = ok && (best_j < 0 || v > best || isnan_f(v));
+                best = select(best, v, take);
+                best_j = select(best_j, h * i32(P.W) + w, take);
             }
-            if (isnan_f(best)) { break; }
         }
         out[i] = best;
         idx[i] = best_j;

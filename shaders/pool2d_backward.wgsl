@@ -2,7 +2,10 @@
 // output window that contains it (no atomics, no races). Modes as in pool2d.wgsl:
 //   MODE 0 max / 3 adaptive max: sum g[o] over windows o whose argmax idx[o] is this element.
 //   MODE 1 avg / 2 adaptive avg: sum g[o] / divisor(o) over windows o containing it.
-// The launcher prepends `const MODE: u32 = ...;` and `fn store_t(v: f32) -> f32`.
+// NONOVERLAP (modes 0 and 1 with kernel <= stride and no dilation: MaxPool2d(2) and the like)
+// has at most one candidate window per input element: found with one division per dim, and
+// read without loops.
+// The launcher prepends `const MODE: u32`, `const NONOVERLAP: bool` and `fn store_t`.
 //
 // Bindings: 0 g (read; contiguous [N*C, OH, OW] from element P.x_off),
 //           1 idx (read; i32 [N*C, OH, OW], max modes only — else any buffer),
@@ -72,13 +75,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let ch = candidates(h, P.H, P.OH, P.KH, P.SH, P.PH, P.DH);
     let cw = candidates(w, P.W, P.OW, P.KW, P.SW, P.PW, P.DW);
     let me = i32(h * P.W + w);
+    if (NONOVERLAP) {
+        // at most one window holds this element: straight-line code, no loops
+        let oh = (h + P.PH) / P.SH;
+        let ow = (w + P.PW) / P.SW;
+        var v = 0.0;
+        if (oh < P.OH && ow < P.OW && h + P.PH < oh * P.SH + P.KH && w + P.PW < ow * P.SW + P.KW) {
+            let o = obase + oh * P.OW + ow;
+            if (MODE == 0u) {
+                if (idx[o - P.x_off] == me) { v = g[o]; }
+            } else {
+                v = g[o] / avg_divisor(oh, ow);
+            }
+        }
+        dx[i] = store_t(v);
+        return;
+    }
     var acc = 0.0;
     for (var oh = ch.x; oh <= ch.y; oh++) {
         let wh = window(u32(oh), P.H, P.OH, P.KH, P.SH, P.PH, P.DH);
-        if (i32(h) < wh.x || i32(h) >= wh.y || (i32(h) - wh.x) % wh.z != 0) { continue; }
+        if (i32(h) < wh.x || i32(h) >= wh.y) { continue; }
+        if (wh.z != 1 && (i32(h) - wh.x) % wh.z != 0) { continue; }
         for (var ow = cw.x; ow <= cw.y; ow++) {
             let ww = window(u32(ow), P.W, P.OW, P.KW, P.SW, P.PW, P.DW);
-            if (i32(w) < ww.x || i32(w) >= ww.y || (i32(w) - ww.x) % ww.z != 0) { continue; }
+            if (i32(w) < ww.x || i32(w) >= ww.y) { continue; }
+            if (ww.z != 1 && (i32(w) - ww.x) % ww.z != 0) { continue; }
             let o = obase + u32(oh) * P.OW + u32(ow);
             if (MODE == 0u || MODE == 3u) {
                 if (idx[o - P.x_off] == me) { acc += g[o]; }

@@ -275,3 +275,21 @@ def test_pool_errors():
         F.max_pool2d(torch.randn(5, 5), 2)
     with pytest.raises(RuntimeError, match="Output size is too small"):
         F.avg_pool2d(torch.randn(1, 1, 2, 2), 3)
+
+
+def test_long_rows_past_the_loop_limit():
+    # conv1d over a signal wider than im2col's row loop takes the one-element-per-invocation
+    # path; the result must still be exact
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((1, 1, 20000))
+    w = rng.standard_normal((1, 1, 3))
+    out = F.conv1d(torch.tensor(x, dtype=torch.float32), torch.tensor(w, dtype=torch.float32),
+                   padding=1)
+    ref = np.convolve(np.pad(x[0, 0], 1), w[0, 0, ::-1], mode="valid")
+    assert_close(out[0, 0], ref, atol=1e-4)
+
+
+def test_max_pool_nan_propagates():
+    x = torch.tensor([[[[1.0, float("nan")], [3.0, 2.0]]]])
+    out, idx = F.max_pool2d(x, 2, return_indices=True)
+    assert np.isnan(out.item()) and idx.item() == 1

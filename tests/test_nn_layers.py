@@ -303,3 +303,17 @@ def test_interpolate_nearest_and_bilinear():
     assert up(torch.randn(1, 1, 2, 3)).shape == torch.Size([1, 1, 4, 6])
     with pytest.raises(ValueError, match="only one of size or scale_factor should be defined"):
         F.interpolate(torch.randn(1, 1, 2, 2), size=3, scale_factor=2)
+
+
+def test_layer_norm_long_rows_composite_path():
+    from wgtorch.nn.functional.normalization import FUSED_MAX_D
+
+    x = RNG.standard_normal((2, FUSED_MAX_D + 10))
+    out = F.layer_norm(torch.tensor(x, dtype=torch.float32), (x.shape[1],))
+    assert_close(out, ref_layer_norm(x, 1), atol=1e-4)
+
+
+def test_one_hot_and_pad_reexports():
+    assert F.one_hot(torch.tensor([0, 2]), 3).numpy().tolist() == [[1, 0, 0], [0, 0, 1]]
+    assert F.pad(torch.ones(1, 2), (1, 2), value=0.5).numpy().tolist() == [[0.5, 1, 1, 0.5,
+                                                                             0.5]]

@@ -183,3 +183,19 @@ def test_kl_div():
              .sum() / 4)
     check_op([(4, 3), (4, 3)], lambda x, lt: F.kl_div(x, lt, reduction="sum", log_target=True),
              ref=lambda x, lt: (np.exp(lt) * (lt - x)).sum())
+
+
+def test_cross_entropy_many_classes_composite_path():
+    # past what one invocation may loop over, the same formula runs as wgtorch ops
+    from wgtorch.nn.functional.cross_entropy import FUSED_MAX_C
+
+    x = RNG.standard_normal((2, FUSED_MAX_C + 1)) * 0.1
+    t = np.array([5, FUSED_MAX_C])
+    xt = torch.tensor(x, dtype=torch.float32, requires_grad=True)
+    loss = F.cross_entropy(xt, torch.tensor(t), label_smoothing=0.1)
+    assert abs(loss.item() - ref_cross_entropy(x, t, ls=0.1)) < 1e-4
+    loss.backward()
+    onehot = np.zeros_like(x)
+    onehot[np.arange(2), t] = 1
+    expected = (np.exp(log_softmax(x)) - 0.9 * onehot - 0.1 / x.shape[1]) / 2
+    assert np.abs(xt.grad.numpy() - expected).max() < 1e-6

@@ -21,6 +21,7 @@ from ...tensor import Tensor
 
 _PARAMS = struct.Struct("<20I")
 WORKGROUP = 64
+ROW_LOOP_MAX = 16384  # im2col's per-row loop on CPU adapters
 
 Geometry = namedtuple("Geometry", "kh kw sh sw ph pw dh dw h w oh ow")
 
@@ -69,10 +70,16 @@ def im2col(x, g):
     total = out.numel()
     if total:
         rt = get_runtime()
-        kern = rt.kernel(("im2col",), lambda: load_shader("im2col.wgsl"), 1, 1)
-        params = _words(g, n, c, total, x._offset, x._stride)
+        # CPU adapters: one invocation per output row (index decoding paid once per row);
+        # the row loop must stay under lavapipe's 65,535 iterations
+        rows = rt.is_cpu_adapter and g.ow <= ROW_LOOP_MAX
+        kern = rt.kernel(("im2col", rows),
+                         lambda: f"const ROWS: bool = {str(rows).lower()};\n"
+                         + load_shader("im2col.wgsl"), 1, 1)
+        count = total // g.ow if rows else total
+        params = _words(g, n, c, count, x._offset, x._stride)
         rt.dispatch(kern, [x._storage.buffer, out._storage.buffer], params,
-                    -(-total // WORKGROUP))
+                    -(-count // WORKGROUP))
     return out
 
 
@@ -84,8 +91,10 @@ def col2im(cols, g, channels):
     total = out.numel()
     if total:
         rt = get_runtime()
-        kern = rt.kernel(("col2im", cols.dtype.name),
-                         lambda: _store_prelude(cols.dtype) + load_shader("col2im.wgsl"), 1, 1)
+        unit = g.sh == 1 and g.sw == 1
+        kern = rt.kernel(("col2im", cols.dtype.name, unit),
+                         lambda: f"const UNIT_STRIDE: bool = {str(unit).lower()};\n"
+                         + _store_prelude(cols.dtype) + load_shader("col2im.wgsl"), 1, 1)
         params = _words(g, n, channels, total, cols._offset)
         rt.dispatch(kern, [cols._storage.buffer, out._storage.buffer], params,
                     -(-total // WORKGROUP))

@@ -62,8 +62,12 @@ def _launch_backward(grad, idx, g, input_shape):
     total = dx.numel()
     if total:
         mode = g.mode if g.mode != GATHER else MAX
-        kern = rt.kernel(("pool2d_backward", mode, grad.dtype.name),
-                         lambda: _source("pool2d_backward.wgsl", mode, grad.dtype), 2, 1)
+        nonoverlap = (mode in (MAX, AVG) and g.kh <= g.sh and g.kw <= g.sw
+                      and (mode == AVG or g.dh == g.dw == 1))
+        kern = rt.kernel(
+            ("pool2d_backward", mode, nonoverlap, grad.dtype.name),
+            lambda: f"const NONOVERLAP: bool = {str(nonoverlap).lower()};\n"
+            + _source("pool2d_backward.wgsl", mode, grad.dtype), 2, 1)
         idx_src = idx if idx is not None else grad
         buffers = [grad._storage.buffer, idx_src._storage.buffer, dx._storage.buffer]
         rt.dispatch(kern, buffers, _params(g, total, c, offset=grad._offset),

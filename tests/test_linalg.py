@@ -285,6 +285,13 @@ def test_integer_and_half_dtypes():
     assert out.dtype is torch.float16
     expected = x.astype(np.float16).astype(np.float32) @ y.astype(np.float16).astype(np.float32)
     assert_close(out, expected.astype(np.float16), atol=1e-2, rtol=1e-2)
+    for choice in VARIANTS:  # every kernel in each storage type (i32, u32)
+        out = matmul_kernels.launch(torch.tensor(a, dtype=torch.int32),
+                                    torch.tensor(b, dtype=torch.int32), choice=choice)
+        np.testing.assert_array_equal(out.numpy(), a @ b)
+        out = matmul_kernels.launch(torch.tensor(u, dtype=torch.uint8),
+                                    torch.tensor(v, dtype=torch.uint8), choice=choice)
+        np.testing.assert_array_equal(out.numpy(), (u @ v) % 256)
     with pytest.raises(RuntimeError, match="not implemented for 'Bool'"):
         torch.ones(2, 2, dtype=torch.bool) @ torch.ones(2, 2, dtype=torch.bool)
     with pytest.raises(RuntimeError, match="same dtype"):

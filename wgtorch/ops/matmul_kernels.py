@@ -42,6 +42,11 @@ FLAG_ACCUMULATE = 2
 # ---- shader sources ----------------------------------------------------------------------
 
 
+def _type_key(dtype):
+    """What a kernel's source depends on: the storage type and the rounding on store."""
+    return dtype.name if dtype in (dt.float16, dt.uint8) else dtype.wgsl
+
+
 def _prelude(dtype, **consts):
     """WGSL declarations a matmul shader file expects: element type, store rounding, consts."""
     if dtype is dt.float16:
@@ -147,7 +152,8 @@ def _vec_dim(x, batch_shape, rows, cols):
 
 def _aligned_copy(x):
     """A copy of ``x`` whose rows start on 16-byte boundaries: (*batch, R, C) viewed out of
-    a (*batch, R, C rounded up to 4) buffer. The padding is never read unmasked."""
+    a (*batch, R, C rounded up to 4) buffer. Kernels read the padding only into outputs they
+    do not store."""
     from .copy import copy_into
 
     *batch, r, c = x.shape
@@ -191,9 +197,6 @@ def launch(a, b, bias=None, alpha=1, beta=1, choice=None):
     if choice is None:
         choice = kernel_choice.choose(M, N, K, prod(batch_shape), dtype, a_vec is not None,
                                       b_vec is not None)
-    strided = (rt.kernel(("matmul_strided", dtype.name),
-                         lambda: _prelude(dtype) + load_shader("matmul_strided.wgsl"), 3, 1),
-               (4, 4), False)
     k_main = K
     if choice.name == "tiled":
         if a_vec is None:
@@ -203,26 +206,32 @@ def launch(a, b, bias=None, alpha=1, beta=1, choice=None):
         tm, tn = choice.tile
         wg = choice.workgroup_size
         av, bv = ("k" if a_vec == -1 else "m"), ("n" if b_vec == -1 else "k")
-        main = (rt.kernel(("matmul_tiled", dtype.name, tm, tn, av, bv, wg),
+        main = (rt.kernel(("matmul_tiled", _type_key(dtype), tm, tn, av, bv, wg),
                           lambda: _tiled_source(dtype, tm, tn, av, bv, wg), 3, 1, wg),
                 choice.tile, False)
         k_main = K - K % 4  # the tiled loop takes k in fours; the strided kernel adds the rest
     elif choice.name == "workgroup":
-        main = (rt.kernel(("matmul_workgroup", dtype.name),
+        main = (rt.kernel(("matmul_workgroup", _type_key(dtype)),
                           lambda: _prelude(dtype) + load_shader("matmul_workgroup.wgsl"), 3, 1,
                           256),
                 (64, 64), True)
     else:
-        main = strided
+        main = _strided_kernel(rt, dtype)
     parts = []
     if k_main > 0 or K == 0:
         parts.append((main, 0, k_main, choice.k_chunk))
     if k_main < K:
-        parts.append((strided, k_main, K, choice.k_chunk))
+        parts.append((_strided_kernel(rt, dtype), k_main, K, choice.k_chunk))
     for n, (variant, k_begin, k_end, k_chunk) in enumerate(parts):
         _dispatch_range(rt, variant, a, b, bias, alpha, beta, out, k_begin, k_end, k_chunk,
                         accumulate=n > 0)
     return out
+
+
+def _strided_kernel(rt, dtype):
+    kern = rt.kernel(("matmul_strided", _type_key(dtype)),
+                     lambda: _prelude(dtype) + load_shader("matmul_strided.wgsl"), 3, 1)
+    return kern, (4, 4), False
 
 
 def _dispatch_range(rt, variant, a, b, bias, alpha, beta, out, k_begin, k_end, k_chunk,

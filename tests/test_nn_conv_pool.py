@@ -88,7 +88,8 @@ def ref_pool2d(x, k, s, p, d=(1, 1), ceil_mode=False, mode="max", count_include_
                 win = x[:, :, rows][:, :, :, cols].reshape(n, c, -1)
                 am = win.argmax(-1)
                 out[:, :, i, j] = win.max(-1)
-                idx[:, :, i, j] = np.array(rows)[am // len(cols)] * w + np.array(cols)[am % len(cols)]
+                rows_a, cols_a = np.array(rows), np.array(cols)
+                idx[:, :, i, j] = rows_a[am // len(cols)] * w + cols_a[am % len(cols)]
             else:
                 he, we = min(hs + k[0], h + p[0]), min(ws + k[1], w + p[1])
                 size = (he - hs) * (we - ws)
@@ -264,7 +265,8 @@ def test_pool1d_and_modules():
     check_op([(2, 3, 11)], lambda x: F.max_pool1d(x, 3, stride=2, padding=1),
              ref=lambda x: ref_pool2d(x[:, :, None], (1, 3), (1, 2), (0, 1))[0][:, :, 0])
     check_op([(2, 3, 11)], lambda x: nn.AvgPool1d(4, stride=3)(x),
-             ref=lambda x: ref_pool2d(x[:, :, None], (1, 4), (1, 3), (0, 0), mode="avg")[0][:, :, 0])
+             ref=lambda x: ref_pool2d(x[:, :, None], (1, 4), (1, 3), (0, 0),
+                                      mode="avg")[0][:, :, 0])
     assert nn.MaxPool2d(2)(torch.randn(3, 8, 8)).shape == torch.Size([3, 4, 4])
 
 

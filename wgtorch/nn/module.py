@@ -3,48 +3,22 @@
 Assigning a ``Parameter``, a ``Module`` or a registered buffer name to an attribute records it
 in ``_parameters``, ``_modules`` or ``_buffers``; everything else (parameters(), state_dict(),
 to(), train()...) walks those three dicts, so the key names match PyTorch's
-(``features.0.weight``, ``bn.running_mean``...).
+(``features.0.weight``, ``bn.running_mean``...). state_dict/load_state_dict live in
+state_dict.py, hooks and ``__call__`` in hooks.py.
 """
 
-import itertools
-from collections import OrderedDict, namedtuple
+from collections import OrderedDict
 
 from .. import dtypes as dt
 from ..autograd.grad_mode import no_grad
-from ..tensor import RemovableHandle, Tensor
+from ..tensor import Tensor
+from .hooks import (  # noqa: F401 - re-exported as nn.module's names, as in PyTorch
+    HooksMixin,
+    register_module_forward_hook,
+    register_module_forward_pre_hook,
+)
 from .parameter import Buffer, Parameter
-
-
-class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
-    def __repr__(self):
-        if not self.missing_keys and not self.unexpected_keys:
-            return "<All keys matched successfully>"
-        return super().__repr__()
-
-    __str__ = __repr__
-
-
-_global_forward_hooks = OrderedDict()
-_global_forward_pre_hooks = OrderedDict()
-_hook_ids = itertools.count()
-
-
-class _HookHandle(RemovableHandle):
-    """``handle.remove()`` unregisters a module hook."""
-
-    def __init__(self, hooks_dict, key, extra_dicts=()):
-        self.hooks_dict, self.key, self.extra_dicts = hooks_dict, key, extra_dicts
-        self.id = key
-
-    def remove(self):
-        for d in (self.hooks_dict, *self.extra_dicts):
-            d.pop(self.key, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
+from .state_dict import StateDictMixin, _IncompatibleKeys  # noqa: F401
 
 
 def _addindent(s, num_spaces):
@@ -54,7 +28,7 @@ def _addindent(s, num_spaces):
     return lines[0] + "\n" + "\n".join(" " * num_spaces + line for line in lines[1:])
 
 
-class Module:
+class Module(HooksMixin, StateDictMixin):
     """Base class for all neural network modules.
 
     Example::
@@ -410,183 +384,6 @@ class Module:
     def bfloat16(self):
         raise TypeError("wgtorch has no bfloat16: use Module.half() or keep float32")
 
-    # ---- state dict ---------------------------------------------------------------------
-
-    def _save_to_state_dict(self, destination, prefix, keep_vars):
-        for name, param in self._parameters.items():
-            if param is not None:
-                destination[prefix + name] = param if keep_vars else param.detach()
-        for name, buf in self._buffers.items():
-            if buf is not None and name not in self._non_persistent_buffers_set:
-                destination[prefix + name] = buf if keep_vars else buf.detach()
-
-    def state_dict(self, *args, destination=None, prefix="", keep_vars=False):
-        """An ordered dict of parameters and persistent buffers, keyed like PyTorch's."""
-        if args:  # PyTorch's deprecated positional form: (destination, prefix, keep_vars)
-            destination = args[0]
-            prefix = args[1] if len(args) > 1 else prefix
-            keep_vars = args[2] if len(args) > 2 else keep_vars
-        if destination is None:
-            destination = OrderedDict()
-            destination._metadata = OrderedDict()
-        metadata = getattr(destination, "_metadata", None)
-        if metadata is not None:
-            metadata[prefix[:-1]] = {"version": self._version}
-        self._save_to_state_dict(destination, prefix, keep_vars)
-        for name, module in self._modules.items():
-            if module is not None:
-                module.state_dict(destination=destination, prefix=prefix + name + ".",
-                                  keep_vars=keep_vars)
-        return destination
-
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
-                              unexpected_keys, error_msgs):
-        persistent = {k: v for k, v in self._buffers.items()
-                      if k not in self._non_persistent_buffers_set}
-        local_state = {k: v for k, v in itertools.chain(self._parameters.items(),
-                                                        persistent.items()) if v is not None}
-        for name, param in local_state.items():
-            key = prefix + name
-            if key not in state_dict:
-                if strict:
-                    missing_keys.append(key)
-                continue
-            value = state_dict[key]
-            if not isinstance(value, Tensor):
-                error_msgs.append(
-                    f'While copying the parameter named "{key}", expected torch.Tensor or '
-                    f"Tensor-like object from checkpoint but received {type(value)}"
-                )
-                continue
-            if tuple(value.shape) != tuple(param.shape):
-                error_msgs.append(
-                    f"size mismatch for {key}: copying a param with shape {value.shape} from "
-                    f"checkpoint, the shape in current model is {param.shape}."
-                )
-                continue
-            try:
-                with no_grad():
-                    param.copy_(value.to(param.device))
-            except Exception as ex:  # noqa: BLE001 - reported like PyTorch, with the key
-                error_msgs.append(
-                    f'While copying the parameter named "{key}", whose dimensions in the model '
-                    f"are {param.shape} and whose dimensions in the checkpoint are "
-                    f"{value.shape}, an exception occurred : {ex.args}."
-                )
-        if strict:
-            for key in state_dict:
-                if not key.startswith(prefix):
-                    continue
-                input_name = key[len(prefix):].split(".", 1)
-                if input_name[0] not in self._modules and input_name[0] not in local_state:
-                    unexpected_keys.append(key)
-
-    def load_state_dict(self, state_dict, strict=True, assign=False):
-        """Copy parameters and buffers from ``state_dict`` into this module and descendants.
-
-        With ``strict=True`` missing or unexpected keys raise PyTorch's RuntimeError; either
-        way the result lists them as ``(missing_keys, unexpected_keys)``.
-        """
-        if not hasattr(state_dict, "keys"):
-            raise TypeError(
-                f"Expected state_dict to be dict-like, got {type(state_dict)}."
-            )
-        missing_keys, unexpected_keys, error_msgs = [], [], []
-        metadata = getattr(state_dict, "_metadata", None)
-        state_dict = OrderedDict(state_dict)
-
-        def load(module, prefix=""):
-            local_metadata = {} if metadata is None else metadata.get(prefix[:-1], {})
-            if assign:
-                local_metadata = dict(local_metadata, assign_to_params_buffers=True)
-            module._load_from_state_dict(state_dict, prefix, local_metadata, True,
-                                         missing_keys, unexpected_keys, error_msgs)
-            for name, child in module._modules.items():
-                if child is not None:
-                    load(child, prefix + name + ".")
-
-        load(self)
-        if strict:
-            if unexpected_keys:
-                error_msgs.insert(0, "Unexpected key(s) in state_dict: {}. ".format(
-                    ", ".join(f'"{k}"' for k in unexpected_keys)))
-            if missing_keys:
-                error_msgs.insert(0, "Missing key(s) in state_dict: {}. ".format(
-                    ", ".join(f'"{k}"' for k in missing_keys)))
-        if error_msgs:
-            raise RuntimeError("Error(s) in loading state_dict for {}:\n\t{}".format(
-                type(self).__name__, "\n\t".join(error_msgs)))
-        return _IncompatibleKeys(missing_keys, unexpected_keys)
-
-    # ---- hooks and call -------------------------------------------------------------------
-
-    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
-        """``hook(module, args)`` runs before ``forward``; it may return new args."""
-        key = next(_hook_ids)
-        self._forward_pre_hooks[key] = hook
-        if with_kwargs:
-            self._forward_pre_hooks_with_kwargs[key] = True
-        if prepend:
-            self._forward_pre_hooks.move_to_end(key, last=False)
-        return _HookHandle(self._forward_pre_hooks, key, (self._forward_pre_hooks_with_kwargs,))
-
-    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False,
-                              always_call=False):
-        """``hook(module, args, output)`` runs after ``forward``; it may return a new output."""
-        key = next(_hook_ids)
-        self._forward_hooks[key] = hook
-        if with_kwargs:
-            self._forward_hooks_with_kwargs[key] = True
-        if always_call:
-            self._forward_hooks_always_called[key] = True
-        if prepend:
-            self._forward_hooks.move_to_end(key, last=False)
-        return _HookHandle(self._forward_hooks, key, (self._forward_hooks_with_kwargs,
-                                                      self._forward_hooks_always_called))
-
-    def _call_impl(self, *args, **kwargs):
-        if not (self._forward_hooks or self._forward_pre_hooks or _global_forward_hooks
-                or _global_forward_pre_hooks):
-            return self.forward(*args, **kwargs)
-        for key, hook in itertools.chain(_global_forward_pre_hooks.items(),
-                                         self._forward_pre_hooks.items()):
-            if key in self._forward_pre_hooks_with_kwargs:
-                result = hook(self, args, kwargs)
-                if result is not None:
-                    if not (isinstance(result, tuple) and len(result) == 2):
-                        raise RuntimeError(
-                            "forward pre-hook must return None or a tuple of (new_args, "
-                            f"new_kwargs), but got {result}."
-                        )
-                    args, kwargs = result
-            else:
-                result = hook(self, args)
-                if result is not None:
-                    args = result if isinstance(result, tuple) else (result,)
-        called = set()
-        try:
-            output = self.forward(*args, **kwargs)
-            for key, hook in itertools.chain(_global_forward_hooks.items(),
-                                             self._forward_hooks.items()):
-                called.add(key)
-                if key in self._forward_hooks_with_kwargs:
-                    result = hook(self, args, kwargs, output)
-                else:
-                    result = hook(self, args, output)
-                if result is not None:
-                    output = result
-        except Exception:
-            for key, hook in self._forward_hooks.items():
-                if key in self._forward_hooks_always_called and key not in called:
-                    try:
-                        hook(self, args, None)
-                    except Exception:  # noqa: BLE001 - the original error matters more
-                        pass
-            raise
-        return output
-
-    __call__ = _call_impl
-
     # ---- printing ---------------------------------------------------------------------------
 
     def _get_name(self):
@@ -619,16 +416,3 @@ class Module:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-
-
-def register_module_forward_hook(hook):
-    """A forward hook called for every module (PyTorch's global hook)."""
-    key = next(_hook_ids)
-    _global_forward_hooks[key] = hook
-    return _HookHandle(_global_forward_hooks, key)
-
-
-def register_module_forward_pre_hook(hook):
-    key = next(_hook_ids)
-    _global_forward_pre_hooks[key] = hook
-    return _HookHandle(_global_forward_pre_hooks, key)

@@ -54,7 +54,8 @@ def make_geometry(h, w, kernel, stride, padding, dilation, padding_after=None):
 
 def _store_prelude(dtype):
     if dtype is dt.float16:
-        return "fn store_t(v: f32) -> f32 { return unpack2x16float(pack2x16float(vec2<f32>(v, 0.0))).x; }\n"
+        return ("fn store_t(v: f32) -> f32 "
+                "{ return unpack2x16float(pack2x16float(vec2<f32>(v, 0.0))).x; }\n")
     return "fn store_t(v: f32) -> f32 { return v; }\n"
 
 

@@ -251,3 +251,17 @@ def test_clip_grad_and_vector_conversion():
     assert vec.shape == torch.Size([3])
     nn.utils.vector_to_parameters(vec * 2, params)
     assert_close(params[1], np.array([[2 * float(vec[2])]]))
+
+
+def test_deepcopy_copies_parameters_and_buffers_on_the_gpu():
+    import copy
+
+    net = Net()
+    twin = copy.deepcopy(net)
+    assert twin.fc.weight is not net.fc.weight and isinstance(twin.fc.weight, nn.Parameter)
+    with torch.no_grad():
+        twin.fc.weight.fill_(0.0)
+        twin.features[1].running_mean.fill_(5.0)
+    assert float(net.fc.weight.abs().sum()) > 0
+    assert float(net.features[1].running_mean.sum()) == 0
+    assert [n for n, _ in twin.named_parameters()] == [n for n, _ in net.named_parameters()]

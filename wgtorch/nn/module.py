@@ -7,6 +7,8 @@ to(), train()...) walks those three dicts, so the key names match PyTorch's
 state_dict.py, hooks and ``__call__`` in hooks.py.
 """
 
+import copy
+import itertools
 from collections import OrderedDict
 
 from .. import dtypes as dt
@@ -413,6 +415,20 @@ class Module(HooksMixin, StateDictMixin):
 
     def __getstate__(self):
         return self.__dict__.copy()
+
+    def __deepcopy__(self, memo):
+        """``copy.deepcopy(model)``: parameters and buffers become fresh GPU copies."""
+        # NOTE: GPU buffers cannot be pickled or deep-copied field by field, so every registered
+        # tensor is copied on the GPU first and found in ``memo`` by the generic deepcopy below.
+        for t in itertools.chain(self.parameters(), self.buffers()):
+            if id(t) not in memo:
+                memo[id(t)] = (Parameter(t.detach().clone(), t.requires_grad)
+                               if isinstance(t, Parameter) else t.detach().clone())
+        new = object.__new__(type(self))
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            new.__dict__[key] = copy.deepcopy(value, memo)
+        return new
 
     def __setstate__(self, state):
         self.__dict__.update(state)

@@ -6,7 +6,6 @@ initialisation, so state_dicts move between PyTorch and wgtorch.
 """
 
 import copy
-import itertools
 
 from ..ops.creation import empty
 from . import functional as F
@@ -174,22 +173,13 @@ class TransformerEncoderLayer(Module):
         return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
 
 
-def _clone(module):
-    """A deep copy whose parameters and buffers are fresh GPU copies."""
-    memo = {}
-    for t in itertools.chain(module.parameters(), module.buffers()):
-        memo[id(t)] = (Parameter(t.detach().clone(), t.requires_grad)
-                       if isinstance(t, Parameter) else t.clone())
-    return copy.deepcopy(module, memo)
-
-
 class TransformerEncoder(Module):
     """A stack of ``num_layers`` copies of ``encoder_layer`` (and an optional final norm)."""
 
     def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True,
                  mask_check=True):
         super().__init__()
-        self.layers = ModuleList([_clone(encoder_layer) for _ in range(num_layers)])
+        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
         self.num_layers = num_layers
         self.norm = norm
 

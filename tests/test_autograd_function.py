@@ -268,7 +268,13 @@ def test_once_differentiable_and_double_backward_of_function():
     class CubeOnce(Cube):
         backward = staticmethod(torch.autograd.once_differentiable(Cube.backward))
 
-    (g,) = torch.autograd.grad(CubeOnce.apply(x).sum(), x, create_graph=True)
+    v = torch.ones(3, requires_grad=True)  # as in PyTorch, only grads requiring grad count
+    (g,) = torch.autograd.grad(CubeOnce.apply(x), x, v, create_graph=True)
+    assert_close(g, 3 * x.detach().numpy() ** 2, atol=1e-5)
+    with pytest.raises(RuntimeError, match="trying to differentiate twice a function that was "
+                                           "marked with @once_differentiable"):
+        g.sum().backward()
+    (g,) = torch.autograd.grad(CubeOnce.apply(x).sum(), x)
     assert not g.requires_grad
 
 

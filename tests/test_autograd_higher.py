@@ -109,12 +109,18 @@ def test_second_derivative_of_product_cross_terms():
 def test_backward_create_graph_then_backward_again():
     x = rand(4)
     y = (x * x * x).sum()
-    y.backward(create_graph=True)
+    with pytest.warns(UserWarning, match="create a reference cycle"):
+        y.backward(create_graph=True)
     g = x.grad
     assert g.requires_grad
     x.grad = None
     g.sum().backward()
     assert_close(x.grad, 6 * np_of(x), atol=1e-5)
+    w = rand(2, 2)
+    with pytest.warns(UserWarning):
+        (w.view(4) * w.view(4)).sum().backward(create_graph=True)
+    w.grad.detach_()  # what Optimizer.zero_grad does: .grad is never a view
+    assert not w.grad.requires_grad
 
 
 def test_second_order_matmul():

@@ -4,6 +4,8 @@ PyTorch's semantics: see ``function.py`` (graph nodes, custom Functions, saved t
 ``engine.py`` (the backward pass) and ``grad_mode.py``.
 """
 
+import warnings
+
 from . import grad_mode
 from .engine import run_backward
 from .function import Function, FunctionCtx, once_differentiable
@@ -64,6 +66,16 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
         grad_tensors = grad_variables
     grads = _make_grads(tensors, _as_tuple(grad_tensors))
     retain = create_graph if retain_graph is None else retain_graph
+    if create_graph:
+        warnings.warn(
+            "Using backward() with create_graph=True will create a reference cycle between the "
+            "parameter and its gradient which can cause a memory leak. We recommend using "
+            "autograd.grad when creating the graph to avoid this. If you have to use this "
+            "function, make sure to reset the .grad fields of your parameters to None after use "
+            "to break the cycle and avoid the leak.",
+            UserWarning,
+            stacklevel=3,
+        )
     if inputs is None:
         run_backward(tensors, grads, retain, create_graph)
         return

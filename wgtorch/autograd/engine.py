@@ -210,7 +210,9 @@ def _store_grad(t, g, state):
 
 
 def _owns_buffer(g):
-    return g._offset == 0 and g._storage.numel == g.numel() and g.is_contiguous()
+    # NOTE: not a differentiable view either (create_graph): a .grad must allow detach_()
+    return (g._offset == 0 and g._storage.numel == g.numel() and g.is_contiguous()
+            and g._view_version is None)
 
 
 def _call(node, grads, state):

@@ -138,6 +138,11 @@ class Node(FunctionCtx):
     def __repr__(self):
         return f"<{self.name()} object at {hex(id(self))}>"
 
+    @property
+    def metadata(self):
+        """A dict for user data attached to this node."""
+        return self.__dict__.setdefault("_metadata", {})
+
     def register_prehook(self, hook):
         """``hook(grad_outputs) -> new grad_outputs or None``, called before this node runs."""
         if self._node_pre_hooks is None:
@@ -352,8 +357,22 @@ def _save(t, outs):
     return SavedTensor(t)
 
 
+class DelayedError(Function):
+    """Passes ``g`` through; backpropagating through it raises ``message``."""
+
+    @staticmethod
+    def forward(ctx, message, g):
+        ctx.message = message
+        return g._alias()
+
+    @staticmethod
+    def backward(ctx, gg):
+        raise RuntimeError(ctx.message)
+
+
 def once_differentiable(fn):
-    """Decorator for ``backward``: runs it without recording a graph (PyTorch's)."""
+    """Decorator for ``backward``: runs it without recording a graph, so the gradients it
+    returns cannot be differentiated again (doing so raises, as in PyTorch)."""
     import functools
 
     @functools.wraps(fn)
@@ -361,8 +380,21 @@ def once_differentiable(fn):
         prev = grad_state.enabled
         grad_state.enabled = False
         try:
-            return fn(ctx, *grads)
+            out = fn(ctx, *grads)
         finally:
             grad_state.enabled = prev
+        T = Tensor or _tensor_type()
+        if not prev or not any(isinstance(g, T) and g.requires_grad for g in grads):
+            return out
+        # as PyTorch: outputs become (detached) inputs of a node whose backward raises
+        message = ("trying to differentiate twice a function that was marked with "
+                   "@once_differentiable")
+        single = not isinstance(out, tuple)
+        wrapped = tuple(
+            DelayedError.apply(message, g.detach().requires_grad_())
+            if isinstance(g, T) and g.dtype.is_floating_point else g
+            for g in ((out,) if single else out)
+        )
+        return wrapped[0] if single else wrapped
 
     return wrapper

@@ -265,3 +265,13 @@ def test_deepcopy_copies_parameters_and_buffers_on_the_gpu():
     assert float(net.fc.weight.abs().sum()) > 0
     assert float(net.features[1].running_mean.sum()) == 0
     assert [n for n, _ in twin.named_parameters()] == [n for n, _ in net.named_parameters()]
+
+
+def test_load_state_dict_assign_and_buffer_assignment():
+    lin = nn.Linear(2, 2)
+    w = torch.ones(2, 2)
+    lin.load_state_dict({"weight": w, "bias": torch.zeros(2)}, assign=True)
+    assert lin.weight._storage is w._storage and isinstance(lin.weight, nn.Parameter)
+    m = nn.Module()
+    m.stat = nn.Buffer(torch.zeros(3), persistent=False)
+    assert "stat" in m._buffers and "stat" not in m.state_dict()

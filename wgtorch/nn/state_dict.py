@@ -72,6 +72,9 @@ class StateDictMixin:
                 )
                 continue
             try:
+                if local_metadata.get("assign_to_params_buffers", False):
+                    self._assign_from_state_dict(name, value)
+                    continue
                 with no_grad():
                     param.copy_(value.to(param.device))
             except Exception as ex:  # noqa: BLE001 - reported like PyTorch, with the key
@@ -87,6 +90,17 @@ class StateDictMixin:
                 input_name = key[len(prefix):].split(".", 1)
                 if input_name[0] not in self._modules and input_name[0] not in local_state:
                     unexpected_keys.append(key)
+
+    def _assign_from_state_dict(self, name, value):
+        """``assign=True``: the module takes the checkpoint's tensor itself (no copy)."""
+        from .parameter import Parameter
+
+        if name in self._parameters:
+            old = self._parameters[name]
+            self._parameters[name] = value if isinstance(value, Parameter) else Parameter(
+                value.detach(), requires_grad=old.requires_grad)
+        else:
+            self._buffers[name] = value
 
     def load_state_dict(self, state_dict, strict=True, assign=False):
         """Copy parameters and buffers from ``state_dict`` into this module and descendants.

@@ -1,21 +1,24 @@
 // sort.wgsl: stable bitonic sort of rows along one dim (template; wgtorch/ops/sort.py fills
-// in the placeholders and picks one of three bodies per dispatch).
+// in the placeholders and picks one of the bodies below per kernel).
 //
-// Rows are padded to P = next power of two >= L in two scratch arrays: keys (the values)
-// and idx (each key's position in its row; idx >= L marks padding). Element (row, q) lives at
-// row * P + q, where row = o * inner + i for the strided 3-D input view
-// x[base + o*so + r*sr + i*si].
-//   init:  keys/idx <- the input row and 0..P-1.
-//   stage: one compare-exchange step (k, j) of the bitonic network; invocation t handles
-//          the pair (a, a + j), a = 2j*(t / j) + t % j, sorting up where (a & k) == 0.
-//          Loop-free: the host issues log2(P) * (log2(P) + 1) / 2 of them.
-//   out:   values/indices <- the first K (L for sort, k for topk) of each row, in the
-//          contiguous layout of the input's shape with K along the dim.
+// Rows are padded to P = next power of two >= max(L, 16) in two scratch arrays: keys (the
+// values) and idx (each key's position in its row; idx >= L marks padding). Position q of row
+// row lives at row * P + q, where row = o * inner + i for the strided 3-D input view
+// x[base + o*so + r*sr + i*si]. The bodies (generated in sort.py, register arrays unrolled):
+//   init:    an invocation loads 16 consecutive positions of x and runs every stage
+//            k <= 16 of the bitonic network on them in registers.
+//   groupN:  an invocation runs N consecutive steps (distances P.j << (N-1) .. P.j) of
+//            stage P.k on the 2^N positions it owns, in registers; sorting up where
+//            (position & k) == 0. The host issues ceil(log2(k) / 4) of them per stage k.
+//   out:     values/indices <- the first K (L for sort, k for topk) of each row, in the
+//            contiguous layout of the input's shape with K along the dim.
+//   gather / scatter: values picked at / written to indices along the dim (sort's backward).
+// No loops: nothing to bound for lavapipe's 65,535-iteration limit.
 // The order is total, so the sort is stable: real keys before padding, then by value (NaN
 // after every number ascending, before it descending, as PyTorch sorts), then by idx.
 //
-// Bindings: init: 0 x, 1 keys, 2 idx; stage: 0 keys, 1 idx; out: 0 keys, 1 idx, 2 values,
-// 3 indices; then P.
+// Bindings: init: 0 x, 1 keys, 2 idx; groupN: 0 keys, 1 idx; out: 0 keys, 1 idx, 2 values,
+// 3 indices; gather/scatter: 0 src, 1 indices, 2 values/out; then P.
 
 struct Params {
     total: u32, P: u32, L: u32, inner: u32, k: u32, j: u32, base: u32, so: u32,

@@ -666,3 +666,13 @@ def test_long_chain_of_ops_is_right():
         y = y * 0.5 + k % 3
         ref = ref * 0.5 + k % 3
     assert_close(y, ref)
+
+
+def test_numpy_scalars_are_python_numbers():
+    x = torch.tensor([1.0, 2.0])
+    assert (x * np.float32(2)).tolist() == [2.0, 4.0]
+    assert (np.int64(3) + x).tolist() == [4.0, 5.0]
+    assert (torch.tensor([1, 2]) * np.int64(3)).dtype is torch.int64
+    assert (x / np.sqrt(4.0)).tolist() == [0.5, 1.0]
+    assert torch.maximum(x, torch.tensor(1.5)).tolist() == [1.5, 2.0]
+    assert (x > np.float32(1.5)).tolist() == [False, True]

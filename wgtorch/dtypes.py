@@ -26,7 +26,8 @@ import numpy as np
 class dtype:
     """A tensor element type (``wgtorch.float32`` ...)."""
 
-    __slots__ = ("name", "itemsize", "is_floating_point", "is_signed", "wgsl", "np_dtype", "rank")
+    __slots__ = ("name", "itemsize", "is_floating_point", "is_signed", "wgsl", "np_dtype", "rank",
+                 "category")
 
     def __init__(self, name, itemsize, is_floating_point, is_signed, wgsl, np_dtype, rank):
         self.name = name
@@ -36,6 +37,7 @@ class dtype:
         self.wgsl = wgsl
         self.np_dtype = np.dtype(np_dtype)
         self.rank = rank  # order in PyTorch's promotion lattice
+        self.category = 2 if is_floating_point else (0 if name == "bool" else 1)  # see kind
 
     @property
     def is_complex(self):
@@ -58,9 +60,7 @@ class dtype:
     @property
     def kind(self):
         """'b' bool, 'i' integer, 'f' floating: PyTorch's promotion categories."""
-        if self is bool_:
-            return "b"
-        return "f" if self.is_floating_point else "i"
+        return "bif"[self.category]
 
 
 bool_ = dtype("bool", 1, False, False, "u32", np.bool_, 0)
@@ -168,15 +168,10 @@ def promote(a, b):
     return a if a.rank >= b.rank else b
 
 
-def scalar_kind(value):
+def _scalar_category(value):
     if isinstance(value, bool):
-        return "b"
-    if isinstance(value, int):
-        return "i"
-    return "f"
-
-
-_KIND_ORDER = {"b": 0, "i": 1, "f": 2}
+        return 0
+    return 1 if isinstance(value, int) else 2
 
 
 def result_type(*operands):
@@ -185,25 +180,22 @@ def result_type(*operands):
     Dimensioned tensors win over 0-d tensors, which win over scalars, unless the lower
     group has a higher category (bool < integer < floating).
     """
-    dims, zero_dims, scalars = [], [], []
+    dims = zero_dims = None  # the highest dtype of each group
+    scalars = -1  # the highest category of the Python scalars
     for op in operands:
-        if hasattr(op, "dtype") and hasattr(op, "ndim"):
-            (dims if op.ndim > 0 else zero_dims).append(op.dtype)
+        d = getattr(op, "dtype", None)
+        if isinstance(d, dtype):  # a tensor
+            if op.shape:
+                dims = d if dims is None or d.rank > dims.rank else dims
+            else:
+                zero_dims = d if zero_dims is None or d.rank > zero_dims.rank else zero_dims
         elif isinstance(op, (bool, int, float)):
-            scalars.append(op)
+            scalars = max(scalars, _scalar_category(op))
         else:
             raise TypeError(f"unsupported operand type {type(op).__name__}")
-    result = None
-    for group in (dims, zero_dims):
-        if not group:
-            continue
-        best = group[0]
-        for d in group[1:]:
-            best = promote(best, d)
-        if result is None or _KIND_ORDER[best.kind] > _KIND_ORDER[result.kind]:
-            result = best
-    for s in scalars:
-        k = scalar_kind(s)
-        if result is None or _KIND_ORDER[k] > _KIND_ORDER[result.kind]:
-            result = {"b": bool_, "i": int64, "f": get_default_dtype()}[k]
+    result = dims
+    if zero_dims is not None and (result is None or zero_dims.category > result.category):
+        result = zero_dims
+    if scalars >= 0 and (result is None or scalars > result.category):
+        result = (bool_, int64, get_default_dtype())[scalars]
     return result

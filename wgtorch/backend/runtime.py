@@ -78,6 +78,7 @@ class Runtime:
         self.bind_groups = {}
         self.encoder = None
         self.compute_pass = None
+        self.pipeline_pass = self.pipeline_set = None  # the open pass and its current pipeline
         self.pending_buffers = set()  # ids of buffers the unsubmitted batch touches
         self.pending_dispatches = 0
         self.timing = False  # inside gpu_time: one timestamped pass, no automatic flush
@@ -200,7 +201,9 @@ class Runtime:
         self.params_used += 1
         bg = self._bind_group(kern, buffers)
         cpass = self._pass()
-        cpass.set_pipeline(kern.pipeline)
+        if cpass is not self.pipeline_pass or kern.pipeline is not self.pipeline_set:
+            cpass.set_pipeline(kern.pipeline)  # a pass keeps its pipeline: set it on change
+            self.pipeline_pass, self.pipeline_set = cpass, kern.pipeline
         cpass.set_bind_group(0, bg, [slot])
         cpass.dispatch_workgroups(*grid)
         self.pending_buffers.update(map(id, buffers))

@@ -8,35 +8,49 @@ again); broadcasting is undone by ``sum_to``.
 import dis
 import math
 
+import numpy as np
+
 from .. import dtypes as dt
 from ..autograd.function import Function
+from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor, tensor_method
 from .pointwise import launch_map
 from .reduce import sum_to
 
 # ---- dtype rules ------------------------------------------------------------------------
 
+_OPERAND = (Tensor, bool, int, float)
 FLOAT = "float"  # integer inputs are promoted to the default float dtype
 SAME = "same"  # result has the (promoted) input dtype
 BOOL = "bool"  # result is bool; compared in the promoted dtype
 
 
 def _check_devices(name, operands):
-    devices = {op.device for op in operands if isinstance(op, Tensor) and op.ndim > 0}
-    if len(devices) > 1:
-        a, b = sorted(str(d) for d in devices)[:2]
+    tensors = [op for op in operands if isinstance(op, Tensor) and op.shape]  # 0-d: scalars
+    first = tensors[0].device if tensors else None
+    if any(t.device is not first and t.device != first for t in tensors):
+        a, b = sorted({str(t.device) for t in tensors})[:2]
         raise RuntimeError(
             f"Expected all tensors to be on the same device, but found at least two devices, "
             f"{b} and {a}! (when checking argument for {name.lstrip('_')})"
         )
 
 
-def _compute_dtype(name, operands, kind):
+def _python_numbers(name, operands):
+    """``operands`` with numpy scalars as Python numbers; TypeError for anything else."""
+    out = []
     for op in operands:
-        if not isinstance(op, (Tensor, bool, int, float)):
+        if isinstance(op, np.generic) and op.ndim == 0 and op.dtype.kind in "biuf":
+            op = op.item()
+        elif not isinstance(op, (Tensor, bool, int, float)):
             raise TypeError(
                 f"{name}(): argument must be a Tensor or a number, not {type(op).__name__}"
             )
+        out.append(op)
+    return out
+
+
+def _compute_dtype(name, operands, kind):
     t = dt.result_type(*operands)
     if kind == FLOAT and not t.is_floating_point:
         t = dt.get_default_dtype()
@@ -55,6 +69,10 @@ def _scalar_check(name, op, t):
 
 def run(name, exprs, operands, kind=SAME, out=None):
     """Launch ``exprs[compute type]`` over ``operands`` with PyTorch's type promotion."""
+    for op in operands:
+        if not isinstance(op, _OPERAND):
+            operands = _python_numbers(name, operands)
+            break
     _check_devices(name, operands)
     t = _compute_dtype(name, operands, kind)
     expr = exprs.get(t.wgsl) if isinstance(exprs, dict) else exprs
@@ -132,12 +150,18 @@ def _differentiable(kind):
     return kind != BOOL
 
 
+def _records(*operands):
+    """Whether autograd records this call: grad mode is on and an operand requires grad.
+    (Calls that do not record skip the Function machinery: the common inference path.)"""
+    return is_grad_enabled() and any(isinstance(x, Tensor) and x.requires_grad for x in operands)
+
+
 def unary(name, exprs, kind=SAME, grad=None, aliases=()):
     """Declare a unary op ``name(input)`` and ``Tensor.name``."""
     fn_cls = _make_function(name, exprs, kind, grad, 1)
 
     def op(input):
-        if grad is None or not input.dtype.is_floating_point and kind != FLOAT:
+        if grad is None or not _records(input):
             return run(name, exprs, [input], kind)
         return fn_cls.apply(input)
 
@@ -152,7 +176,7 @@ def binary(name, exprs, kind=SAME, grad=None):
     fn_cls = _make_function(name, exprs, kind, grad, 2)
 
     def op(input, other):
-        if grad is None:
+        if grad is None or not _records(input, other):
             return run(name, exprs, [input, other], kind)
         return fn_cls.apply(input, other)
 

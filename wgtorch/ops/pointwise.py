@@ -18,11 +18,14 @@ from .wgsl import MAX_DIMS, WORKGROUP
 
 _pack_f32 = struct.Struct("<f").pack
 _unpack_u32 = struct.Struct("<I").unpack
-PARAMS = struct.Struct("<52I")
+PARAMS = struct.Struct("<52I")  # the whole Params struct (wgsl.PARAMS_STRUCT)
+VEC4_PARAMS = struct.Struct("<12I")  # numel, ndim, 2 unused, sc, off: all a vec4 kernel reads
 
 
 def broadcast_shapes(*shapes):
     """PyTorch's broadcast of several shapes; RuntimeError when they do not match."""
+    if len(shapes) == 1 or all(s == shapes[0] for s in shapes):
+        return tuple(shapes[0]) if shapes else ()
     ndim = max((len(s) for s in shapes), default=0)
     out = [1] * ndim
     for s in shapes:
@@ -127,7 +130,7 @@ def launch_map(name, expr, operands, casts, out_dtype, out=None):
     strided) tensor, which must not share a buffer with a tensor operand.
     """
     tensors = [op for op in operands if isinstance(op, Tensor)]
-    shape = broadcast_shapes(*(t.shape for t in tensors))
+    shape = broadcast_shapes(*[t.shape for t in tensors])
     if out is not None:
         shape = broadcast_shapes(shape, out.shape)
         if shape != tuple(out.shape):
@@ -135,14 +138,15 @@ def launch_map(name, expr, operands, casts, out_dtype, out=None):
                 f"{name}: output with shape {list(out.shape)} doesn't match the broadcast shape "
                 f"{list(shape)}"
             )
+        contiguous = contiguous_strides(shape)
     else:
         out = Tensor._empty(shape, out_dtype, tensors[0].device)
+        contiguous = out._stride
     n = prod(shape)
     if n == 0:
         return out
     rt = get_runtime()
     kinds = tuple("s" if not isinstance(op, Tensor) else op.dtype.wgsl for op in operands)
-    contiguous = contiguous_strides(shape)
     vec4 = (
         all(t.shape == shape and t._stride == contiguous and t._offset % 4 == 0 for t in tensors)
         and out._stride == contiguous
@@ -159,28 +163,33 @@ def launch_map(name, expr, operands, casts, out_dtype, out=None):
     for k, op in enumerate(operands):
         if not isinstance(op, Tensor):
             sc[k] = scalar_bits(op, casts[k])
-    words = [0] * 52
+    pad = [0] * (3 - len(tensors))
     if vec4:
         count = -(-n // 4)
-        offs = [t._offset // 4 for t in tensors] + [0] * (3 - len(tensors)) + [out._offset // 4]
-        words[0:2] = (count, 0)
+        offs = [t._offset // 4 for t in tensors] + pad + [out._offset // 4]
+        params = VEC4_PARAMS.pack(count, 0, 0, 0, *sc, *offs)
     else:
         count = n
-        strides = [broadcast_strides(t, shape) for t in tensors]
-        strides += [[0] * len(shape)] * (3 - len(tensors))
-        strides.append(list(out._stride) if out_strided else list(contiguous))
-        dims, merged = merge_dims(shape, strides)
-        if len(dims) > MAX_DIMS:
-            raise RuntimeError(f"{name}: tensors with more than {MAX_DIMS} dims are not supported")
-        offs = [t._offset for t in tensors] + [0] * (3 - len(tensors)) + [out._offset]
-        words[0:2] = (count, len(dims))
-        for d, s in enumerate(dims):
-            words[12 + d] = s
-        for k, st in enumerate(merged):
-            for d, s in enumerate(st):
-                words[20 + 8 * k + d] = s
+        offs = [t._offset for t in tensors] + pad + [out._offset]
+        params = _strided_params(name, shape, tensors, out, out_strided, sc, offs)
+    buffers = [t._storage.buffer for t in tensors] + [out._storage.buffer]
+    rt.dispatch(kern, buffers, params, -(-count // WORKGROUP))
+    return out
+
+
+def _strided_params(name, shape, tensors, out, out_strided, sc, offs):
+    """The Params of the indexed kernel: merged shape and each operand's strides."""
+    strides = [broadcast_strides(t, shape) for t in tensors]
+    strides += [[0] * len(shape)] * (3 - len(tensors))
+    strides.append(list(out._stride if out_strided else contiguous_strides(shape)))
+    dims, merged = merge_dims(shape, strides)
+    if len(dims) > MAX_DIMS:
+        raise RuntimeError(f"{name}: tensors with more than {MAX_DIMS} dims are not supported")
+    words = [0] * 52
+    words[0:2] = (prod(shape), len(dims))
     words[4:8] = sc
     words[8:12] = offs
-    buffers = [t._storage.buffer for t in tensors] + [out._storage.buffer]
-    rt.dispatch(kern, buffers, PARAMS.pack(*words), -(-count // WORKGROUP))
-    return out
+    words[12:12 + len(dims)] = dims
+    for k, st in enumerate(merged):
+        words[20 + 8 * k:20 + 8 * k + len(st)] = st
+    return PARAMS.pack(*words)

@@ -150,6 +150,10 @@ def test_inplace_into_expanded_view_is_refused():
     x = torch.zeros(1, 3).expand(2, 3)
     with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
         x.add_(1)
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        x.copy_(torch.ones(2, 3))
+    x.fill_(2.0)  # one value for every element: allowed, as in PyTorch
+    assert_close(x, np.full((2, 3), 2.0))
 
 
 def test_view_retain_grad_and_hook_after_base_write():

@@ -311,11 +311,6 @@ def _check_inplace(self, src=None, result_dtype=None):
             "Inplace update to inference tensor outside InferenceMode is not allowed. You can "
             "make a clone to get a normal tensor before doing inplace update."
         )
-    if any(st == 0 and n > 1 for n, st in zip(self.shape, self._stride)):
-        raise RuntimeError(
-            "unsupported operation: more than one element of the written-to tensor refers to a "
-            "single memory location. Please clone() the tensor before performing the operation."
-        )
     if grad_state.enabled:
         if self._view_version is not None:
             base = self._base
@@ -341,6 +336,16 @@ def _check_inplace(self, src=None, result_dtype=None):
         )
 
 
+def _check_no_overlap(self):
+    """An op whose result differs per element cannot write into an expanded tensor (fill_
+    can, as in PyTorch)."""
+    if any(st == 0 and n > 1 for n, st in zip(self.shape, self._stride)):
+        raise RuntimeError(
+            "unsupported operation: more than one element of the written-to tensor refers to a "
+            "single memory location. Please clone() the tensor before performing the operation."
+        )
+
+
 def _can_cast(src, dst):
     order = {"b": 0, "i": 1, "f": 2}
     return order[src.kind] <= order[dst.kind]
@@ -348,6 +353,7 @@ def _can_cast(src, dst):
 
 def apply_inplace(self, result):
     """Make ``self`` hold ``result`` (an out-of-place result): data, version and history."""
+    _check_no_overlap(self)
     _check_inplace(self, result, result.dtype)
     if tuple(result.shape) != tuple(self.shape):
         from .pointwise import broadcast_shapes
@@ -415,6 +421,7 @@ def copy_(self, src, non_blocking=False):
     """Copy ``src`` (broadcast, cast) into self in place."""
     if not isinstance(src, Tensor):
         raise TypeError(f"copy_(): argument 'src' must be Tensor, not {type(src).__name__}")
+    _check_no_overlap(self)
     _check_inplace(self, src)
     copy_into(self, src)
     _record_inplace(self, src if src.dtype.is_floating_point else None)

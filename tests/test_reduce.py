@@ -149,6 +149,7 @@ def test_max_forms():
     assert t.max().item() == a.max() and torch.min(t).item() == a.min()
     assert_close(torch.max(t, torch.zeros(70)), np.maximum(a, 0))
     assert_close(t.min(torch.zeros(3, 1)), np.minimum(a, 0))
+    assert_close(torch.max(t, other=torch.zeros(70)), np.maximum(a, 0))
     assert_close(torch.max(t, dim=1, keepdim=True).values, a.max(1, keepdims=True))
     assert torch.argmax(t).item() == a.argmax()
     assert torch.argmin(t, dim=0, keepdim=True).tolist() == [a.argmin(0).tolist()]

@@ -221,10 +221,11 @@ MinBackward0 = _indexed_function("min")
 
 
 def _max_min(name, input, dim, keepdim, other):
-    if isinstance(dim, Tensor) and other is None:
+    if isinstance(dim, Tensor) or other is not None:  # max(input, other): elementwise
         from . import elementwise
 
-        return getattr(elementwise, "maximum" if name == "max" else "minimum")(input, dim)
+        other = dim if other is None else other
+        return getattr(elementwise, "maximum" if name == "max" else "minimum")(input, other)
     if dim is None:
         if keepdim:
             raise TypeError(f"{name}() received an invalid combination of arguments - got "
@@ -237,7 +238,7 @@ def _max_min(name, input, dim, keepdim, other):
     if input.ndim == 0:
         from .creation import zeros
 
-        values = input.clone() if input.requires_grad else input._alias()
+        values = input.clone()
         return getattr(return_types, name)(values, zeros((), dtype=dt.int64,
                                                          device=input.device))
     fn = MaxBackward0 if name == "max" else MinBackward0

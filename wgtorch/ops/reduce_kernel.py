@@ -191,10 +191,11 @@ def geometry(x, dims):
     return moved, outer, r, 1, so, sr, 0
 
 
-def _plan(rows, steps_total):
-    """How many interleaved parts each row is split into for one pass."""
+def _plan(rows, steps_total, first):
+    """How many parts each row is split into for one pass."""
     parts = max(1, -(-steps_total // CHUNK))
-    if not get_runtime().is_cpu_adapter and rows * parts < GPU_TARGET_INVOCATIONS:
+    if first and not get_runtime().is_cpu_adapter and rows * parts < GPU_TARGET_INVOCATIONS:
+        # a real GPU needs many invocations in flight; later passes are small anyway
         wanted = -(-GPU_TARGET_INVOCATIONS // max(rows, 1))
         parts = max(parts, min(wanted, steps_total // GPU_MIN_STEPS))
     return parts
@@ -224,7 +225,7 @@ def reduce(x, dims, op, out_dtypes, out_shape, acc_t=None, pre="{A}({x})", scale
         vec4 = (first and inner == 1 and sr == 1 and R % 4 == 0 and R > 0 and base % 4 == 0
                 and (so % 4 == 0 or outer == 1))
         steps_total = R // 4 if vec4 else R
-        parts = _plan(rows, steps_total)
+        parts = _plan(rows, steps_total, first)
         steps = -(-steps_total // parts)
         final = parts == 1
         if final:

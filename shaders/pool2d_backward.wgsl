@@ -5,7 +5,11 @@
 // NONOVERLAP (modes 0 and 1 with kernel <= stride and no dilation: MaxPool2d(2) and the like)
 // has at most one candidate window per input element: found with one division per dim, and
 // read without loops.
-// The launcher prepends `const MODE: u32`, `const NONOVERLAP: bool` and `fn store_t`.
+// PARTITION (kernel == stride, no padding or dilation, sizes divisible: MaxPool2d(2) on even
+// sizes) inverts the loop: one invocation per OUTPUT writes its whole window, since the
+// windows tile the input exactly; P.total then counts outputs.
+// The launcher prepends `const MODE: u32`, `const NONOVERLAP: bool`, `const PARTITION: bool`
+// and `fn store_t`.
 //
 // Bindings: 0 g (read; contiguous [N*C, OH, OW] from element P.x_off),
 //           1 idx (read; i32 [N*C, OH, OW], max modes only — else any buffer),
@@ -68,6 +72,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(local_invocation_index) lid: u32) {
     let i = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 64u + lid;
     if (i >= P.total) { return; }
+    if (PARTITION) {
+        let ow = i % P.OW;
+        let oh = (i / P.OW) % P.OH;
+        let plane = i / (P.OW * P.OH);
+        let gv = g[P.x_off + i];
+        let j = idx[i];
+        var share = gv / f32(P.KH * P.KW);
+        if (P.divisor != 0u) { share = gv / f32(P.divisor); }
+        let base = plane * P.H * P.W;
+        for (var a = 0u; a < P.KH; a++) {
+            for (var b = 0u; b < P.KW; b++) {
+                let me = (oh * P.KH + a) * P.W + ow * P.KW + b;
+                var v = share;
+                if (MODE == 0u) { v = select(0.0, gv, j == i32(me)); }
+                dx[base + me] = store_t(v);
+            }
+        }
+        return;
+    }
     let w = i % P.W;
     let h = (i / P.W) % P.H;
     let plane = i / (P.W * P.H);

@@ -295,3 +295,11 @@ def test_max_pool_nan_propagates():
     x = torch.tensor([[[[1.0, float("nan")], [3.0, 2.0]]]])
     out, idx = F.max_pool2d(x, 2, return_indices=True)
     assert np.isnan(out.item()) and idx.item() == 1
+
+
+def test_pool_windows_that_tile_the_input():
+    # kernel == stride on divisible sizes: the backward writes each window from its output
+    check_op([(2, 3, 4, 6)], lambda x: F.max_pool2d(x, 2),
+             ref=lambda x: ref_pool2d(x, (2, 2), (2, 2), (0, 0))[0])
+    check_op([(2, 3, 6, 4)], lambda x: F.avg_pool2d(x, (3, 2), divisor_override=5),
+             ref=lambda x: ref_pool2d(x, (3, 2), (3, 2), (0, 0), mode="avg", divisor=5)[0])

@@ -9,6 +9,7 @@ columns, the bias gradient a sum. Groups are a batch dim of the same product.
 1-D convolutions are the 2-D ones on (N, C, 1, L).
 """
 
+from ...autograd.function import Function
 from ...ops.linalg import _product
 from .fold import Col2ImBackward0, Geometry, Im2ColBackward0, _pair, check_float, make_geometry
 
@@ -78,13 +79,33 @@ def _conv2d(op, x, weight, bias, stride, padding, dilation, groups):
     k = cg * kh * kw
     if groups == 1:
         wmat = weight.reshape(o, k).expand(n, o, k)  # (N, O, K), stride 0 over N
-        b = bias.view(o, 1) if bias is not None else None
+        bias_shape = (o, 1)
     else:
         cols = cols.view(n, groups, k, g.oh * g.ow)  # (N, G, K, L)
         wmat = weight.reshape(groups, o // groups, k).expand(n, groups, o // groups, k)
-        b = bias.view(groups, o // groups, 1) if bias is not None else None
-    out = _product(wmat, cols, b)  # (N, O, L) or (N, G, O/G, L)
+        bias_shape = (groups, o // groups, 1)
+    if bias is None:
+        out = _product(wmat, cols)  # (N, O, L) or (N, G, O/G, L)
+    else:
+        # the bias is added inside the matmul kernel; its gradient comes from ConvBias
+        out = _product(wmat, cols, bias.detach().view(bias_shape))
+        out = ConvBiasBackward0.apply(out, bias)
     return out.view(n, o, g.oh, g.ow)
+
+
+class ConvBiasBackward0(Function):
+    """Identity on the convolution output that gives the bias its gradient: the sum over the
+    contiguous last dim (positions) first, then over the batch, so no gradient-sized copy."""
+
+    @staticmethod
+    def forward(ctx, out, bias):
+        ctx.bias_shape = bias.shape
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        per_sample = g.sum(-1)  # (N, O) or (N, G, O/G)
+        return g, per_sample.sum(0).reshape(ctx.bias_shape)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):

@@ -64,14 +64,19 @@ def _launch_backward(grad, idx, g, input_shape):
         mode = g.mode if g.mode != GATHER else MAX
         nonoverlap = (mode in (MAX, AVG) and g.kh <= g.sh and g.kw <= g.sw
                       and (mode == AVG or g.dh == g.dw == 1))
+        # windows that tile the input exactly: one invocation per output writes its window
+        partition = (nonoverlap and (g.kh, g.kw) == (g.sh, g.sw) and g.ph == g.pw == 0
+                     and g.oh * g.kh == g.h and g.ow * g.kw == g.w)
         kern = rt.kernel(
-            ("pool2d_backward", mode, nonoverlap, grad.dtype.name),
+            ("pool2d_backward", mode, nonoverlap, partition, grad.dtype.name),
             lambda: f"const NONOVERLAP: bool = {str(nonoverlap).lower()};\n"
+            f"const PARTITION: bool = {str(partition).lower()};\n"
             + _source("pool2d_backward.wgsl", mode, grad.dtype), 2, 1)
         idx_src = idx if idx is not None else grad
         buffers = [grad._storage.buffer, idx_src._storage.buffer, dx._storage.buffer]
-        rt.dispatch(kern, buffers, _params(g, total, c, offset=grad._offset),
-                    -(-total // WORKGROUP))
+        count = grad.numel() if partition else total
+        rt.dispatch(kern, buffers, _params(g, count, c, offset=grad._offset),
+                    -(-count // WORKGROUP))
     return dx
 
 

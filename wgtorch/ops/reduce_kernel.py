@@ -21,6 +21,7 @@ from string import Template
 from typing import NamedTuple
 
 from .. import dtypes as dt
+from ..autograd.grad_mode import no_grad
 from ..backend import get_runtime
 from ..tensor import Tensor
 from . import wgsl
@@ -180,13 +181,13 @@ def geometry(x, dims):
         if all(m is not None for m in merged):
             (outer, so), (r, sr), (inner, si) = merged
             return x, outer, r, inner, so, sr, si
-    moved = x.permute(*kept, *dims)
-    merged = [_merge(moved.shape, moved._stride, g)
-              for g in (list(range(len(kept))), list(range(len(kept), x.ndim)))]
-    if any(m is None for m in merged):
-        moved = moved.contiguous()
-        merged = [_merge(moved.shape, moved._stride, g)
-                  for g in (list(range(len(kept))), list(range(len(kept), x.ndim)))]
+    groups = (list(range(len(kept))), list(range(len(kept), x.ndim)))
+    with no_grad():  # a kernel's operand, never part of the graph
+        moved = x.permute(*kept, *dims)
+        merged = [_merge(moved.shape, moved._stride, g) for g in groups]
+        if any(m is None for m in merged):
+            moved = moved.contiguous()
+            merged = [_merge(moved.shape, moved._stride, g) for g in groups]
     (outer, so), (r, sr) = merged
     return moved, outer, r, 1, so, sr, 0
 

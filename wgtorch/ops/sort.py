@@ -281,7 +281,7 @@ def sort(input, dim=-1, descending=False, stable=False):
 @tensor_method()
 def argsort(input, dim=-1, descending=False, stable=False):
     """Indices that sort ``input`` along ``dim`` (stable)."""
-    return _sorted_rows(input, _dim_of(input, dim), bool(descending))[1]
+    return _sorted_rows(input.detach(), _dim_of(input, dim), bool(descending))[1]
 
 
 @tensor_method()

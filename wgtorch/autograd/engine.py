@@ -13,7 +13,8 @@ Saved tensors are freed as soon as their node has run unless ``retain_graph``.
 A leaf's ``.grad`` takes the incoming gradient without a copy when nothing else can see that
 gradient's memory (it is contiguous, owns its buffer, and no hook, root gradient, user
 Function or other ``.grad`` has seen the buffer); otherwise it gets a private copy, so an
-in-place change of one ``.grad`` never shows up anywhere else.
+in-place change of one ``.grad`` never shows up anywhere else. Adding into an existing ``.grad``
+is out of place (one kernel, a new tensor; PyTorch adds in place and keeps the object).
 """
 
 from .function import AccumulateGrad, grad_accumulator

@@ -313,39 +313,54 @@ def _record(cls, args, kwargs, needs):
         outputs = cls.forward(node, *args, **kwargs)
     finally:
         grad_state.enabled = True
-    slots = tuple(k for k, a in enumerate(args) if isinstance(a, T))
-    node._slots = slots
+    inputs = [a for a in args if isinstance(a, T)]
+    node._slots = tuple(k for k, a in enumerate(args) if isinstance(a, T))
     node._n_args = len(args)
-    node.next_functions = tuple(_edge(args[k]) for k in slots)
+    node.next_functions = tuple(_edge(a) for a in inputs)
 
     single = not isinstance(outputs, tuple)
     outs = [outputs] if single else list(outputs)
-    dirty = node._dirty
-    nondiff = node._non_differentiable
     meta = []
     for k, o in enumerate(outs):
         if not isinstance(o, T):
             meta.append(None)
             continue
-        if any(o is a for a in args):
-            if any(o is d for d in dirty):
-                if o._grad_fn is None and o._requires_grad:
-                    raise RuntimeError(
-                        "a leaf Variable that requires grad has been used in an in-place "
-                        "operation."
-                    )
-                o._storage.version += 1
-            else:
-                o = outs[k] = o._alias()
+        for a in inputs:
+            if a is o:
+                o = outs[k] = _returned_input(node, o)
+                break
         meta.append((o.shape, o.dtype, o.device))
-        if o.dtype.is_floating_point and not any(o is n for n in nondiff):
+        if o.dtype.is_floating_point and not _is_in(o, node._non_differentiable):
             o._grad_fn, o._output_nr = node, k
-            if o._base is not None and any(o._storage is args[j]._storage for j in slots):
-                o._view_version = o._storage.version
+            if o._base is not None:
+                for a in inputs:
+                    if a._storage is o._storage:  # a view of an input: see Tensor.grad_fn
+                        o._view_version = o._storage.version
+                        break
     node._output_meta = tuple(meta)
     if node._saved:
         node._saved = tuple(_save(t, outs) for t in node._saved)
     return outs[0] if single else tuple(outs)
+
+
+def _is_in(t, tensors):
+    for x in tensors:
+        if x is t:
+            return True
+    return False
+
+
+def _returned_input(node, o):
+    """An input that ``forward`` returned: itself when marked dirty (modified in place),
+    else an alias (so the input keeps its own history)."""
+    if not _is_in(o, node._dirty):
+        return o._alias()
+    if o._grad_fn is None and o._requires_grad:
+        raise RuntimeError(
+            "a leaf Variable that requires grad has been used in an in-place operation."
+        )
+    o._storage.version += 1
+    return o
 
 
 def _save(t, outs):

@@ -16,6 +16,8 @@ from ... import dtypes as dt
 from ...autograd.function import Function
 from ...autograd.grad_mode import is_grad_enabled, no_grad
 from ...backend import get_runtime
+from ...ops.copy import copy_into
+from ...ops.pointwise import launch_map
 from ...ops.shaders import load_shader
 from ...tensor import Tensor, prod
 from .fold import _store_prelude, check_float
@@ -186,6 +188,16 @@ def _check_batch_norm_size(input):
         )
 
 
+def _update_running(stat, value, momentum, scale):
+    """stat = (1 - momentum) * stat + momentum * scale * value, in place: one kernel and one
+    copy (no autograd; the statistics are buffers)."""
+    blended = launch_map("running_stat", "{0} * {2} + {1} * {3}",
+                         [stat, value.detach(), 1.0 - momentum, momentum * scale],
+                         ["f32"] * 4, stat.dtype)
+    copy_into(stat, blended)
+    stat._storage.version += 1
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5):
     """Normalise each channel (dim 1) with batch statistics (training, updating the running
@@ -210,14 +222,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         xc = input - mean
         var = (xc * xc).mean(dims, keepdim=True)
         y = xc * (var + eps).rsqrt()
-        if running_mean is not None or running_var is not None:
-            count = prod(input.shape) // c
-            with no_grad():
-                if running_mean is not None:
-                    running_mean.mul_(1.0 - momentum).add_(mean.view(c) * momentum)
-                if running_var is not None:
-                    unbiased = var.view(c) * (count / max(count - 1, 1))
-                    running_var.mul_(1.0 - momentum).add_(unbiased * momentum)
+        count = prod(input.shape) // c
+        if running_mean is not None:
+            _update_running(running_mean, mean.view(c), momentum, 1.0)
+        if running_var is not None:  # the running variance is the unbiased one, as PyTorch
+            _update_running(running_var, var.view(c), momentum, count / max(count - 1, 1))
         if weight is not None:
             y = y * _channel_view(weight, nd)
         return y + _channel_view(bias, nd) if bias is not None else y

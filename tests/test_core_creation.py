@@ -291,3 +291,14 @@ def test_seeds_are_independent_of_shape_split():
     _ = torch.ones(123) * 2
     b = torch.randn(1000).numpy()
     np.testing.assert_array_equal(a, b)
+
+
+def test_float_distributions_need_float_dtypes():
+    for make in (lambda: torch.rand(3, dtype=torch.int64), lambda: torch.randn(2, dtype=torch.bool),
+                 lambda: torch.zeros(3, dtype=torch.int32).uniform_(),
+                 lambda: torch.zeros(3, dtype=torch.int64).normal_()):
+        with pytest.raises(NotImplementedError, match="not implemented for"):
+            make()
+    assert torch.rand(3, dtype=torch.float16).dtype is torch.float16
+    t = torch.zeros(100, dtype=torch.int64).random_(0, 5)
+    assert set(t.tolist()) <= {0, 1, 2, 3, 4}

@@ -79,8 +79,15 @@ def test_python_scalar_conversions():
     with pytest.raises(RuntimeError, match="Boolean value of Tensor with more than one value "
                        "is ambiguous"):
         bool(torch.tensor([1.0, 2.0]))
+    with pytest.raises(RuntimeError, match="Boolean value of Tensor with no values is "
+                       "ambiguous"):
+        bool(torch.tensor([]))
     with pytest.raises(RuntimeError, match="cannot be converted to Scalar"):
         int(torch.tensor([1, 2]))
+    assert f"{torch.tensor(3.5)}" == "3.5" and format(torch.tensor([1.0]), "") == str(
+        torch.tensor([1.0]))
+    with pytest.raises(TypeError, match="unsupported format string"):
+        format(torch.tensor([2.5]), ".2f")
     with pytest.raises(TypeError, match="only integer tensors of a single element"):
         [1, 2][torch.tensor(0.0)]
     assert [x.item() for x in torch.tensor([4, 5])] == [4, 5]

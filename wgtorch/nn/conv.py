@@ -10,16 +10,11 @@ import math
 from ..ops.creation import empty
 from . import functional as F
 from . import init
+from .functional.fold import ntuple
 from .module import Module
 from .parameter import Parameter
 
 _PADDING_MODES = {"zeros", "reflect", "replicate", "circular"}
-
-
-def _ntuple(v, n):
-    if isinstance(v, (tuple, list)):
-        return tuple(v)
-    return (v,) * n
 
 
 class _ConvNd(Module):
@@ -41,7 +36,7 @@ class _ConvNd(Module):
                 raise ValueError(
                     f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}"
                 )
-            if padding == "same" and any(s != 1 for s in _ntuple(stride, n)):
+            if padding == "same" and any(s != 1 for s in ntuple(stride, n)):
                 raise ValueError("padding='same' is not supported for strided convolutions")
         if padding_mode not in _PADDING_MODES:
             raise ValueError(
@@ -49,11 +44,11 @@ class _ConvNd(Module):
                 f"padding_mode='{padding_mode}'"
             )
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size = _ntuple(kernel_size, n)
-        self.stride = _ntuple(stride, n)
-        self.padding = padding if isinstance(padding, str) else _ntuple(padding, n)
-        self.dilation = _ntuple(dilation, n)
-        self.output_padding = _ntuple(output_padding, n)
+        self.kernel_size = ntuple(kernel_size, n)
+        self.stride = ntuple(stride, n)
+        self.padding = padding if isinstance(padding, str) else ntuple(padding, n)
+        self.dilation = ntuple(dilation, n)
+        self.output_padding = ntuple(output_padding, n)
         self.groups = groups
         self.padding_mode = padding_mode
         if isinstance(self.padding, str):

@@ -223,8 +223,20 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
 # ---- random ----------------------------------------------------------------------------
 
 
+_DIST_NAMES = {rnd.UNIFORM: "uniform", rnd.NORMAL: "normal"}
+
+
+def _check_float_dist(dist, dtype):
+    if dist in _DIST_NAMES and not dtype.is_floating_point:
+        raise NotImplementedError(
+            f'"{_DIST_NAMES[dist]}" not implemented for \'{dtype.legacy_name}\' (a '
+            "floating point dtype is needed)"
+        )
+
+
 def _random(size, dist, lo, hi, dtype, device, generator, requires_grad):
     dtype = dt.as_dtype(dtype) if dtype is not None else dt.get_default_dtype()
+    _check_float_dist(dist, dtype)
     native = dt.int32 if dist == rnd.INTEGER else dt.float32
     t = Tensor._empty(size, native, as_device(device))
     rnd.fill_random(t, dist, lo, hi, generator)
@@ -289,6 +301,7 @@ def _fill_inplace(self, dist, lo, hi, generator):
     from .copy import _check_inplace, _record_inplace
 
     _check_inplace(self)
+    _check_float_dist(dist, self.dtype)
     native = dt.int32 if dist == rnd.INTEGER else dt.float32
     fresh = Tensor._empty(self.shape, native, self.device)
     rnd.fill_random(fresh, dist, lo, hi, generator)

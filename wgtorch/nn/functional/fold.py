@@ -26,14 +26,20 @@ ROW_LOOP_MAX = 16384  # im2col's per-row loop on CPU adapters
 Geometry = namedtuple("Geometry", "kh kw sh sw ph pw dh dw h w oh ow")
 
 
-def _pair(v, name="value"):
+def ntuple(v, n, name="value"):
+    """An int (or a 1-tuple) repeated ``n`` times, or an n-tuple of ints, as PyTorch accepts
+    for kernel_size, stride, padding and dilation."""
     if isinstance(v, (tuple, list)):
         if len(v) == 1:
-            return (int(v[0]), int(v[0]))
-        if len(v) != 2:
-            raise ValueError(f"{name} must be an int or a pair of ints, got {v}")
-        return (int(v[0]), int(v[1]))
-    return (int(v), int(v))
+            return (int(v[0]),) * n
+        if len(v) != n:
+            raise RuntimeError(f"{name} must either be a single int, or a tuple of {n} ints")
+        return tuple(int(e) for e in v)
+    return (int(v),) * n
+
+
+def _pair(v, name="value"):
+    return ntuple(v, 2, name)
 
 
 def window_count(size, kernel, stride, pad_before, pad_after, dilation):

@@ -16,7 +16,7 @@ from ...autograd.function import Function
 from ...backend import get_runtime
 from ...ops.shaders import load_shader
 from ...tensor import Tensor
-from .fold import _store_prelude, check_float
+from .fold import _store_prelude, check_float, ntuple
 
 MAX, AVG, ADAPTIVE_AVG, ADAPTIVE_MAX, GATHER = 0, 1, 2, 3, 4
 _PARAMS = struct.Struct("<24I")
@@ -138,16 +138,6 @@ class _AvgPoolGrad(Function):
 # ---- argument handling --------------------------------------------------------------------
 
 
-def _tuple(v, n, name):
-    if isinstance(v, (tuple, list)):
-        if len(v) == 1:
-            return tuple(int(v[0]) for _ in range(n))
-        if len(v) != n:
-            raise RuntimeError(f"{name} must either be a single int, or a tuple of {n} ints")
-        return tuple(int(e) for e in v)
-    return (int(v),) * n
-
-
 def _output_size(size, k, pad, stride, dilation, ceil_mode):
     """PyTorch's pooling_output_shape."""
     num = size + 2 * pad - dilation * (k - 1) - 1 + (stride - 1 if ceil_mode else 0)
@@ -182,11 +172,11 @@ def _unbatch(out, batched, dims):
 
 def _window_geometry(op, mode, x, kernel_size, stride, padding, dilation, ceil_mode, dims,
                      flags=0, divisor=0):
-    k = _tuple(kernel_size, dims, "kernel_size")
-    s = _tuple(stride if stride is not None and stride != [] and stride != () else k, dims,
+    k = ntuple(kernel_size, dims, "kernel_size")
+    s = ntuple(stride if stride is not None and stride != [] and stride != () else k, dims,
                "stride")
-    p = _tuple(padding, dims, "padding")
-    d = _tuple(dilation, dims, "dilation")
+    p = ntuple(padding, dims, "padding")
+    d = ntuple(dilation, dims, "dilation")
     if min(k) <= 0:
         raise RuntimeError(f"{op}: kernel_size must be greater than zero, but got {k}")
     if min(s) <= 0:
@@ -268,7 +258,7 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
 
 
 def _adaptive_size(output_size, x, dims):
-    size = _tuple(output_size, dims, "output_size") if not isinstance(output_size, (tuple, list)) \
+    size = ntuple(output_size, dims, "output_size") if not isinstance(output_size, (tuple, list)) \
         else tuple(output_size)
     if len(size) != dims:
         raise RuntimeError(f"adaptive pooling: output_size must be {dims} ints, got {size}")
@@ -313,7 +303,7 @@ def adaptive_max_pool1d(input, output_size, return_indices=False):
 
 def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     """(sum over the window of x**p) ** (1/p)."""
-    kh, kw = _tuple(kernel_size, 2, "kernel_size")
+    kh, kw = ntuple(kernel_size, 2, "kernel_size")
     out = avg_pool2d(input.pow(norm_type), (kh, kw), stride, 0, ceil_mode)
     return (out.sign() * out.abs().relu()).mul(kh * kw).pow(1.0 / norm_type)
 

@@ -8,7 +8,8 @@
 //   MODE 1 (class probabilities t, TT = f32):  q[c] = t[c] * (1 - ls) + ls / C,
 //     loss[r] = sum_c w[c] * q[c] * (lse - x[c]),  wrow[r] = sum_c w[c] * q[c].
 //   lse[r] = log(sum_c exp(x[c])) is kept for the backward.
-// The launcher prepends `const MODE: u32`, `alias TT` and keeps C under the loop limit.
+// The launcher prepends `const MODE: u32`, `alias TT` and `fn store_t(v: f32) -> f32`
+// (float16 rounding of the loss), and keeps C under the loop limit.
 //
 // Bindings: 0 x (read; contiguous from P.x_off), 1 tgt (read; contiguous from P.t_off),
 //           2 weight (read; [C] from P.w_off, when P.flags bit 0 is set),
@@ -67,7 +68,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let lse = m + log(sum_exp);
     lse_out[r] = lse;
     if (MODE == 1u) {
-        loss[r] = sum_b * lse - sum_a;
+        loss[r] = store_t(sum_b * lse - sum_a);
         wrow[r] = sum_b;
         return;
     }
@@ -77,6 +78,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let wt = w_at(u32(t));
     let nll = wt * (lse - x[base + u32(t) * P.S]);
-    loss[r] = (1.0 - P.ls) * nll + ls_per_class * (sum_b * lse - sum_a);
+    loss[r] = store_t((1.0 - P.ls) * nll + ls_per_class * (sum_b * lse - sum_a));
     wrow[r] = wt;
 }

@@ -68,6 +68,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         sw += gv * (x[P.x_off + r * P.D + d] - mean[r]) * rstd[r];
         sb += gv;
     }
-    out0[i] = sw;
-    out1[i] = sb;
+    out0[i] = store_t(sw);
+    out1[i] = store_t(sb);
 }

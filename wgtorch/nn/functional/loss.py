@@ -76,7 +76,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         return rows.sum()
     if probs:
         return rows.sum() / rows.shape[0]
-    return rows.sum() / wrow.sum()
+    return rows.sum() / wrow.sum().to(rows.dtype)
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,

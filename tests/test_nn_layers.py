@@ -319,3 +319,17 @@ def test_one_hot_and_pad_reexports():
     assert F.one_hot(torch.tensor([0, 2]), 3).numpy().tolist() == [[1, 0, 0], [0, 0, 1]]
     assert F.pad(torch.ones(1, 2), (1, 2), value=0.5).numpy().tolist() == [[0.5, 1, 1, 0.5,
                                                                              0.5]]
+
+
+def test_float16_layers_keep_dtype_and_values():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.LayerNorm([4, 5, 5]), nn.Flatten(),
+                          nn.Linear(100, 3))
+    x = torch.randn(2, 2, 5, 5)
+    ref = F.cross_entropy(model(x), torch.tensor([0, 2]))
+    model.half()
+    out = F.cross_entropy(model(x.half()), torch.tensor([0, 2]))
+    assert out.dtype == torch.float16
+    assert abs(out.item() - ref.item()) < 2e-2
+    out.backward()
+    assert model[0].weight.grad.dtype == torch.float16

@@ -520,6 +520,20 @@ def test_bad_operands():
         torch.ones(2) & 1
     with pytest.raises(TypeError, match="only implemented on integer and Boolean"):
         ~torch.ones(2)
+    with pytest.raises(TypeError, match=r"exp\(\): argument 'input' \(position 1\) must be "
+                       "Tensor, not float"):
+        torch.exp(2.0)
+
+
+def test_contiguous_operands_take_the_vec4_kernel():
+    rt = torch.get_runtime()
+    a, b = torch.ones(4, 6), torch.ones(4, 6)
+    _ = a * b
+    assert ("map", "mul", "{0} * {1}", ("f32", "f32"), ("f32", "f32"), "float32", True, False) \
+        in rt.kernels
+    _ = a.t() * b.t()  # strided operands: the indexed kernel
+    assert ("map", "mul", "{0} * {1}", ("f32", "f32"), ("f32", "f32"), "float32", False, False) \
+        in rt.kernels
 
 
 def test_alpha_forms():

@@ -140,6 +140,9 @@ def launch_map(name, expr, operands, casts, out_dtype, out=None):
             )
         contiguous = contiguous_strides(shape)
     else:
+        if not tensors:
+            raise TypeError(f"{name.lstrip('_')}(): argument 'input' (position 1) must be "
+                            f"Tensor, not {type(operands[0]).__name__}")
         out = Tensor._empty(shape, out_dtype, tensors[0].device)
         contiguous = out._stride
     n = prod(shape)

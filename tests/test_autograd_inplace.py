@@ -300,3 +300,17 @@ def test_inplace_ops_that_read_their_input_in_backward():
     assert_close(y, np.maximum(inner, 0.1 * L), atol=1e-6)
     assert_close(a.grad, keep * 3 * np.sin(A) ** 2 * np.cos(A), atol=1e-5)
     assert_close(lo.grad, 0.1 * (1 - keep), atol=1e-6)
+
+
+def test_view_of_non_contiguous_base_written_in_place_refuses_backward():
+    b = torch.ones(3, 2).t().detach()  # a non-contiguous tensor that is not a view
+    v = b[0]
+    src = torch.ones(2, 3, requires_grad=True)
+    b.copy_(src * 2)
+    assert v.requires_grad
+    with pytest.raises(RuntimeError, match="view of a non-contiguous tensor that was modified"):
+        v.sum().backward()
+    b.sum().backward()  # the base itself is fine
+    assert_close(src.grad, np.full((2, 3), 2.0))
+    with pytest.raises(RuntimeError, match="in-place writes into a view of a non-contiguous"):
+        b[0] = src[0, :2]

@@ -211,6 +211,17 @@ class AsStridedBackward0(Function):
         return AsStridedScatterBackward0.apply(g, ctx.base_shape, ctx.geometry), None
 
 
+class NonContiguousBaseViewBackward(AsStridedBackward0):
+    """A view of a non-contiguous base written in place: not differentiable here."""
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError(
+            "wgtorch: cannot backpropagate through a view of a non-contiguous tensor that was "
+            "modified in place; call .contiguous() on the tensor before taking the view"
+        )
+
+
 class AsStridedScatterBackward0(Function):
     """zeros(base_shape) with ``g`` added into the region at ``geometry`` (AsStrided's
     backward)."""
@@ -289,12 +300,13 @@ def _refresh_view(view):
     if not base.requires_grad:
         view._grad_fn = None
         return
-    if not base.is_contiguous():
-        return  # NOTE: the view's region cannot be expressed; _check_inplace refused writes
+    # NOTE: a region of a non-contiguous base has no base-shaped geometry: such a view still
+    # gets a history, one that raises if backward reaches it (never a silently wrong grad).
+    fn = AsStridedBackward0 if base.is_contiguous() else NonContiguousBaseViewBackward
     prev = grad_state.enabled
     grad_state.enabled = True
     try:
-        out = AsStridedBackward0.apply(base, _geometry(view, base))
+        out = fn.apply(base, _geometry(view, base))
     finally:
         grad_state.enabled = prev
     _move_history(view, out._grad_fn, 0)

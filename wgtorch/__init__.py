@@ -71,6 +71,7 @@ from .random import seed, set_rng_state
 from . import utils
 from . import nn
 from . import optim, serialization
+from . import linalg
 from .serialization import load, save
 from .serialization import load_safetensors as load_file, save_safetensors as save_file
 

@@ -303,3 +303,14 @@ def test_pool_windows_that_tile_the_input():
              ref=lambda x: ref_pool2d(x, (2, 2), (2, 2), (0, 0))[0])
     check_op([(2, 3, 6, 4)], lambda x: F.avg_pool2d(x, (3, 2), divisor_override=5),
              ref=lambda x: ref_pool2d(x, (3, 2), (3, 2), (0, 0), mode="avg", divisor=5)[0])
+
+
+def test_global_pools_and_window_limit():
+    x = np.random.default_rng(8).standard_normal((2, 3, 300, 260))
+    xt = torch.tensor(x, dtype=torch.float32)
+    out, idx = F.adaptive_max_pool2d(xt, 1, return_indices=True)
+    assert_close(out, x.max((2, 3), keepdims=True))
+    assert (idx.numpy()[..., 0, 0] == x.reshape(2, 3, -1).argmax(-1)).all()
+    assert_close(F.adaptive_avg_pool2d(xt, (1, 1)), x.mean((2, 3), keepdims=True), atol=1e-5)
+    with pytest.raises(RuntimeError, match="pooling windows of 78000 elements"):
+        F.max_pool2d(xt, (300, 260))

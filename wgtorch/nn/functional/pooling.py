@@ -19,6 +19,7 @@ from ...tensor import Tensor
 from .fold import _store_prelude, check_float, ntuple
 
 MAX, AVG, ADAPTIVE_AVG, ADAPTIVE_MAX, GATHER = 0, 1, 2, 3, 4
+MAX_WINDOW = 60000  # one invocation walks a window (lavapipe stops loops at 65,535)
 _PARAMS = struct.Struct("<24I")
 WORKGROUP = 64
 
@@ -194,6 +195,7 @@ def _window_geometry(op, mode, x, kernel_size, stride, padding, dilation, ceil_m
             )
     if dims == 1:
         k, s, p, d = (1, *k), (1, *s), (0, *p), (1, *d)
+    _check_window(op, k[0] * k[1])
     h, w = x.shape[2], x.shape[3]
     oh = _output_size(h, k[0], p[0], s[0], d[0], ceil_mode)
     ow = _output_size(w, k[1], p[1], s[1], d[1], ceil_mode)
@@ -204,6 +206,14 @@ def _window_geometry(op, mode, x, kernel_size, stride, padding, dilation, ceil_m
         )
     return PoolGeometry(mode, h, w, oh, ow, k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1],
                         flags, divisor)
+
+
+def _check_window(op, area):
+    if area > MAX_WINDOW:
+        raise RuntimeError(
+            f"{op}: pooling windows of {area} elements are not supported (at most {MAX_WINDOW}: "
+            "one GPU invocation walks a window); pool in two steps instead"
+        )
 
 
 def _max_pool(op, dims, input, kernel_size, stride, padding, dilation, ceil_mode,
@@ -275,7 +285,16 @@ def _adaptive(op, mode, dims, input, output_size, return_indices=False):
     if mode == ADAPTIVE_AVG and (oh, ow) == (1, 1):
         # global average pooling: the chunked mean has no per-invocation loop limit
         return _unbatch(x.mean((2, 3), keepdim=True), batched, dims)
-    g = PoolGeometry(mode, x.shape[2], x.shape[3], oh, ow, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0)
+    h, w = x.shape[2], x.shape[3]
+    if mode == ADAPTIVE_MAX and (oh, ow) == (1, 1):
+        # global max pooling: the chunked reduction has no per-invocation loop limit
+        values, idx = x.flatten(2).max(2, keepdim=True)  # index h * W + w in the plane
+        out = _unbatch(values.unsqueeze(-1), batched, dims)
+        return (out, _unbatch(idx.unsqueeze(-1), batched, dims)) if return_indices else out
+    if oh == 0 or ow == 0:
+        raise RuntimeError(f"{op}: output_size must be greater than 0, got {(oh, ow)}")
+    _check_window(op, (-(-h // oh) + 1) * (-(-w // ow) + 1))
+    g = PoolGeometry(mode, h, w, oh, ow, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0)
     if mode == ADAPTIVE_AVG:
         return _unbatch(AvgPool2DBackward0.apply(x, g), batched, dims)
     out, idx = MaxPool2DWithIndicesBackward0.apply(x, g)

@@ -264,6 +264,26 @@ def test_clamp_with_tensor_bounds():
               torch.tensor([4.0, 4.0, 1.0])).tolist() == [2.0, 4.0, 1.0]
 
 
+def test_clamp_tensor_bounds_ties_nan_and_crossed_bounds_like_pytorch():
+    # expected values from PyTorch 2.13: ties give the gradient to the input, crossed bounds
+    # (min > max) to max, NaN propagates from the input and from the bounds
+    x = torch.tensor([0.0, 1.0, 2.0, 3.0, nan], requires_grad=True)
+    lo = torch.tensor([0.0, 2.0, 2.0, 1.0, 0.0], requires_grad=True)
+    hi = torch.tensor([1.0, 3.0, 2.0, 0.0, 5.0], requires_grad=True)
+    y = torch.clamp(x, lo, hi)
+    assert repr(y.grad_fn).startswith("<ClampBackward0")
+    assert_close(y, [0.0, 2.0, 2.0, 0.0, nan])
+    y.sum().backward()
+    assert x.grad.tolist() == [1.0, 0.0, 1.0, 0.0, 0.0]
+    assert lo.grad.tolist() == [0.0, 1.0, 0.0, 0.0, 0.0]
+    assert hi.grad.tolist() == [0.0, 0.0, 0.0, 1.0, 0.0]
+    assert math.isnan(torch.clamp(torch.tensor([1.0]), torch.tensor([nan])).item())
+    assert torch.clamp(torch.tensor([1.0, 5.0]), torch.tensor(2.0), 4.0).tolist() == [2.0, 4.0]
+    x = torch.tensor([0.0, 1.0], requires_grad=True)
+    x.clamp(min=0.0).sum().backward()  # a scalar bound: the tie goes to the input too
+    assert x.grad.tolist() == [1.0, 1.0]
+
+
 def test_clamp_semantics():
     # min > max: every value becomes max, as in PyTorch
     assert torch.tensor([1.0, 5.0]).clamp(3, 2).tolist() == [2.0, 2.0]

@@ -482,15 +482,51 @@ def clamp(input, min=None, max=None):
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if not isinstance(min, Tensor) and not isinstance(max, Tensor):
         return ClampBackward1.apply(input, min, max)
-    out = input
-    if min is not None:
-        out = maximum(out, min)
-    if max is not None:
-        out = minimum(out, max)
-    return out
+    return ClampBackward0.apply(input, min, max)
 
 
 clip = clamp
+
+
+class ClampBackward0(Function):
+    """clamp with a tensor bound (the other may be a number or None), in one kernel:
+    ``min(max(x, lo), hi)`` with NaN in any operand propagated, as PyTorch."""
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        bounds = [b for b in (lo, hi) if b is not None]
+        _check_devices("clamp", [x, *bounds])
+        t = dt.result_type(x, *bounds)
+        nan_safe = "_f" if t.is_floating_point else ""  # max_f/min_f propagate NaN
+        expr, operand = "{0}", 1
+        if lo is not None:
+            expr, operand = f"max{nan_safe}({expr}, {{{operand}}})", operand + 1
+        if hi is not None:
+            expr = f"min{nan_safe}({expr}, {{{operand}}})"
+        ctx.save_for_backward(x, *(b for b in bounds if isinstance(b, Tensor)))
+        ctx.bounds = (lo, hi)
+        return launch_map("clamp", expr, [x, *bounds], [t.wgsl] * (1 + len(bounds)), t)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, *saved = ctx.saved_tensors
+        lo, hi = (saved.pop(0) if isinstance(b, Tensor) else b for b in ctx.bounds)
+        # PyTorch's clamp_backward_min_max: ties go to the input; min > max: max wins
+        in_range = x >= lo if lo is not None else None
+        if hi is not None:
+            in_range = x <= hi if in_range is None else in_range & (x <= hi)
+        grads = [sum_to(where(in_range, g, 0.0), x.shape)]
+        if isinstance(lo, Tensor):
+            below = x < lo if hi is None else (x < lo) & (lo < hi)
+            grads.append(sum_to(where(below, g, 0.0), lo.shape))
+        else:
+            grads.append(None)
+        if isinstance(hi, Tensor):
+            above = x > hi if lo is None else (x > hi) | (hi < lo)
+            grads.append(sum_to(where(above, g, 0.0), hi.shape))
+        else:
+            grads.append(None)
+        return tuple(grads)
 
 
 class ClampBackward1(Function):

@@ -292,7 +292,7 @@ def test_inplace_ops_that_read_their_input_in_backward():
     y = a * 1
     y.sin_()  # SinBackward0 needs the old y: it keeps a copy, as PyTorch does
     y.pow_(3)
-    y.clamp_(min=lo * 0.1)  # maximum(y, lo * 0.1) saved y in an inner node
+    y.clamp_(min=lo * 0.1)  # tensor bound: saves y too
     y.sum().backward()
     A, L = np_of(a), np_of(lo)
     inner = np.sin(A) ** 3

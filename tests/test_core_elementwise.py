@@ -163,6 +163,17 @@ def test_pow_special_exponents_and_tensor_exponent():
     assert_close(out, base**expo)
 
 
+def test_pow_gradient_at_zero_base():
+    # PyTorch: no 0 * inf for a zero exponent; d/db is 0 where a == 0 and b >= 0
+    x = torch.tensor([0.0, 1.0, 2.0, 0.5], requires_grad=True)
+    (x**x).sum().backward()
+    expected = np.array([0.0, 1.0, 4 * (np.log(2) + 1), 0.5**0.5 * (np.log(0.5) + 1)])
+    assert_close(x.grad, expected)
+    x = torch.tensor([0.0, 3.0], requires_grad=True)
+    (x**0).sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0]
+
+
 def test_pow_special_values():
     a = torch.tensor([nan, 1.0, 1.0, -1.0, 0.0, 0.0, -8.0, -inf, -inf, -2.0, inf])
     b = torch.tensor([0.0, nan, inf, inf, -1.0, 2.0, 1 / 3, 2.5, 3.0, 3.0, -1.0])

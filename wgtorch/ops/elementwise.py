@@ -282,7 +282,10 @@ def _min_max_grad(pick_a):
 
 
 def _pow_grad_base(g, out, a, b):
-    return g * b * a.pow(b - 1.0) if isinstance(b, Tensor) else g * b * a.pow(b - 1.0 if b else 0.0)
+    # d/da a^b = b a^(b-1); 0 where b == 0 (not 0 * inf at a == 0), as PyTorch
+    if isinstance(b, Tensor):
+        return where(b == 0, 0.0, g * b * a.pow(b - 1.0))
+    return g * b * a.pow(b - 1.0) if b else g * 0.0
 
 
 def _pow_grad_exponent(g, out, a, b):

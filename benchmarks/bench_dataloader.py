@@ -1,20 +1,24 @@
 """Is the training loop input-bound? The DataLoader's cost inside a real training loop.
 
 Trains the digits CNN of ``examples/train_digits.py`` (batch 64, Adam) and, for each input
-pipeline, measures over the same number of steps:
+pipeline, measures over the same number of steps (repeated, interleaved, medians reported,
+since these machines are noisy):
 
 - ``steps/s``, and its ratio to a loop that reuses one batch already on the GPU (the upper
   bound: no input pipeline at all);
-- ``wait ms``: time per step spent inside ``next(loader)``. With the step synchronised
-  (``loss.item()`` every step) the GPU has nothing to do during that time, so it is the GPU
-  idle time between steps that the input pipeline causes.
+- ``input wait``: time per step spent inside ``next(loader)`` fetching, collating and
+  uploading. In the ``sync`` loop (``loss.item()`` every step) the GPU has nothing to do
+  during that time: it is the GPU idle time between steps that the input causes. In the
+  ``async`` loop (loss summed on the GPU, read once) the work of step k is submitted before
+  batch k+1 is loaded, so the GPU computes while the host loads; the submit itself (which
+  can block while the previous batch of work is still running) is timed apart, not counted
+  as input wait.
 
-Pipelines: host numpy samples loaded in the main process (with the prefetch submit, and
-without it to show what it buys) and in 2 worker processes; a TensorDataset on the GPU
-(one gather kernel per field). Loops: ``sync`` reads the loss every step; ``async`` sums it
-on the GPU and reads it once, so the GPU computes step k while the host loads batch k+1.
+Pipelines: host numpy samples loaded in the main process and in 2 worker processes; a
+TensorDataset on the GPU, and the seed's ``MyDataset`` returning ``data[i]`` rows of GPU
+tensors (both gathered with one kernel per field).
 
-Usage: ``python benchmarks/bench_dataloader.py [--steps 60] [--batch-size 64] [--out FILE.md]``
+Usage: ``python benchmarks/bench_dataloader.py [--steps 40] [--repeats 3] [--out FILE.md]``
 """
 
 import argparse
@@ -22,12 +26,10 @@ import os
 import statistics
 import sys
 import time
-from unittest import mock
 
 import wgtorch as torch
 import wgtorch.nn.functional as F
-from wgtorch.utils.data import DataLoader, TensorDataset
-from wgtorch.utils.data import prefetch
+from wgtorch.utils.data import DataLoader, Dataset, TensorDataset
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
 from train_digits import DATA, Digits, Net  # noqa: E402
@@ -38,22 +40,24 @@ def endless(loader):
         yield from loader
 
 
-def run(make_batches, steps, sync, warmup=5):
-    """(steps/s, mean ms per step inside next()) of ``steps`` training steps."""
+def run(make_batches, steps, sync, warmup=3):
+    """(steps/s, mean ms per step inside next()) over ``steps`` training steps."""
     torch.manual_seed(0)
+    rt = torch.get_runtime()
     model = Net()
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     batches = make_batches()
     total = torch.zeros(())
-    waits = []
+    wait = 0.0
     for i in range(warmup + steps):
         if i == warmup:
             torch.synchronize()
             start = time.perf_counter()
+            wait = 0.0
+        rt.flush()  # what next() does first; timed apart (see the module docstring)
         t0 = time.perf_counter()
         images, labels = next(batches)
-        if i >= warmup:
-            waits.append(time.perf_counter() - t0)
+        wait += time.perf_counter() - t0
         optimizer.zero_grad()
         loss = F.cross_entropy(model(images), labels)
         loss.backward()
@@ -64,13 +68,26 @@ def run(make_batches, steps, sync, warmup=5):
             total += loss.detach()
     total.item()
     seconds = time.perf_counter() - start
-    return steps / seconds, 1000 * statistics.fmean(waits)
+    return steps / seconds, 1000 * wait / steps
+
+
+class MyDataset(Dataset):
+    """The seed document's Dataset: rows of GPU tensors."""
+
+    def __init__(self, data, labels):
+        self.data, self.labels = data, labels
+
+    def __len__(self):
+        return len(self.data)
+
+    def __getitem__(self, idx):
+        return self.data[idx], self.labels[idx]
 
 
 def pipelines(batch_size):
     host = Digits(DATA, train=True)
-    gpu = TensorDataset(torch.tensor(host.images), torch.tensor(host.labels))
-    fixed = next(iter(DataLoader(gpu, batch_size=batch_size)))
+    images, labels = torch.tensor(host.images), torch.tensor(host.labels)
+    fixed = (images[:batch_size].clone(), labels[:batch_size].clone())
 
     def loader(dataset, **kw):
         return lambda: endless(DataLoader(dataset, batch_size=batch_size, shuffle=True,
@@ -81,42 +98,41 @@ def pipelines(batch_size):
             yield fixed
 
     return {
-        "one batch already on the GPU (bound)": (repeat, False),
-        "host samples, main process": (loader(host), False),
-        "host samples, main process, no prefetch submit": (loader(host), True),
-        "host samples, 2 workers": (loader(host, num_workers=2, persistent_workers=True), False),
-        "TensorDataset on the GPU (gather)": (loader(gpu), False),
+        "one batch already on the GPU (bound)": repeat,
+        "host samples, main process": loader(host),
+        "host samples, 2 workers": loader(host, num_workers=2, persistent_workers=True),
+        "TensorDataset on the GPU": loader(TensorDataset(images, labels)),
+        "MyDataset over GPU tensors": loader(MyDataset(images, labels)),
     }
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--out", help="also write the table (markdown) to this file")
     args = parser.parse_args(argv)
 
     rt = torch.get_runtime()
-    lines = [f"adapter: {rt.info['device']} ({rt.info['backend_type']}), digits CNN, batch "
-             f"{args.batch_size}, {args.steps} steps per cell", "",
-             "| input pipeline | loop | steps/s | vs bound | wait ms/step | wait % of step |",
-             "|---|---|---|---|---|---|"]
+    lines = [f"adapter: {rt.info['device']} ({rt.info['backend_type']}); digits CNN, batch "
+             f"{args.batch_size}; medians of {args.repeats} interleaved runs of {args.steps} "
+             "steps", "",
+             "| input pipeline | loop | steps/s | vs bound | input wait ms/step | "
+             "wait % of step |", "|---|---|---|---|---|---|"]
     print("\n".join(lines), flush=True)
+    makers = pipelines(args.batch_size)
     for sync in (True, False):
-        bound = None
-        for name, (make, no_submit) in pipelines(args.batch_size).items():
-            patch = mock.patch.object(prefetch, "submit_pending_work", lambda: None)
-            if no_submit:
-                patch.start()
-            try:
-                rate, wait = run(make, args.steps, sync)
-            finally:
-                if no_submit:
-                    patch.stop()
-            bound = bound or rate
-            share = 100 * wait / (1000 / rate)
+        results = {name: [] for name in makers}
+        for _ in range(args.repeats):
+            for name, make in makers.items():
+                results[name].append(run(make, args.steps, sync))
+        bound = statistics.median(r[0] for r in results[next(iter(makers))])
+        for name, runs in results.items():
+            rate = statistics.median(r[0] for r in runs)
+            wait = statistics.median(r[1] for r in runs)
             line = (f"| {name} | {'sync' if sync else 'async'} | {rate:.1f} | "
-                    f"{rate / bound:.2f} | {wait:.2f} | {share:.1f}% |")
+                    f"{rate / bound:.2f} | {wait:.2f} | {100 * wait * rate / 1000:.1f}% |")
             lines.append(line)
             print(line, flush=True)
     if args.out:

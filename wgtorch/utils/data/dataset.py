@@ -90,10 +90,23 @@ class TensorDataset(Dataset):
         return self.tensors[0].size(0)
 
 
+_last_index = [None, None]  # (rows bytes, index tensor) of the last batch gathered
+
+
+def _index_tensor(rows, device):
+    """``rows`` on the GPU; the fields of one batch share one upload."""
+    # NOTE: a second upload into a pooled buffer that the pending batch still uses would
+    # flush, and a flush can wait for the previous step's work (lavapipe): reuse the index.
+    key = (rows.tobytes(), device)
+    if _last_index[0] != key:
+        _last_index[:] = key, Tensor._from_numpy(rows, dt.int64, device)
+    return _last_index[1]
+
+
 def gather_rows(source, rows):
     """``source[rows]`` for a host array of row numbers already checked to be in range: one
     gather kernel, and no bounds check on the GPU (which would read back and wait)."""
-    index = Tensor._from_numpy(rows, dt.int64, source.device)
+    index = _index_tensor(rows, source.device)
     if source.requires_grad and is_grad_enabled():
         return source.index_select(0, index)  # recorded for autograd
     shape = (len(rows), *source.shape[1:])

@@ -56,7 +56,9 @@ class DevicePrefetcher:
             except Exception as exc:
                 if block:
                     raise
-                self.ready.append(_Failure(exc))  # raise it in order, when its turn comes
+                # Raised in order, when its turn comes. NOTE: without its traceback, whose
+                # frames hold this prefetcher: a cycle would keep the uploaded batches alive.
+                self.ready.append(_Failure(exc.with_traceback(None)))
                 break
             if batch is NOT_READY:
                 break
@@ -65,5 +67,9 @@ class DevicePrefetcher:
             raise StopIteration
         batch = self.ready.popleft()
         if isinstance(batch, _Failure):
-            raise batch.exc
+            exc, batch = batch.exc, None
+            try:
+                raise exc
+            finally:
+                exc = None
         return batch

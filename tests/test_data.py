@@ -7,11 +7,24 @@ import numpy as np
 import pytest
 
 import wgtorch as torch
-from wgtorch.utils.data import (BatchSampler, ChainDataset, ConcatDataset, Dataset,
-                                GatheredSamples, IterableDataset, RandomSampler,
-                                SequentialSampler, StackDataset, Subset, SubsetRandomSampler,
-                                TensorDataset, WeightedRandomSampler, default_collate,
-                                default_convert, random_split)
+from wgtorch.utils.data import (
+    BatchSampler,
+    ChainDataset,
+    ConcatDataset,
+    Dataset,
+    GatheredSamples,
+    IterableDataset,
+    RandomSampler,
+    SequentialSampler,
+    StackDataset,
+    Subset,
+    SubsetRandomSampler,
+    TensorDataset,
+    WeightedRandomSampler,
+    default_collate,
+    default_convert,
+    random_split,
+)
 
 
 def gen(seed):

@@ -11,8 +11,15 @@ import numpy as np
 import pytest
 
 import wgtorch as torch
-from wgtorch.utils.data import (BatchSampler, DataLoader, Dataset, IterableDataset,
-                                SequentialSampler, TensorDataset, get_worker_info)
+from wgtorch.utils.data import (
+    BatchSampler,
+    DataLoader,
+    Dataset,
+    IterableDataset,
+    SequentialSampler,
+    TensorDataset,
+    get_worker_info,
+)
 
 
 class Arrays(Dataset):

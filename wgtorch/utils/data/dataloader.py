@@ -22,8 +22,7 @@ from .collate import default_collate, default_convert
 from .dataset import IterableDataset, is_gpu_tensor_dataset
 from .iterator import SingleProcessIter
 from .multiprocess import MultiProcessIter, warn_main_process_loading
-from .sampler import (BatchSampler, InfiniteConstantSampler, RandomSampler,
-                      SequentialSampler)
+from .sampler import BatchSampler, InfiniteConstantSampler, RandomSampler, SequentialSampler
 
 
 class DataLoader:

@@ -180,7 +180,8 @@ class ConcatDataset(Dataset):
         self.datasets = list(datasets)
         assert len(self.datasets) > 0, "datasets should not be an empty iterable"
         for d in self.datasets:
-            assert not isinstance(d, IterableDataset), "ConcatDataset does not support IterableDataset"
+            assert not isinstance(d, IterableDataset), (
+                "ConcatDataset does not support IterableDataset")
         self.cumulative_sizes = self.cumsum(self.datasets)
 
     def __len__(self):
@@ -280,4 +281,5 @@ def is_gpu_tensor_dataset(dataset):
     """Whether fetching from ``dataset`` reads tensors (which live on the GPU)."""
     while isinstance(dataset, Subset):
         dataset = dataset.dataset
-    return isinstance(dataset, TensorDataset) and all(isinstance(t, Tensor) for t in dataset.tensors)
+    return isinstance(dataset, TensorDataset) and all(
+        isinstance(t, Tensor) for t in dataset.tensors)

@@ -21,8 +21,14 @@ from .collate import upload
 from .fetch import MapDatasetFetcher
 from .iterator import BaseIter
 from .prefetch import NOT_READY
-from .worker import (MP_STATUS_CHECK_INTERVAL, ExceptionWrapper, IterableStop, ResumeIteration,
-                     WorkerGPUError, worker_loop)
+from .worker import (
+    MP_STATUS_CHECK_INTERVAL,
+    ExceptionWrapper,
+    IterableStop,
+    ResumeIteration,
+    WorkerGPUError,
+    worker_loop,
+)
 
 _PENDING = object()  # a task whose result has not arrived
 
@@ -115,7 +121,8 @@ class MultiProcessIter(BaseIter):
             if failed:
                 pids = ", ".join(str(w.pid) for w in failed)
                 self._shutdown_workers()
-                raise RuntimeError(f"DataLoader worker (pid(s) {pids}) exited unexpectedly") from None
+                raise RuntimeError(
+                    f"DataLoader worker (pid(s) {pids}) exited unexpectedly") from None
             return NOT_READY
 
     def _get_data(self, block):

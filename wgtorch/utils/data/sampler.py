@@ -135,11 +135,13 @@ class WeightedRandomSampler(Sampler):
     def __iter__(self):
         w = self.weights
         if (w < 0).any() or not np.isfinite(w).all():
-            raise RuntimeError("invalid multinomial distribution (encountering probability entry < 0)")
+            raise RuntimeError(
+                "invalid multinomial distribution (encountering probability entry < 0)")
         if w.sum() <= 0:
             raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
         if not self.replacement and self.num_samples > np.count_nonzero(w):
-            raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
+            raise RuntimeError(
+                "cannot sample n_sample > prob_dist.size(-1) samples without replacement")
         rng = _rng(self.generator)
         draws = rng.choice(len(w), size=self.num_samples, replace=self.replacement, p=w / w.sum())
         yield from draws.tolist()

@@ -135,7 +135,7 @@ def test_group_norm_and_instance_norm():
     check_op([(2, 6, 3, 2), (6,), (6,)], lambda x, w, b: F.group_norm(x, 3, w, b),
              ref=lambda x, w, b: ref_gn(x, w, b, 3))
     gn = nn.GroupNorm(2, 4)
-    assert repr(gn) == "GroupNorm(2, 4, eps=1e-05, affine=True)"
+    assert repr(gn) == "GroupNorm(2, 4, eps=1e-05, affine=True, bias=True)"
     with pytest.raises(RuntimeError, match="divisible by num_groups"):
         F.group_norm(torch.randn(2, 3, 4), 2)
     check_op([(2, 3, 5)], lambda x: nn.InstanceNorm1d(3)(x), ref=lambda x: ref_layer_norm(x, 1))

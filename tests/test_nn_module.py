@@ -170,8 +170,10 @@ def test_repr_matches_pytorch():
         ")"
     )
     assert repr(nn.BatchNorm2d(4)) == (
-        "BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)")
-    assert repr(nn.LayerNorm(8)) == "LayerNorm((8,), eps=1e-05, elementwise_affine=True)"
+        "BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, bias=True, "
+        "track_running_stats=True)")
+    assert repr(nn.LayerNorm(8, bias=False)) == (
+        "LayerNorm((8,), eps=1e-05, elementwise_affine=True, bias=False)")
     assert repr(nn.Embedding(10, 3, padding_idx=0)) == "Embedding(10, 3, padding_idx=0)"
 
 

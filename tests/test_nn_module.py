@@ -277,3 +277,11 @@ def test_load_state_dict_assign_and_buffer_assignment():
     m = nn.Module()
     m.stat = nn.Buffer(torch.zeros(3), persistent=False)
     assert "stat" in m._buffers and "stat" not in m.state_dict()
+
+
+def test_repr_of_repeated_layers_and_padding():
+    stack = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)] + [nn.ReLU()])
+    assert repr(stack) == ("ModuleList(\n  (0-2): 3 x Linear(in_features=2, out_features=2, "
+                           "bias=True)\n  (3): ReLU()\n)")
+    assert repr(nn.ZeroPad2d(1)) == "ZeroPad2d((1, 1, 1, 1))"
+    assert repr(nn.AvgPool1d(3)) == "AvgPool1d(kernel_size=(3,), stride=(3,), padding=(0,))"

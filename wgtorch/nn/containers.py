@@ -4,7 +4,7 @@ import operator
 from collections import OrderedDict
 from itertools import chain, islice
 
-from .module import Module
+from .module import Module, _addindent
 from .parameter import Parameter
 
 
@@ -13,6 +13,14 @@ def _index(idx, n, kind):
     if not -n <= idx < n:
         raise IndexError(f"index {idx} is out of range")
     return idx % n
+
+
+def _parameter_line(key, p):
+    """PyTorch's ParameterList/ParameterDict line: ``  (0): Parameter containing: [...]``."""
+    size = "x".join(str(s) for s in p.shape)
+    device = f" ({p.device})" if p.device.type != "cpu" else ""
+    kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
+    return f"  ({key}): {kind} containing: [{p.dtype} of size {size}{device}]"
 
 
 class Sequential(Module):
@@ -172,9 +180,21 @@ class ModuleList(Module):
         )
 
     def __repr__(self):
-        if not self._modules:
-            return "ModuleList()"
-        return super().__repr__()
+        """Like PyTorch: runs of identical children print once, as ``(0-5): 6 x Layer(...)``."""
+        reprs = [repr(m) for m in self]
+        if not reprs:
+            return self._get_name() + "()"
+        blocks = []  # [start, end, repr]
+        for i, r in enumerate(reprs):
+            if blocks and blocks[-1][2] == r:
+                blocks[-1][1] = i
+            else:
+                blocks.append([i, i, r])
+        lines = []
+        for start, end, r in blocks:
+            label = f"({start})" if start == end else f"({start}-{end}): {end - start + 1} x"
+            lines.append(_addindent(f"{label}: {r}" if start == end else f"{label} {r}", 2))
+        return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
 
 class ModuleDict(Module):
@@ -276,11 +296,7 @@ class ParameterList(Module):
         return self
 
     def extra_repr(self):
-        lines = []
-        for k, p in enumerate(self):
-            size = "x".join(str(s) for s in p.shape)
-            lines.append(f"({k}): Parameter containing: [{p.type()} of size {size}]")
-        return "\n".join(lines)
+        return "\n".join(_parameter_line(k, p) for k, p in enumerate(self))
 
 
 class ParameterDict(Module):
@@ -326,8 +342,4 @@ class ParameterDict(Module):
             self[k] = v
 
     def extra_repr(self):
-        lines = []
-        for k, p in self._parameters.items():
-            size = "x".join(str(s) for s in p.shape)
-            lines.append(f"({k}): Parameter containing: [{p.type()} of size {size}]")
-        return "\n".join(lines)
+        return "\n".join(_parameter_line(k, p) for k, p in self._parameters.items())

@@ -104,7 +104,7 @@ class _PadNd(Module):
         return F.pad(input, self.padding, self.mode, value)
 
     def extra_repr(self):
-        if self.mode == "constant":
+        if self.mode == "constant" and type(self).__name__.startswith("Constant"):
             return f"padding={self.padding}, value={self.value}"
         return f"{self.padding}"
 

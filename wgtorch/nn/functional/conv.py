@@ -159,7 +159,7 @@ def _conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, 
     cin, og, kh, kw = weight.shape
     if c != cin:
         raise RuntimeError(
-            f"Given transposed=1, weight of size {list(weight.shape)}, expected input "
+            f"Given transposed=1, weight of size {list(weight.shape)}, expected input"
             f"{list(x.shape)} to have {cin} channels, but got {c} channels instead"
         )
     if cin % groups:

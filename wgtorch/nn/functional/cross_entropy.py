@@ -15,6 +15,7 @@ from ... import dtypes as dt
 from ...autograd.function import Function
 from ...autograd.grad_mode import is_grad_enabled
 from ...backend import get_runtime
+from ...ops.elementwise import where
 from ...ops.shaders import load_shader
 from ...tensor import Tensor, prod
 from .fold import _store_prelude, check_float
@@ -80,7 +81,7 @@ def _composite_rows(x3, target, weight, ignore_index, ls, probs):
         wq = q * w if w is not None else q
         return -(wq * logp).sum(1).reshape(-1), wq.sum(1).reshape(-1).detach()
     valid = target != ignore_index  # (N, S)
-    safe = target.masked_fill(~valid, 0) if hasattr(target, "masked_fill") else target * valid
+    safe = where(valid, target, 0)  # ignored rows read class 0, then count for nothing
     picked = logp.gather(1, safe.view(n, 1, s).long()).view(n, s)
     wt = weight[safe] if weight is not None else 1.0
     nll = -picked * wt

@@ -129,7 +129,15 @@ def launch_map(name, expr, operands, casts, out_dtype, out=None):
     stored as ``out_dtype``. With ``out`` given, the result is written into that (possibly
     strided) tensor, which must not share a buffer with a tensor operand.
     """
-    tensors = [op for op in operands if isinstance(op, Tensor)]
+    tensors, kinds, sc = [], [], [0, 0, 0, 0]
+    for k, op in enumerate(operands):  # tensors are read from buffers, scalars from P.sc
+        if isinstance(op, Tensor):
+            tensors.append(op)
+            kinds.append(op.dtype.wgsl)
+        else:
+            kinds.append("s")
+            sc[k] = scalar_bits(op, casts[k])
+    kinds = tuple(kinds)
     shape = broadcast_shapes(*[t.shape for t in tensors])
     if out is not None:
         shape = broadcast_shapes(shape, out.shape)
@@ -149,7 +157,6 @@ def launch_map(name, expr, operands, casts, out_dtype, out=None):
     if n == 0:
         return out
     rt = get_runtime()
-    kinds = tuple("s" if not isinstance(op, Tensor) else op.dtype.wgsl for op in operands)
     vec4 = (
         all(t.shape == shape and t._stride == contiguous and t._offset % 4 == 0 for t in tensors)
         and out._stride == contiguous
@@ -162,10 +169,6 @@ def launch_map(name, expr, operands, casts, out_dtype, out=None):
     kern = rt.kernels.get(key) or rt.kernel(
         key, lambda: _source(expr, kinds, casts, out_dtype, vec4, out_strided), len(tensors), 1
     )
-    sc = [0, 0, 0, 0]
-    for k, op in enumerate(operands):
-        if not isinstance(op, Tensor):
-            sc[k] = scalar_bits(op, casts[k])
     pad = [0] * (3 - len(tensors))
     if vec4:
         count = -(-n // 4)

@@ -219,6 +219,10 @@ def test_randint_and_randperm():
         p = torch.randperm(n)
         assert p.dtype is torch.int64 and sorted(p.tolist()) == list(range(n))
     assert torch.randperm(100).tolist() != list(range(100))
+    p = torch.randperm(20_000).numpy()
+    assert abs(np.corrcoef(np.arange(p.size), p)[0, 1]) < 0.05  # no order kept
+    assert (p == np.arange(p.size)).sum() < 10  # ~1 fixed point expected
+    assert torch.randperm(5, dtype=torch.int32).dtype is torch.int32
 
 
 def test_normal_uniform_inplace():

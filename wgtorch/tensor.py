@@ -217,7 +217,28 @@ class Tensor:
     def data(self, other):
         self._storage = other._storage
         self.shape, self._stride, self._offset = other.shape, other._stride, other._offset
-        self.dtype = other.dtype
+        self.dtype, self.device = other.dtype, other.device
+
+    def __deepcopy__(self, memo):
+        """A copy with its own storage, the same requires_grad, and a deep-copied ``.grad``."""
+        if not self.is_leaf:
+            raise RuntimeError(
+                "Only Tensors created explicitly by the user (graph leaves) support the "
+                "deepcopy protocol at the moment."
+            )
+        if id(self) in memo:
+            return memo[id(self)]
+        from .autograd.grad_mode import no_grad
+
+        with no_grad():
+            new = self.clone()
+        new = type(self)._make(new._storage, new.shape, new._stride, new._offset, new.dtype,
+                               new.device) if type(self) is not type(new) else new
+        new.requires_grad = self.requires_grad
+        if self.grad is not None:
+            new.grad = self.grad.__deepcopy__(memo)
+        memo[id(self)] = new
+        return new
 
     def is_floating_point(self):
         return self.dtype.is_floating_point

@@ -38,7 +38,8 @@ def copy_into(dst, src):
 def fill_value(dst, value):
     """Write a Python scalar into every element of ``dst``."""
     value = _check_scalar_for(dst.dtype, value)
-    launch_map("fill", "{0}", [value], [dst.dtype.wgsl], dst.dtype, out=dst) if dst.numel() else None
+    if dst.numel():
+        launch_map("fill", "{0}", [value], [dst.dtype.wgsl], dst.dtype, out=dst)
     return dst
 
 

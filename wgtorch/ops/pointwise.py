@@ -119,7 +119,8 @@ def _source(expr, operand_kinds, casts, out_dtype, vec4, out_strided):
     if vec4:
         body.append("    out0[i + P.off.w] = r;")
     code = "\n".join(lines) + wgsl.INDEX + wgsl.helpers_for(expr + wgsl.store_value(out_dtype, "x"))
-    return f"{code}\n{wgsl.ENTRY}\n    if (i >= P.numel) {{ return; }}\n" + "\n".join(body) + "\n}\n"
+    guard = "    if (i >= P.numel) { return; }"
+    return "\n".join([code, wgsl.ENTRY, guard, *body, "}", ""])
 
 
 def launch_map(name, expr, operands, casts, out_dtype, out=None):

@@ -194,6 +194,11 @@ def test_elementwise_past_65535_workgroups(rt):
     np.testing.assert_array_equal(t[-5:].numpy(), [6.0] * 5)
     np.testing.assert_array_equal(t[4 * 64 * 65535 - 2: 4 * 64 * 65535 + 2].numpy(), [6.0] * 4)
     assert t[0].item() == 6.0
+    del t
+    # the random kernel (4 values per invocation) past 65,535 workgroups too
+    u = torch.rand(n)
+    tail = u[-40:].numpy()
+    assert np.all((tail >= 0) & (tail < 1)) and len(set(tail.tolist())) == 40
 
 
 # ---- storage binding limit ----------------------------------------------------------------

@@ -337,3 +337,12 @@ def test_fused_dispatch_counts():
         before = rt.dispatch_count
         fn()
         assert 1 <= rt.dispatch_count - before <= expected + (0 if rt.is_cpu_adapter else 1)
+
+
+def test_sum_over_tensors_with_a_zero_size_dim():
+    import wgtorch as torch
+
+    assert torch.zeros(3, 0).sum().item() == 0
+    assert torch.zeros(3, 0).sum(1).tolist() == [0.0, 0.0, 0.0]
+    assert torch.zeros(0, 3).t().sum(1).tolist() == [0.0, 0.0, 0.0]
+    assert torch.zeros(2, 0, 3).sum((0, 2)).shape == (0,)

@@ -158,6 +158,8 @@ def _source(op_name, acc_t, in_t, pre, first, vec4, final, out_dtypes):
 
 def _merge(shape, stride, dims):
     """(size, stride) of ``dims`` read as one dim, or None when their strides don't allow it."""
+    if any(shape[d] == 0 for d in dims):
+        return 0, 1  # empty: strides are meaningless
     dims = [d for d in dims if shape[d] != 1]
     if not dims:
         return 1, 0

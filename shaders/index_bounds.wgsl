@@ -1,5 +1,5 @@
-// index_bounds: min and max of a run of int32 indices, so an out-of-range index is reported
-// (IndexError) before any gather or scatter reads or writes through it.
+// index_bounds: min and max of a run of int32 indices, for what needs the values on the host
+// (one_hot's class count; bounds checks do not: see wgtorch/ops/value_range.py).
 //
 // Bindings
 //   0 idx (i32): element k is idx[P.offset + k * P.stride], k < P.count

@@ -8,16 +8,19 @@
 //     t = P.base + sum_d coord_d(i) * P.st[d] + sum_j wrap_j(index_j[b_j(i)]) * dimstride_j
 //     b_j(i) = offset_j + ((i / inner_j) % blk_j) * stride_j
 // so index tensor j follows a contiguous run of iteration dims, read through one stride.
-// wrap_j adds size_j to a negative index and clamps into [0, size_j): a guard only, the
-// bounds are checked on the host side before launch. Strides are u32 and wrap, so
-// negative strides (flip) work.
+// wrap_j adds size_j to a negative index and clamps into [0, size_j), so no index reads or
+// writes outside T. Where the launcher asks for it (a nonzero site), an index outside
+// [0, size_j) (or [-size_j, size_j) when negative indices count from the end) also raises
+// the runtime's error flag (error_flag.wgsl): the host reports it at its next readback.
+// Strides are u32 and wrap, so negative strides (flip) work.
 //
 // Bindings
 //   gather:  0 src (u32 bits, any dtype), 1..K index_j (i32), K+1 out (u32 bits, contiguous
-//            over the iteration space), K+2 params
+//            over the iteration space)
 //   scatter: 0 values (u32 bits, read at P.voff + sum_d coord_d * P.vst[d]; a dummy when the
 //            value is the scalar P.scalar), 1..K index_j (i32), K+1 dst (written or combined
-//            by the reduce mode; atomic when combining), K+2 params
+//            by the reduce mode; atomic when combining)
+//   both:    K+2 errors (the error flag), K+3 params
 
 struct Params {
     numel: u32, ndim: u32, nidx: u32, base: u32,
@@ -25,7 +28,8 @@ struct Params {
     shape: array<vec4<u32>, 2>,
     st: array<vec4<u32>, 2>,
     vst: array<vec4<u32>, 2>,
-    // index j: ix[2j] = (offset, stride, inner, blk), ix[2j + 1] = (size, dimstride, -, -)
+    // index j: ix[2j] = (offset, stride, inner, blk),
+    //          ix[2j + 1] = (size, dimstride, error site or 0, 1 if negative indices count)
     ix: array<vec4<u32>, 8>,
 };
 
@@ -36,9 +40,12 @@ $INDEX_BINDINGS
 
 $HELPERS
 
-fn wrap_index(k: i32, size: u32) -> u32 {
-    let n = i32(size);
-    return u32(clamp(select(k, k + n, k < 0), 0, n - 1));
+$ERROR_FLAG
+
+fn wrap_index(k: i32, s: vec4<u32>) -> u32 {
+    let n = i32(s.x);
+    if (s.z != 0u && (k >= n || k < select(0, -n, s.w == 1u))) { flag_error_i32(s.z, k); }
+    return u32(clamp(select(k, k + n, k < 0), 0, max(n - 1, 0)));
 }
 
 @compute @workgroup_size(64)

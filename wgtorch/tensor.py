@@ -143,6 +143,10 @@ class Tensor:
         t = cls._empty(data.shape, dtype, device)
         if data.size:
             get_runtime().write(t._storage.buffer, data.tobytes())
+            if dtype is dt.int64 or dtype is dt.int32:  # index checks need no readback
+                from .ops.value_range import note_values
+
+                note_values(t, data)
         return t
 
     def _alias(self):

@@ -8,6 +8,13 @@ ring is full, or every ``FLUSH_EVERY`` dispatches so the GPU starts early.
 Per-dispatch parameters (shapes, strides, scalars) go into slots of one uniform buffer bound
 with a dynamic offset, so a bind group depends only on the storage buffers and is reused
 whenever the same buffers come back from the pool.
+
+Errors found on the GPU (an index out of range, an integer result too large for int32
+storage) cannot raise where the kernel runs. A kernel that can detect one binds
+``error_buffer`` (a sticky flag: the first error wins) and reports the ``error_site`` id its
+launcher registered with the message. Every ``read`` copies the flag in the same submit as
+the data and raises the recorded error there (like CUDA's device-side asserts), then clears
+it: no extra wait, and the device stays usable.
 """
 
 import os
@@ -24,6 +31,9 @@ PARAM_SLOTS = 1024
 FLUSH_EVERY = 256
 MAX_BIND_GROUPS = 8192
 STAGING_USAGE = wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST
+ERROR_BYTES = 16  # the error flag: site id (0: none), value low and high words, flags
+ERROR_LOWER_BOUND = 1  # flags bit: the value is only a lower bound of the magnitude
+MAX_ERROR_SITES = 4096
 
 
 class Kernel:
@@ -69,6 +79,10 @@ class Runtime:
             usage=wgpu.BufferUsage.UNIFORM | wgpu.BufferUsage.COPY_DST,
         )
         self.sync_buffer = self.pool.acquire(4)
+        self.error_buffer = self.pool.acquire(ERROR_BYTES)
+        self.queue.write_buffer(self.error_buffer, 0, bytes(ERROR_BYTES))
+        self.error_sites = {}  # (exception type, message) -> site id
+        self.error_messages = [None]  # site id -> (exception type, message); 0 means none
         self.params_host = bytearray(PARAM_SLOT_BYTES * PARAM_SLOTS)
         self.params_used = 0  # slots filled in the pending batch
 
@@ -84,6 +98,7 @@ class Runtime:
         self.timing = False  # inside gpu_time: one timestamped pass, no automatic flush
         self.dispatch_count = 0  # totals since start, for tests and benchmarks
         self.submit_count = 0
+        self.read_count = 0  # host readbacks (each one waits for the GPU)
 
     # ---- kernels -----------------------------------------------------------------------
 
@@ -259,7 +274,8 @@ class Runtime:
         self.submit_count += 1
 
     def synchronize(self):
-        """Submit pending work and wait until the GPU has finished it."""
+        """Submit pending work and wait until the GPU has finished it; raise the first error a
+        kernel flagged (see ``error_site``)."""
         # NOTE: wgpu-py's on_submitted_work_done_sync is broken with wgpu-native 0.32; mapping a
         # buffer after the batch waits for it just the same.
         self.read(self.sync_buffer, 0, 4)
@@ -335,24 +351,68 @@ class Runtime:
         self.queue.write_buffer(buf, offset, data)
 
     def read(self, buf, offset, nbytes):
-        """Bytes of ``buf[offset:offset+nbytes]`` after all recorded work (flushes)."""
+        """Bytes of ``buf[offset:offset+nbytes]`` after all recorded work (flushes).
+
+        Raises the first error a kernel flagged since the last read (see ``error_site``).
+        """
         if nbytes == 0:
             return b""
         start = offset - offset % 4
         size = -(-(offset + nbytes - start) // 4) * 4
-        staging = self.staging.acquire(size)
+        staging = self.staging.acquire(size + ERROR_BYTES)
         try:
             self.copy(buf, start, staging, 0, size)
+            # the error flag rides along in the same submit: checking it costs no extra wait
+            self.copy(self.error_buffer, 0, staging, size, ERROR_BYTES)
             self.flush()
-            staging.map_sync(wgpu.MapMode.READ, 0, size)
-            data = staging.read_mapped(0, size)
+            staging.map_sync(wgpu.MapMode.READ, 0, size + ERROR_BYTES)
+            data = staging.read_mapped(0, size + ERROR_BYTES)
             staging.unmap()
         except wgpu.GPUError as exc:
             raise translate(exc, "a read back to the host") from None
         finally:
             self.staging.release(staging)
+        self.read_count += 1
+        self._raise_flagged(bytes(data[size:]))
         return bytes(data[offset - start : offset - start + nbytes])
 
+    # ---- errors detected on the GPU ---------------------------------------------------------
+
+    def error_site(self, exc_type, message):
+        """The id a kernel writes into ``error_buffer`` when it detects this error.
+
+        ``message`` may contain ``{value}``, replaced by the offending value the kernel
+        reports. Ids are interned, so a launcher may ask for one on every launch.
+        """
+        key = (exc_type, message)
+        site = self.error_sites.get(key)
+        if site is None:
+            site = len(self.error_messages)
+            self.error_sites[key] = site
+            self.error_messages.append(key)
+        return site
+
+    check_errors = synchronize
+
+    def _raise_flagged(self, words):
+        site, lo, hi, flags = struct.unpack("<4I", words)
+        known = self.error_messages[site] if 0 < site < len(self.error_messages) else None
+        if len(self.error_messages) > MAX_ERROR_SITES:  # no recorded work refers to them now
+            self.error_sites.clear()
+            del self.error_messages[1:]
+        if site == 0:
+            return
+        # NOTE: nothing is pending after a read, so this write lands before any later work
+        self.queue.write_buffer(self.error_buffer, 0, bytes(ERROR_BYTES))
+        value = lo | hi << 32
+        value -= (value >> 63) << 64
+        text = f"of magnitude at least {abs(value)}" if flags & ERROR_LOWER_BOUND else str(value)
+        exc_type, message = known or (RuntimeError, "a kernel flagged an error (value {value})")
+        raise exc_type(
+            message.replace("{value}", text) + "\n(detected on the GPU while running an op "
+            "recorded earlier, reported at this host readback as CUDA reports a device-side "
+            "assert; that op's output is not valid)"
+        )
 
 _runtime = None
 

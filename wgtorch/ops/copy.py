@@ -11,6 +11,7 @@ from ..autograd.grad_mode import grad_state
 from ..device import as_device
 from ..tensor import Tensor, tensor_method
 from .pointwise import launch_map
+from .value_range import derive
 
 # NOTE: nz_f tests the bits: NaN is true, as in PyTorch (a compiler may assume no NaN).
 _TO_BOOL = {"f32": "select(0u, 1u, nz_f({0}))", "i32": "select(0u, 1u, {0} != 0)",
@@ -59,7 +60,7 @@ def _check_scalar_for(dtype, value):
 def _cast(x, dtype):
     out = Tensor._empty(x.shape, dtype, x.device)
     expr, casts = _cast_args(x, dtype)
-    return launch_map("copy", expr, [x], casts, dtype, out=out)
+    return derive(launch_map("copy", expr, [x], casts, dtype, out=out), x, same_values=True)
 
 
 class CloneBackward0(Function):

@@ -15,7 +15,8 @@ from .. import dtypes as dt
 from .. import random as rnd
 from ..device import as_device
 from ..tensor import Tensor, tensor_method
-from .copy import _cast, copy_into, fill_value as fill_scalar
+from . import value_range
+from .copy import _cast, copy_into, fill_value
 
 
 def _size_arg(size):
@@ -27,6 +28,14 @@ def _size_arg(size):
             f"Trying to create tensor with negative dimension {min(size)}: {list(size)}"
         )
     return size
+
+
+def fill_scalar(t, value):
+    """Fill a fresh tensor with ``value``; an integer tensor's range is then known."""
+    fill_value(t, value)
+    if t.numel() and not t.dtype.is_floating_point:
+        value_range.note(t, int(value), int(value), exact=True)
+    return t
 
 
 def _finish(t, requires_grad):
@@ -242,6 +251,8 @@ def _random(size, dist, lo, hi, dtype, device, generator, requires_grad):
     rnd.fill_random(t, dist, lo, hi, generator)
     if dtype is not native:
         t = _cast(t, dtype)
+    if dist == rnd.INTEGER:
+        value_range.note(t, lo, hi - 1)
     return _finish(t, requires_grad)
 
 

@@ -7,6 +7,10 @@ either walks one dim of T (``dim_map[d]``) or none, and each ``IndexTerm`` adds
 ``[lo, hi)``. The same plan gathers (``x[idx]``, ``gather``...) and scatters back
 (their backward, ``index_put_``, ``scatter_add``...), so forward and backward share it.
 
+Every index is clamped into its dim, so no kernel reads or writes outside the tensor; an
+``IndexTerm`` with a ``BoundsCheck`` also has the kernel flag an out-of-range index on the GPU
+(reported at the next host readback; value_range.py says when an op raises at once instead).
+
 Scatter modes: ``store`` (plain write; duplicates: one of the values wins, as in PyTorch),
 ``add``, ``mul``, ``amax``, ``amin`` (atomic: native ``atomicAdd`` for int32 sums, a
 compare-and-swap loop on the bits otherwise). Float sums through atomics are not
@@ -14,15 +18,16 @@ bit-deterministic in their order, as on CUDA.
 """
 
 import struct
-import weakref
 from string import Template
+from typing import NamedTuple
 
 import numpy as np
 
 from .. import dtypes as dt
 from ..backend import get_runtime
 from ..tensor import Tensor, prod
-from . import wgsl
+from . import value_range, wgsl
+from .gpu_errors import flag_wgsl
 from .pointwise import broadcast_strides, merge_dims, scalar_bits
 from .shaders import load_shader
 
@@ -36,16 +41,27 @@ NONZERO_CHUNK = 256
 _WORDS = struct.Struct("<64I")
 
 
+class BoundsCheck(NamedTuple):
+    """Have the kernel flag an index outside [0, size) (``allow_negative``: [-size, size))
+    as ``error(message)``, ``{value}`` in the message being the index."""
+
+    message: str
+    allow_negative: bool = True
+    error: type = IndexError
+
+
 class IndexTerm:
     """``index`` (an int tensor over iteration dims ``[lo, hi)``) selects along T's ``dim``.
 
-    ``size`` is the extent the index wraps and clamps into (T.shape[dim] by default).
+    ``size`` is the extent the index wraps and clamps into (T.shape[dim] by default);
+    ``check`` a BoundsCheck for indices that come from the user, None for internal ones.
     """
 
-    __slots__ = ("dim", "hi", "index", "lo", "size")
+    __slots__ = ("check", "dim", "hi", "index", "lo", "size")
 
-    def __init__(self, index, lo, hi, dim, size=None):
+    def __init__(self, index, lo, hi, dim, size=None, check=None):
         self.index, self.lo, self.hi, self.dim, self.size = index, lo, hi, dim, size
+        self.check = check
 
 
 class IndexPlan:
@@ -94,7 +110,7 @@ def _source(n_terms, mode, dtype, scalar):
     )
     terms = "\n".join(
         f"    {{ let a = P.ix[{2 * j}u]; let s = P.ix[{2 * j + 1}u];\n"
-        f"      t += wrap_index(index{j}[a.x + ((i / a.z) % a.w) * a.y], s.x) * s.y; }}"
+        f"      t += wrap_index(index{j}[a.x + ((i / a.z) % a.w) * a.y], s) * s.y; }}"
         for j in range(n_terms)
     )
     value = "P.scalar" if scalar else "src[v]"
@@ -118,8 +134,9 @@ def _source(n_terms, mode, dtype, scalar):
         old = r.old_value;
     }}"""
     return Template(load_shader("index_map.wgsl")).substitute(
-        INDEX_BINDINGS=decl, OUT_BINDING=n_terms + 1, PARAM_BINDING=n_terms + 2,
+        INDEX_BINDINGS=decl, OUT_BINDING=n_terms + 1, PARAM_BINDING=n_terms + 3,
         OUT_TYPE=out_type, HELPERS=wgsl.helpers_for(body), INDEX_TERMS=terms, BODY=body,
+        ERROR_FLAG=flag_wgsl(n_terms + 2),
     )
 
 
@@ -153,7 +170,13 @@ def _term_words(plan, term, target):
         view = linear_view(index, run)
     size = target.shape[term.dim] if term.size is None else term.size
     inner, blk = prod(shape[term.hi:]), max(prod(run), 1)
-    return index, [view[0], view[1], max(inner, 1), blk, size, target._stride[term.dim], 0, 0]
+    site, negative = 0, 0
+    if term.check is not None:
+        check = term.check
+        site = get_runtime().error_site(check.error, check.message)
+        negative = int(check.allow_negative)
+    return index, [view[0], view[1], max(inner, 1), blk, size, target._stride[term.dim], site,
+                   negative]
 
 
 def _launch(plan, target, out, values, mode, dtype, base, strides):
@@ -189,10 +212,10 @@ def _launch(plan, target, out, values, mode, dtype, base, strides):
     key = ("index_map", len(plan.terms), mode, dtype.name if mode not in (None, "store") else "",
            scalar)
     kern = rt.kernel(key, lambda: _source(len(plan.terms), mode, dtype, scalar),
-                     1 + len(indices), 1)
+                     1 + len(indices), 2)
     first = target if mode is None else (_dummy(out.device) if scalar else values)
     buffers = [first._storage.buffer] + [ix._storage.buffer for ix in indices]
-    buffers.append(out._storage.buffer)
+    buffers += [out._storage.buffer, rt.error_buffer]
     rt.dispatch(kern, buffers, _WORDS.pack(*words), -(-n // wgsl.WORKGROUP))
 
 
@@ -215,7 +238,7 @@ def gather(x, plan, strides=None, base=None):
     if strides is None:
         strides = [0 if m is None else x._stride[m] for m in plan.dim_map]
     _launch(plan, x, out, x, None, x.dtype, x._offset if base is None else base, strides)
-    return out
+    return value_range.derive(out, x)
 
 
 def scatter_into(dst, plan, values, mode="store"):
@@ -230,7 +253,8 @@ def scatter_into(dst, plan, values, mode="store"):
         values = values.clone()
     if any(t.index._storage is dst._storage for t in plan.terms):
         plan = IndexPlan(plan.shape, plan.dim_map, [
-            IndexTerm(t.index.clone(), t.lo, t.hi, t.dim, t.size) for t in plan.terms])
+            IndexTerm(t.index.clone(), t.lo, t.hi, t.dim, t.size, t.check)
+            for t in plan.terms])
     strides = [0 if m is None else dst._stride[m] for m in plan.dim_map]
     _launch(plan, dst, dst, values, mode, dst.dtype, dst._offset, strides)
     return dst
@@ -238,49 +262,30 @@ def scatter_into(dst, plan, values, mode="store"):
 
 # ---- bounds checks -------------------------------------------------------------------------
 
-# storage -> {(offset, stride, count, version): (min, max)}: an index tensor checked once is
-# not read back again while unchanged (e.g. the same index in forward and backward).
-_RANGES = weakref.WeakKeyDictionary()
 
-
-def _index_ranges(indices):
-    """(min, max) of each int tensor, with one readback for all of them."""
-    results, todo = [None] * len(indices), []
-    for k, index in enumerate(indices):
-        if index.numel() == 0:
-            results[k] = (0, -1)
-            continue
+def index_range(index):
+    """(min, max) of an int tensor: exact from value_range, else one GPU pass and a readback
+    (for what needs the values themselves, e.g. one_hot's class count)."""
+    if index.numel() == 0:
+        return 0, -1
+    known = value_range.exact(index)
+    if known is not None:
+        return known
+    view = linear_view(index, index.shape)
+    if view is None:
+        index = index.contiguous()
         view = linear_view(index, index.shape)
-        if view is None:
-            index = index.contiguous()
-            view = linear_view(index, index.shape)
-        key = (view[0], view[1], index.numel(), index._version)
-        cached = _RANGES.get(index._storage, {}).get(key)
-        if cached is not None:
-            results[k] = cached
-        else:
-            todo.append((k, index, view, key))
-    if not todo:
-        return results
     rt = get_runtime()
-    init = np.tile(np.array([dt.INT32_MAX, dt.INT32_MIN], dtype=np.int64), len(todo))
-    out = Tensor._from_numpy(init, dt.int32, todo[0][1].device)
+    init = np.array([dt.INT32_MAX, dt.INT32_MIN], dtype=np.int64)
+    out = Tensor._from_numpy(init, dt.int32, index.device)
     kern = rt.kernel(("index_bounds",), lambda: load_shader("index_bounds.wgsl"), 1, 1)
-    for slot, (k, index, view, key) in enumerate(todo):
-        count = index.numel()
-        params = struct.pack("<4I", count, view[0], view[1], slot)
-        n_inv = -(-count // BOUNDS_CHUNK)
-        rt.dispatch(kern, [index._storage.buffer, out._storage.buffer], params,
-                    -(-n_inv // wgsl.WORKGROUP))
-    found = out._storage_array().reshape(-1, 2)
-    for slot, (k, index, view, key) in enumerate(todo):
-        lo, hi = int(found[slot, 0]), int(found[slot, 1])
-        results[k] = (lo, hi)
-        entry = _RANGES.get(index._storage)
-        if entry is None or len(entry) > 64:
-            entry = _RANGES[index._storage] = {}
-        entry[key] = (lo, hi)
-    return results
+    count = index.numel()
+    invocations = -(-count // BOUNDS_CHUNK)
+    rt.dispatch(kern, [index._storage.buffer, out._storage.buffer],
+                struct.pack("<4I", count, view[0], view[1], 0), -(-invocations // wgsl.WORKGROUP))
+    lo, hi = (int(v) for v in out._storage_array())
+    value_range.note(index, lo, hi, exact=True)
+    return lo, hi
 
 
 def out_of_bounds(lo, hi, size, allow_negative=True):
@@ -296,21 +301,17 @@ def out_of_bounds(lo, hi, size, allow_negative=True):
     return None
 
 
-def check_bounds(op, checks, allow_negative=True):
-    """Raise IndexError naming ``op`` if an index is out of range.
-
-    ``checks``: (index tensor, size, dim) triples; all are read back together.
-    """
-    checks = [c for c in checks if c[0].numel()]
-    if not checks:
-        return
-    ranges = _index_ranges([c[0] for c in checks])
-    for (index, size, dim), (lo, hi) in zip(checks, ranges):
-        bad = out_of_bounds(lo, hi, size, allow_negative)
+def bounds_check(op, index, size, dim, allow_negative=True):
+    """The BoundsCheck for ``index`` into ``size`` elements along ``dim`` of ``op`` (a prefix
+    such as ``"gather(): "``), for its IndexTerm. Raises IndexError now when the index's exact
+    range is known and out of bounds (see value_range.py); never reads back."""
+    message = f"{op}index {{value}} is out of bounds for dimension {dim} with size {size}"
+    known = value_range.exact(index) if index.numel() else None
+    if known is not None:
+        bad = out_of_bounds(known[0], known[1], size, allow_negative)
         if bad is not None:
-            raise IndexError(
-                f"{op}: index {bad} is out of bounds for dimension {dim} with size {size}"
-            )
+            raise IndexError(message.replace("{value}", str(bad)))
+    return BoundsCheck(message, allow_negative)
 
 
 # ---- nonzero ------------------------------------------------------------------------------
@@ -364,6 +365,7 @@ def nonzero_coords(x):
     host = counts._storage_array().astype(np.int64)
     total = int(host.sum())
     out = Tensor._empty((total, x.ndim), dt.int64, x.device)
+    value_range.note(out, 0, max(x.shape) - 1)
     if total:
         starts = Tensor._from_numpy(np.cumsum(host) - host, dt.int32, x.device)
         kern = rt.kernel(("nonzero", True, x.dtype.wgsl),

@@ -12,8 +12,9 @@ Semantics follow PyTorch: integers in a key select first (basic indexing), then 
 tensors (int or bool; lists become tensors) broadcast together; their dims replace the
 indexed dims in place when those are adjacent, else go first. A bool mask of k dims
 indexes k dims through ``nonzero`` (which reads the count back, as PyTorch does).
-Out-of-range indices raise IndexError before any kernel reads through them: indices from
-Python lists are checked on the host, tensors with one small GPU reduction and readback.
+Out-of-range indices raise IndexError and are never read through: indices from Python lists,
+and tensors whose values are known on the host, raise at the op; any other index tensor is
+checked by the kernel, which reports it at the next host readback (see value_range.py).
 """
 
 import numpy as np
@@ -204,25 +205,19 @@ def _expand_masks(y, adv):
     return out
 
 
-def _term(index, block_rank, pos, dim):
+def _term(index, block_rank, pos, dim, check):
     """An IndexTerm for ``index`` broadcast over the block dims [pos, pos + block_rank)."""
     shape = (1,) * (block_rank - index.ndim) + tuple(index.shape)
     real = [k for k, n in enumerate(shape) if n != 1]
     a, b = (real[0], real[-1] + 1) if real else (0, 0)
     view = index.reshape(shape[a:b])
-    return ik.IndexTerm(view, pos + a, pos + b, dim)
+    return ik.IndexTerm(view, pos + a, pos + b, dim, check=check)
 
 
 def _plan(y, adv):
     """The IndexPlan reading ``y`` through the (int) index tensors ``adv``."""
-    unchecked = [a for a in adv if not a.checked]
-    if unchecked:
-        ranges = ik._index_ranges([a.index for a in unchecked])
-        for a, (lo, hi) in zip(unchecked, ranges):
-            bad = ik.out_of_bounds(lo, hi, y.shape[a.dim])
-            if bad is not None:
-                raise IndexError(f"index {bad} is out of bounds for dimension {a.orig_dim} "
-                                 f"with size {y.shape[a.dim]}")
+    checks = [None if a.checked else ik.bounds_check("", a.index, y.shape[a.dim], a.orig_dim)
+              for a in adv]
     try:
         block = broadcast_shapes(*(a.index.shape for a in adv))
     except RuntimeError:
@@ -237,7 +232,7 @@ def _plan(y, adv):
     after = [d for d in rest if d not in before]
     shape = [y.shape[d] for d in before] + list(block) + [y.shape[d] for d in after]
     dim_map = before + [None] * len(block) + after
-    terms = [_term(a.index, len(block), pos, a.dim) for a in adv]
+    terms = [_term(a.index, len(block), pos, a.dim, c) for a, c in zip(adv, checks)]
     return ik.IndexPlan(shape, dim_map, terms)
 
 
@@ -292,7 +287,17 @@ def advanced_getitem(x, key):
     y, adv = _index_key_parts(x, key, True)
     adv = _expand_masks(y, adv)
     if len(adv) > ik.MAX_TERMS:
-        _plan(y, adv)  # bounds and broadcast checks
+        # NOTE: folding the indices into one (remainder) would hide a bad index from the
+        # kernel's check, so this rare path reads their ranges back
+        for a in adv:
+            if not a.checked:
+                lo, hi = ik.index_range(a.index)
+                n = y.shape[a.dim]
+                bad = ik.out_of_bounds(lo, hi, n)
+                if bad is not None:
+                    raise IndexError(f"index {bad} is out of bounds for dimension {a.orig_dim} "
+                                     f"with size {n}")
+        _plan(y, adv)  # broadcast checks
         return _combine_terms(y, adv)
     return IndexBackward0.apply(y, _plan(y, adv))
 
@@ -495,8 +500,9 @@ def take(input, index):
         got = index.dtype.name if isinstance(index, Tensor) else type(index).__name__
         raise RuntimeError(f"take(): Expected a long tensor for index, but got {got}")
     flat = input.reshape(-1)
-    ik.check_bounds("take()", [(index, flat.shape[0], 0)])
-    plan = ik.IndexPlan(index.shape, (None,) * index.ndim, [ik.IndexTerm(index, 0, index.ndim, 0)])
+    check = ik.bounds_check("take(): ", index, flat.shape[0], 0)
+    plan = ik.IndexPlan(index.shape, (None,) * index.ndim,
+                        [ik.IndexTerm(index, 0, index.ndim, 0, check=check)])
     return TakeBackward0.apply(flat, plan)
 
 
@@ -509,7 +515,7 @@ def put_(self, index, source, accumulate=False):
         raise RuntimeError(f"put_(): Expected a long tensor for index, but got "
                            f"{index.dtype.name}")
     flat = self.view(-1)
-    ik.check_bounds("put_()", [(index, flat.shape[0], 0)])
+    ik.bounds_check("put_(): ", index, flat.shape[0], 0)  # raises now when it can
     _put(flat, index.reshape(-1), source.reshape(-1), "add" if accumulate else "store", "put_")
     return self
 

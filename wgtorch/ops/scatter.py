@@ -13,6 +13,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor, tensor_method
 from . import index_kernels as ik
+from . import value_range
 from .copy import _check_inplace, _check_scalar_for, apply_inplace
 from .indexing import INDEX_DTYPES, IndexBackward0, IndexPutBackward0
 
@@ -68,13 +69,13 @@ def _dim_plan(op, input, dim, index):
     if input.ndim == 0 and index.numel() > 1:
         raise RuntimeError(f"{op}(): Index to scalar can have only 1 value, got "
                            f"{index.numel()} value(s)")
-    ik.check_bounds(f"{op}()", [(index, target.shape[d], d)],
-                    allow_negative=op.startswith("index_fill"))
+    check = ik.bounds_check(f"{op}(): ", index, target.shape[d], d,
+                            allow_negative=op.startswith("index_fill"))
     index = index.reshape(-1)
     shape = list(target.shape)
     shape[d] = index.shape[0]
     dim_map = [None if k == d else k for k in range(target.ndim)]
-    return ik.IndexPlan(shape, dim_map, [ik.IndexTerm(index, d, d + 1, d)]), target
+    return ik.IndexPlan(shape, dim_map, [ik.IndexTerm(index, d, d + 1, d, check=check)]), target
 
 
 def _gather_plan(op, input, dim, index, src=None):
@@ -94,10 +95,11 @@ def _gather_plan(op, input, dim, index, src=None):
                 f"Size does not match at dimension {k} expected index {list(index.shape)} to be "
                 f"smaller than self {list(input.shape)} apart from dimension {d}{tail}")
     target = input if input.ndim else input.reshape(1)
-    ik.check_bounds(f"{op}()", [(index, target.shape[d], d)], allow_negative=False)
+    check = ik.bounds_check(f"{op}(): ", index, target.shape[d], d, allow_negative=False)
     n = index.ndim
     dim_map = [None if k == d or input.ndim == 0 else k for k in range(n)]
-    return ik.IndexPlan(index.shape, dim_map, [ik.IndexTerm(index, 0, n, d)]), target
+    plan = ik.IndexPlan(index.shape, dim_map, [ik.IndexTerm(index, 0, n, d, check=check)])
+    return plan, target
 
 
 def _src_values(src, index):
@@ -421,10 +423,11 @@ def index_fill_(self, dim, index, value):
 def one_hot(tensor, num_classes=-1):
     """``torch.nn.functional.one_hot``: int64 [*, num_classes] with a 1 at each class index.
 
-    Reads the index range back once (to check it and, with num_classes=-1, to size it).
+    With num_classes=-1 the output's size depends on the values, so their range is read back
+    (as PyTorch does) unless it is known (value_range.py); otherwise a class value out of
+    range raises at once when known, else at the next host readback.
     """
-    from .creation import arange
-    from .pointwise import launch_map
+    from .creation import zeros
 
     if not isinstance(tensor, Tensor) or tensor.dtype is not dt.int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
@@ -432,13 +435,17 @@ def one_hot(tensor, num_classes=-1):
         if num_classes == -1:
             raise RuntimeError("Can not infer total number of classes from empty tensor.")
         return Tensor._empty((*tensor.shape, num_classes), dt.int64, tensor.device)
-    (lo, hi), = ik._index_ranges([tensor])
-    if lo < 0:
-        raise RuntimeError("Class values must be non-negative.")
+    known = ik.index_range(tensor) if num_classes == -1 else value_range.exact(tensor)
     if num_classes == -1:
-        num_classes = hi + 1
-    elif hi >= num_classes:
+        num_classes = known[1] + 1
+    if known is not None and known[0] < 0:
+        raise RuntimeError("Class values must be non-negative.")
+    if known is not None and known[1] >= num_classes:
         raise RuntimeError("Class values must be smaller than num_classes.")
-    classes = arange(num_classes, device=tensor.device)
-    return launch_map("one_hot", "select(0, 1, {0} == {1})", [tensor.unsqueeze(-1), classes],
-                      ["i32", "i32"], dt.int64)
+    out = zeros((*tensor.shape, num_classes), dtype=dt.int64, device=tensor.device)
+    check = ik.BoundsCheck(f"one_hot(): class value {{value}} is out of range for num_classes="
+                           f"{num_classes} (class values must be non-negative and smaller than "
+                           "num_classes)", allow_negative=False, error=RuntimeError)
+    n = tensor.ndim
+    plan = ik.IndexPlan(tensor.shape, range(n), [ik.IndexTerm(tensor, 0, n, n, check=check)])
+    return value_range.note(ik.scatter_into(out, plan, 1, "store"), 0, 1)

@@ -21,7 +21,7 @@ from .. import return_types
 from ..autograd.function import Function
 from ..backend import get_runtime
 from ..tensor import Tensor, tensor_method
-from . import wgsl
+from . import value_range, wgsl
 from .reduce_kernel import geometry
 from .shaders import load_shader
 
@@ -187,7 +187,7 @@ def _sorted_rows(x, dim, descending, k=None):
         size *= 2
     _dispatch(_kernel("out", key_t), [keys, idx, values, indices], values.numel(), P=P, L=L,
               inner=inner, K=K)
-    return values, indices
+    return values, value_range.note(indices, 0, L - 1)
 
 
 def _along(body, src, indices, dim, length):

@@ -16,13 +16,15 @@
 //
 // Bindings: inputs (x, or one array per accumulator field holding the previous pass's
 // partials), then outputs (one array per accumulator field, or the op's final results),
-// then P. The op supplies struct Acc and init(), lift(), combine(), load(), store().
+// then, for a final pass whose op checks its result (int64 overflow), the runtime's error
+// flag (error_flag.wgsl; P.site is the error's id), then P. The op supplies struct Acc and
+// init(), lift(), combine(), load(), store().
 
 struct Params {
     total: u32, outer: u32, R: u32, inner: u32,
     parts: u32, steps: u32, base: u32, so: u32,
     sr: u32, si: u32, scale: f32, correction: f32,
-    pstride: u32, kstride: u32, pad0: u32, pad1: u32,
+    pstride: u32, kstride: u32, site: u32, pad0: u32,
 };
 $BINDINGS
 @group(0) @binding($PARAMS_BINDING) var<uniform> P: Params;

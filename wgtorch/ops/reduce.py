@@ -6,7 +6,10 @@ the strides allow it). Primitives with gradients are ``Function``s whose backwar
 wgtorch ops. ``sum_to`` undoes broadcasting for the backward rules of other ops.
 
 dtypes follow PyTorch: sum/prod of bool and integer tensors give int64; mean of an integer
-tensor is an error; all/any give bool (uint8 for uint8 input).
+tensor is an error; all/any give bool (uint8 for uint8 input). An int64 sum or product that
+does not fit in the int32 storage raises RuntimeError at the next host readback (the kernel
+flags it, see reduce_kernel.py), unless the input's known value range (value_range.py) shows
+it cannot happen.
 """
 
 from .. import dtypes as dt
@@ -14,6 +17,7 @@ from .. import return_types
 from ..autograd.function import Function
 from ..tensor import Tensor, tensor_method
 from ..tensor import prod as _prod
+from . import value_range
 from .reduce_kernel import normalize_dims, reduce, reduced_shape
 
 _NONZERO = "select({A}(0), {A}(1), {x} != {T}(0))"
@@ -22,6 +26,19 @@ _NONZERO = "select({A}(0), {A}(1), {x} != {T}(0))"
 def _keep(g, shape, dims, keepdim):
     """``g`` (a reduction's gradient) with the reduced dims back as size 1."""
     return g if keepdim else g.view(reduced_shape(shape, dims, True))
+
+
+def _int64_op(op, x, dims, out_dtype):
+    """``op`` ("sum" or "prod"), or its overflow-checked form when its int64 result might
+    not fit in int32 storage."""
+    if out_dtype is not dt.int64:
+        return op
+    largest = value_range.magnitude(x)
+    if largest is not None:
+        n = _prod(x.shape[d] for d in dims)
+        if (largest * n <= dt.INT32_MAX) if op == "sum" else largest <= 1:
+            return op
+    return op + "_int64"
 
 
 def _check_nonempty(name, x, dims, all_dims):
@@ -43,7 +60,7 @@ class SumBackward1(Function):
     def forward(ctx, x, dims, keepdim, out_dtype):
         ctx.shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
         out_shape = reduced_shape(x.shape, dims, keepdim)
-        return reduce(x, dims, "sum", [out_dtype], out_shape)[0]
+        return reduce(x, dims, _int64_op("sum", x, dims, out_dtype), [out_dtype], out_shape)[0]
 
     @staticmethod
     def backward(ctx, g):
@@ -124,7 +141,7 @@ class ProdBackward1(Function):
         ctx.shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
         ctx.save_for_backward(x)
         out_shape = reduced_shape(x.shape, dims, keepdim)
-        return reduce(x, dims, "prod", [out_dtype], out_shape)[0]
+        return reduce(x, dims, _int64_op("prod", x, dims, out_dtype), [out_dtype], out_shape)[0]
 
     @staticmethod
     def backward(ctx, g):
@@ -199,6 +216,7 @@ def _indexed_function(name):
     def forward(ctx, x, dim, keepdim):
         shape = reduced_shape(x.shape, (dim,), keepdim)
         values, indices = reduce(x, (dim,), "arg" + name, [x.dtype, dt.int64], shape)
+        value_range.note(indices, 0, x.shape[dim] - 1)
         ctx.shape, ctx.dim, ctx.keepdim = x.shape, dim, keepdim
         ctx.save_for_backward(indices)
         ctx.mark_non_differentiable(indices)
@@ -271,7 +289,8 @@ def _arg(name, input, dim, keepdim):
         dims = normalize_dims(input, input._wrap_dim(dim))
         _check_nonempty(name, input, dims, False)
         shape = reduced_shape(input.shape, dims, keepdim)
-    return reduce(input, dims, name, [input.dtype, dt.int64], shape)[1]
+    indices = reduce(input, dims, name, [input.dtype, dt.int64], shape)[1]
+    return value_range.note(indices, 0, _prod(input.shape[d] for d in dims) - 1)
 
 
 @tensor_method()

@@ -13,6 +13,11 @@ reduced dim -> accumulator) and ``combine``; the final pass stores one or more r
 computed from the accumulator (``a.v * P.scale`` for mean, ``m + log(s)`` for logsumexp...).
 An optional ``pre`` expression maps each input element first (``abs``, ``x != 0`` ...), so
 ``norm`` or ``count_nonzero`` is still one kernel.
+
+int64 is stored as int32 (dtypes.py), so ``sum_int64`` and ``prod_int64`` accumulate exactly
+(a 64-bit sum in two words; a product as sign, 32-bit magnitude and an overflow bit) and their
+``check`` flags a result that does not fit on the GPU (gpu_errors.py): the RuntimeError is
+raised at the next host readback, never a silent wrap.
 """
 
 import re
@@ -25,6 +30,7 @@ from ..autograd.grad_mode import no_grad
 from ..backend import get_runtime
 from ..tensor import Tensor
 from . import wgsl
+from .gpu_errors import flag_wgsl, overflow_site
 from .shaders import load_shader
 
 CHUNK = 1024  # most loop steps per invocation and pass
@@ -40,6 +46,7 @@ class Op(NamedTuple):
     combine: str  # WGSL body of fn combine(a: Acc, b: Acc) -> Acc
     finals: tuple  # WGSL expressions over a: Acc, one per final output
     helpers: str = ""  # WGSL functions combine() calls
+    check: str = ""  # WGSL run on the final a: Acc before it is stored; may call flag_error
 
 
 _BETTER = """
@@ -83,6 +90,38 @@ OPS = {
 OPS["std"] = OPS["var"]._replace(
     finals=("sqrt(a.m2 / max(a.n - P.correction, 0.0))", "a.mean")
 )
+_NEGATIVE = "bitcast<i32>(v) < 0"
+# the exact 64-bit sum of int32 (or u32 < 2**31) values, as (low, high) words
+OPS["sum_int64"] = Op(
+    (("lo", "u32"), ("hi", "u32")), "Acc(0u, 0u)",
+    f"Acc(bitcast<u32>(v), select(0u, 0xffffffffu, {_NEGATIVE}))", """
+    let lo = a.lo + b.lo;
+    return Acc(lo, a.hi + b.hi + select(0u, 1u, lo < a.lo));""", ("bitcast<i32>(a.lo)",),
+    check="if (bitcast<i32>(a.hi) != (bitcast<i32>(a.lo) >> 31u)) "
+          "{ flag_error(P.site, a.lo, a.hi, 0u); }")
+# a product as sign, magnitude (exact below 2**32) and big (the magnitude reached 2**32: no
+# product of nonzero integers gets smaller, so the result cannot fit; a zero still gives 0)
+OPS["prod_int64"] = Op(
+    (("m", "u32"), ("neg", "u32"), ("big", "u32")), "Acc(1u, 0u, 0u)",
+    f"Acc(select(bitcast<u32>(v), 0u - bitcast<u32>(v), {_NEGATIVE}), "
+    f"select(0u, 1u, {_NEGATIVE}), 0u)", """
+    if ((a.m == 0u && a.big == 0u) || (b.m == 0u && b.big == 0u)) { return Acc(0u, 0u, 0u); }
+    let w = mul_wide(a.m, b.m);
+    return Acc(w.x, a.neg ^ b.neg, a.big | b.big | select(0u, 1u, w.y != 0u));""",
+    ("bitcast<i32>(select(a.m, 0u - a.m, a.neg == 1u))",), """
+fn mul_wide(a: u32, b: u32) -> vec2<u32> {
+    // the 64-bit product of two u32 as (low, high) words, from 16-bit halves
+    let p00 = (a & 0xffffu) * (b & 0xffffu);
+    let p01 = (a & 0xffffu) * (b >> 16u);
+    let p10 = (a >> 16u) * (b & 0xffffu);
+    let mid = (p00 >> 16u) + (p01 & 0xffffu) + (p10 & 0xffffu);
+    let hi = (a >> 16u) * (b >> 16u) + (p01 >> 16u) + (p10 >> 16u) + (mid >> 16u);
+    return vec2<u32>((p00 & 0xffffu) | (mid << 16u), hi);
+}""", """if (a.big != 0u) { flag_error(P.site, 0u, 1u, 1u); }
+    else if (a.m > select(0x7fffffffu, 0x80000000u, a.neg == 1u)) {
+        flag_error(P.site, select(a.m, 0u - a.m, a.neg == 1u),
+                   select(0u, 0xffffffffu, a.neg == 1u), 0u);
+    }""")
 
 _LIMITS = {
     "f32": {"$LOW": "-inf_f()", "$HIGH": "inf_f()", "$MAX": "max_f", "$MIN": "min_f",
@@ -104,6 +143,7 @@ def _subst(code, acc_t):
 
 def _source(op_name, acc_t, in_t, pre, first, vec4, final, out_dtypes):
     op = OPS[op_name]
+    checked = final and bool(op.check)
     fields = [(n, _subst(t, acc_t)) for n, t in op.fields]
     lines = []
     if first:
@@ -132,6 +172,9 @@ def _source(op_name, acc_t, in_t, pre, first, vec4, final, out_dtypes):
     if final:
         stores = [f"out{k}[k] = {wgsl.store_value(d, f'{d.wgsl}({expr})')};"
                   for k, (d, expr) in enumerate(zip(out_dtypes, op.finals))]
+        if checked:
+            stores.insert(0, op.check)
+            ops.append(flag_wgsl(n_in + len(outs)))
     else:
         stores = [f"out{k}[k] = a.{n};" for k, (n, _) in enumerate(fields)]
     ops.append("fn store(k: u32, a: Acc) {\n    " + "\n    ".join(stores) + "\n}")
@@ -146,11 +189,11 @@ def _source(op_name, acc_t, in_t, pre, first, vec4, final, out_dtypes):
         body = "acc = combine(acc, load(row + r * P.sr, r));"
     ops_code = "\n".join(ops)
     source = Template(load_shader("reduce.wgsl")).substitute(
-        BINDINGS="\n".join(lines), PARAMS_BINDING=n_in + len(outs), INDEX=wgsl.INDEX,
+        BINDINGS="\n".join(lines), PARAMS_BINDING=n_in + len(outs) + checked, INDEX=wgsl.INDEX,
         HELPERS=wgsl.helpers_for(ops_code + " isnan_f inf_f"), OPS=ops_code,
         ENTRY=wgsl.ENTRY, BODY=body,
     )
-    return source, n_in, len(outs)
+    return source, n_in, len(outs) + checked
 
 
 # ---- geometry --------------------------------------------------------------------------
@@ -245,16 +288,19 @@ def reduce(x, dims, op, out_dtypes, out_shape, acc_t=None, pre="{A}({x})", scale
                                           out_dtypes)
             kern = rt.kernel(key, lambda text=source: text, n_in, n_out)
         total = rows * parts
+        site, errors = 0, []
+        if final and OPS[op].check:
+            site, errors = overflow_site(op.removesuffix("_int64")), [rt.error_buffer]
         # part p takes steps p*steps.. on CPU adapters (sequential streams: ~4x faster on
         # lavapipe), p, p+parts, .. on GPUs (neighbouring invocations read neighbouring words)
         pk = (steps, 1) if rt.is_cpu_adapter else (1, parts)
         if vec4:
             params = _PARAMS.pack(total, outer, steps_total, 1, parts, steps, base // 4, so // 4,
-                                  1, 0, scale, correction, *pk, 0, 0)
+                                  1, 0, scale, correction, *pk, site, 0)
         else:
             params = _PARAMS.pack(total, outer, R, inner, parts, steps, base, so, sr, si, scale,
-                                  correction, *pk, 0, 0)
-        rt.dispatch(kern, buffers + [o._storage.buffer for o in outs], params,
+                                  correction, *pk, site, 0)
+        rt.dispatch(kern, buffers + [o._storage.buffer for o in outs] + errors, params,
                     -(-total // wgsl.WORKGROUP))
         if final:
             return outs

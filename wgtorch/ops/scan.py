@@ -8,6 +8,10 @@ contiguous in the input's shape.
 Backward rules are wgtorch ops: cumsum's gradient is a reversed cumsum (whose gradient is a
 cumsum again); cumprod's is exact with zeros, built from cumsum/cumprod (see
 ``_cumprod_grad``). ``prod_others`` is the gradient of ``prod`` over dims, exact with zeros.
+
+int64 is stored as int32, so an int64 cumsum also scans the high words of its 64-bit prefix
+sums and flags one that does not fit (RuntimeError at the next host readback, see
+gpu_errors.py), unless the input's known value range (value_range.py) rules it out.
 """
 
 import struct
@@ -17,7 +21,9 @@ from .. import dtypes as dt
 from ..autograd.function import Function
 from ..backend import get_runtime
 from ..tensor import Tensor, tensor_method
-from . import wgsl
+from . import value_range, wgsl
+from .gpu_errors import check_int64
+from .pointwise import launch_map
 from .reduce_kernel import acc_type, geometry
 from .shaders import load_shader
 
@@ -77,11 +83,28 @@ class CumsumBackward0(Function):
     @staticmethod
     def forward(ctx, x, dim, reverse):
         ctx.dim, ctx.reverse = dim, reverse
-        return scan(x, dim, "sum", x.dtype, reverse=reverse)
+        out = scan(x, dim, "sum", x.dtype, reverse=reverse)
+        if x.dtype is dt.int64:
+            _check_int64_sums(x, out, dim, reverse)
+        return out
 
     @staticmethod
     def backward(ctx, g):
         return CumsumBackward0.apply(g, ctx.dim, not ctx.reverse), None, None
+
+
+def _check_int64_sums(x, low, dim, reverse):
+    """Flag a prefix sum of int64 ``x`` that does not fit in int32 storage. ``low`` holds the
+    sums modulo 2**32; their high words are the scan of each step's carry out of the low word
+    (``low < (u32) x``) minus its sign extension (``x < 0``)."""
+    largest = value_range.magnitude(x)
+    if x.numel() == 0 or largest is not None and \
+            largest * (x.shape[dim] if x.ndim else 1) <= dt.INT32_MAX:
+        return
+    steps = launch_map("cumsum_carry",
+                       "select(0, 1, bitcast<u32>({0}) < bitcast<u32>({1})) - select(0, 1, {1} < 0)",
+                       [low, x], ["i32", "i32"], dt.int32)
+    check_int64(low, scan(steps, dim, "sum", dt.int32, reverse=reverse), "cumsum")
 
 
 class CumprodBackward0(Function):

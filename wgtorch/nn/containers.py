@@ -8,7 +8,7 @@ from .module import Module, _addindent
 from .parameter import Parameter
 
 
-def _index(idx, n, kind):
+def _index(idx, n):
     idx = operator.index(idx)
     if not -n <= idx < n:
         raise IndexError(f"index {idx} is out of range")
@@ -23,7 +23,38 @@ def _parameter_line(key, p):
     return f"  ({key}): {kind} containing: [{p.dtype} of size {size}{device}]"
 
 
-class Sequential(Module):
+class _NumberedModules(Module):
+    """What Sequential and ModuleList share: child modules keyed "0".."n-1", renumbered after
+    every delete or insert as PyTorch keeps them."""
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __delitem__(self, idx):
+        keys = list(self._modules)
+        for key in (keys[idx] if isinstance(idx, slice) else [keys[_index(idx, len(keys))]]):
+            del self._modules[key]
+        self._renumber(list(self._modules.values()))
+
+    def _renumber(self, modules):
+        self._modules.clear()
+        for i, m in enumerate(modules):
+            self.add_module(str(i), m)
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+    def pop(self, key):
+        v = self[key]
+        del self[key]
+        return v
+
+
+class Sequential(_NumberedModules):
     """Modules applied in order: ``Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))``.
 
     Also accepts an ``OrderedDict`` of named modules.
@@ -41,28 +72,12 @@ class Sequential(Module):
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return type(self)(OrderedDict(list(self._modules.items())[idx]))
-        idx = _index(idx, len(self), "Sequential")
+        idx = _index(idx, len(self))
         return next(islice(self._modules.values(), idx, None))
 
     def __setitem__(self, idx, module):
-        key = list(self._modules)[_index(idx, len(self), "Sequential")]
+        key = list(self._modules)[_index(idx, len(self))]
         setattr(self, key, module)
-
-    def __delitem__(self, idx):
-        keys = list(self._modules)
-        for key in (keys[idx] if isinstance(idx, slice) else [keys[_index(idx, len(keys), "")]]):
-            del self._modules[key]
-        # keep the keys 0..n-1 as PyTorch does
-        items = list(self._modules.values())
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self._modules[str(i)] = m
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
 
     def __add__(self, other):
         if not isinstance(other, Sequential):
@@ -71,10 +86,6 @@ class Sequential(Module):
                 f"{type(other)} is given."
             )
         return Sequential(*self, *other)
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
 
     def insert(self, index, module):
         if not isinstance(module, Module):
@@ -86,9 +97,7 @@ class Sequential(Module):
             index += n
         items = list(self._modules.values())
         items.insert(index, module)
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self._modules[str(i)] = m
+        self._renumber(items)
         return self
 
     def extend(self, sequential):
@@ -96,18 +105,13 @@ class Sequential(Module):
             self.append(layer)
         return self
 
-    def pop(self, key):
-        v = self[key]
-        del self[key]
-        return v
-
     def forward(self, input):
         for module in self:
             input = module(input)
         return input
 
 
-class ModuleList(Module):
+class ModuleList(_NumberedModules):
     """A list of modules, registered so their parameters are found.
 
     Example: ``self.layers = nn.ModuleList([nn.Linear(8, 8) for _ in range(3)])``.
@@ -121,25 +125,10 @@ class ModuleList(Module):
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return type(self)(list(self._modules.values())[idx])
-        return self._modules[str(_index(idx, len(self), "ModuleList"))]
+        return self._modules[str(_index(idx, len(self)))]
 
     def __setitem__(self, idx, module):
-        setattr(self, str(_index(idx, len(self), "ModuleList")), module)
-
-    def __delitem__(self, idx):
-        keys = list(self._modules)
-        for key in (keys[idx] if isinstance(idx, slice) else [keys[_index(idx, len(keys), "")]]):
-            del self._modules[key]
-        items = list(self._modules.values())
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self._modules[str(i)] = m
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
+        setattr(self, str(_index(idx, len(self))), module)
 
     def __iadd__(self, modules):
         return self.extend(modules)
@@ -150,18 +139,7 @@ class ModuleList(Module):
     def insert(self, index, module):
         items = list(self._modules.values())
         items.insert(index, module)
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self.add_module(str(i), m)
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
-    def pop(self, key):
-        v = self[key]
-        del self[key]
-        return v
+        self._renumber(items)
 
     def extend(self, modules):
         if isinstance(modules, (str, bytes)) or not hasattr(modules, "__iter__"):
@@ -268,10 +246,10 @@ class ParameterList(Module):
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return ParameterList([self[i] for i in range(len(self))[idx]])
-        return getattr(self, str(_index(idx, len(self), "ParameterList")))
+        return getattr(self, str(_index(idx, len(self))))
 
     def __setitem__(self, idx, param):
-        idx = _index(idx, len(self), "ParameterList")
+        idx = _index(idx, len(self))
         if not isinstance(param, Parameter):
             param = Parameter(param)
         setattr(self, str(idx), param)

@@ -122,6 +122,7 @@ def main(argv=None):
              "wait % of step |", "|---|---|---|---|---|---|"]
     print("\n".join(lines), flush=True)
     makers = pipelines(args.batch_size)
+    waits = []
     for sync in (True, False):
         results = {name: [] for name in makers}
         for _ in range(args.repeats):
@@ -134,10 +135,19 @@ def main(argv=None):
             line = (f"| {name} | {'sync' if sync else 'async'} | {rate:.1f} | "
                     f"{rate / bound:.2f} | {wait:.2f} | {100 * wait * rate / 1000:.1f}% |")
             lines.append(line)
+            waits.append((wait, 100 * wait * rate / 1000))
             print(line, flush=True)
+    worst = max(waits, key=lambda w: w[1])
+    summary = (f"Largest input wait: {worst[0]:.2f} ms per step, {worst[1]:.1f}% of a step "
+               "(in the sync loop it is GPU idle time between steps).")
+    print(summary)
     if args.out:
         with open(args.out, "w") as f:
-            f.write("\n".join(lines) + "\n")
+            f.write("# DataLoader in the training loop\n\nCommand: `python "
+                    f"benchmarks/bench_dataloader.py {' '.join(argv or sys.argv[1:])}`. The "
+                    "2-core machine is shared: steps/s varies between cells, the input wait "
+                    "is the stable figure.\n\n")
+            f.write("\n".join(lines) + "\n\n" + summary + "\n")
 
 
 if __name__ == "__main__":

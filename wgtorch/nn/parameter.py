@@ -55,6 +55,16 @@ def _rebuild_parameter(data, requires_grad):
     return Parameter(data, requires_grad)
 
 
+def _register_weight_and_bias(module, weight_shape, bias_shape, device=None, dtype=None):
+    """Register ``module.weight`` then ``module.bias`` as fresh (uninitialised) Parameters of
+    these shapes; a shape of None registers None instead (``bias=False``, ``affine=False``)."""
+    from ..ops.creation import empty
+
+    for name, shape in (("weight", weight_shape), ("bias", bias_shape)):
+        param = None if shape is None else Parameter(empty(shape, device=device, dtype=dtype))
+        module.register_parameter(name, param)
+
+
 class Buffer(Tensor):
     """``nn.Buffer(data, persistent=True)``: assigning it to a Module attribute registers a
     buffer (PyTorch 2.5+)."""

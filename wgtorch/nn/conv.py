@@ -5,14 +5,11 @@ PyTorch's parameter names, shapes (weight (out, in/groups, *k); transposed: (in,
 first. The arithmetic is im2col + the tiled matmul (``nn/functional/conv.py``).
 """
 
-import math
-
-from ..ops.creation import empty
 from . import functional as F
-from . import init
 from .functional.fold import ntuple
+from .linear import _reset_fan_in_uniform
 from .module import Module
-from .parameter import Parameter
+from .parameter import _register_weight_and_bias
 
 _PADDING_MODES = {"zeros", "reflect", "replicate", "circular"}
 
@@ -64,20 +61,11 @@ class _ConvNd(Module):
             shape = (in_channels, out_channels // groups, *self.kernel_size)
         else:
             shape = (out_channels, in_channels // groups, *self.kernel_size)
-        self.weight = Parameter(empty(shape, device=device, dtype=dtype))
-        if bias:
-            self.bias = Parameter(empty(out_channels, device=device, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        _register_weight_and_bias(self, shape, out_channels if bias else None, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            if fan_in != 0:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
+        _reset_fan_in_uniform(self.weight, self.bias)
 
     def extra_repr(self):
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

@@ -91,10 +91,8 @@ class _ConvNd(Module):
         return fn(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
 
 
-class Conv1d(_ConvNd):
-    """1-D convolution over (N, C_in, L) input."""
-
-    _dims = 1
+class _Conv(_ConvNd):
+    """Conv1d/Conv2d: PyTorch's constructor; ``_functional`` is the matching ``F.conv*d``."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
@@ -102,10 +100,17 @@ class Conv1d(_ConvNd):
                          groups, bias, padding_mode, device, dtype)
 
     def forward(self, input):
-        return self._conv(F.conv1d, input, self.weight, self.bias)
+        return self._conv(self._functional, input, self.weight, self.bias)
 
 
-class Conv2d(_ConvNd):
+class Conv1d(_Conv):
+    """1-D convolution over (N, C_in, L) input."""
+
+    _dims = 1
+    _functional = staticmethod(F.conv1d)
+
+
+class Conv2d(_Conv):
     """2-D convolution over (N, C_in, H, W) input.
 
     Example::
@@ -114,20 +119,18 @@ class Conv2d(_ConvNd):
         y = conv(torch.randn(8, 3, 32, 32))   # (8, 16, 32, 32)
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-                 groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, 0,
-                         groups, bias, padding_mode, device, dtype)
-
-    def forward(self, input):
-        return self._conv(F.conv2d, input, self.weight, self.bias)
+    _functional = staticmethod(F.conv2d)
 
 
 class _ConvTransposeNd(_ConvNd):
+    """ConvTranspose1d/2d: PyTorch's constructor; ``_functional`` is the matching
+    ``F.conv_transpose*d``."""
+
     transposed = True
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, output_padding,
-                 groups, bias, dilation, padding_mode, device, dtype):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
+                 device=None, dtype=None):
         if padding_mode != "zeros":
             raise ValueError(
                 f'Only "zeros" padding mode is supported for {type(self).__name__}'
@@ -155,32 +158,18 @@ class _ConvTransposeNd(_ConvNd):
             result.append(output_size[d] - min_size)
         return tuple(result)
 
+    def forward(self, input, output_size=None):
+        op = self._output_padding(input, output_size)
+        return self._functional(input, self.weight, self.bias, self.stride, self.padding, op,
+                                self.groups, self.dilation)
+
 
 class ConvTranspose1d(_ConvTransposeNd):
     _dims = 1
-
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
-                 device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, output_padding,
-                         groups, bias, dilation, padding_mode, device, dtype)
-
-    def forward(self, input, output_size=None):
-        op = self._output_padding(input, output_size)
-        return F.conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding, op,
-                                  self.groups, self.dilation)
+    _functional = staticmethod(F.conv_transpose1d)
 
 
 class ConvTranspose2d(_ConvTransposeNd):
     """Transposed 2-D convolution; weight (in, out/groups, kH, kW)."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
-                 device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, output_padding,
-                         groups, bias, dilation, padding_mode, device, dtype)
-
-    def forward(self, input, output_size=None):
-        op = self._output_padding(input, output_size)
-        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding, op,
-                                  self.groups, self.dilation)
+    _functional = staticmethod(F.conv_transpose2d)

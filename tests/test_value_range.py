@@ -131,3 +131,12 @@ def test_int64_sum_skips_the_check_when_the_range_rules_out_overflow():
     assert _int64_op("sum", torch.arange(10), (0,), torch.int32) == "sum"  # int32 wraps
     assert (mask.sum().item(), torch.arange(1000).sum().item()) == (
         int((mask.numpy()).sum()), 499500)
+
+
+def test_scatter_into_a_copy_drops_the_range():
+    filled = torch.full((3,), 5, dtype=torch.int64).index_fill(0, T([0, 1, 2]), 0)
+    assert vr.bounds(filled) is None
+    assert torch.arange(3.0)[filled].tolist() == [0.0, 0.0, 0.0]  # no stale "index 5" error
+    put = torch.zeros(3, dtype=torch.int64).index_put((T([1]),), T([7]))
+    assert vr.bounds(put) is None
+    assert vr.bounds(one_hot(T([1, 0]), 2)) == (0, 1)

@@ -257,6 +257,7 @@ def scatter_into(dst, plan, values, mode="store"):
             for t in plan.terms])
     strides = [0 if m is None else dst._stride[m] for m in plan.dim_map]
     _launch(plan, dst, dst, values, mode, dst.dtype, dst._offset, strides)
+    value_range.forget(dst)
     return dst
 
 

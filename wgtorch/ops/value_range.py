@@ -13,7 +13,8 @@ is known for free:
   ``nonzero``, and gathers (``index_select``, ``gather``, ``x[idx]``...) of a tensor with
   known bounds; bool and uint8 tensors always have them.
 
-An in-place change bumps the storage's version counter, which drops the range.
+An in-place change bumps the storage's version counter, which drops the range; a scatter into
+a fresh result (which bumps nothing) drops it with ``forget``.
 
 The rule for out-of-range indices (index_select, gather, scatter*, index_add/copy/fill, take,
 put_, ``x[idx]``, ``x[idx] = v``, one_hot):
@@ -47,6 +48,12 @@ def note(t, lo, hi, exact=False):
     if t.dtype in _INT_DTYPES and t.numel() == t._storage.numel and t._offset == 0:
         _RANGES[t._storage] = (t._storage.version, int(lo), int(hi), exact)
     return t
+
+
+def forget(t):
+    """Drop the range of ``t``'s storage: for a write that does not bump its version (a
+    kernel writing into a fresh result, e.g. a scatter into a clone)."""
+    _RANGES.pop(t._storage, None)
 
 
 def note_values(t, values):

@@ -140,3 +140,12 @@ def test_scatter_into_a_copy_drops_the_range():
     put = torch.zeros(3, dtype=torch.int64).index_put((T([1]),), T([7]))
     assert vr.bounds(put) is None
     assert vr.bounds(one_hot(T([1, 0]), 2)) == (0, 1)
+
+
+def test_a_range_read_back_from_a_partial_view_is_not_kept_for_the_storage():
+    from wgtorch.ops.index_kernels import index_range
+
+    t = torch.arange(4) * 1  # unknown range
+    assert index_range(t[:1].expand(4)) == (0, 0)
+    assert vr.bounds(t) is None
+    assert index_range(t) == (0, 3) and vr.exact(t) == (0, 3)

@@ -43,9 +43,9 @@ _RANGES = weakref.WeakKeyDictionary()  # Storage -> (version, lo, hi, exact)
 def note(t, lo, hi, exact=False):
     """Record that every value of ``t`` lies in [lo, hi] (``exact``: lo and hi occur).
 
-    ``t`` must own its whole storage (a fresh result); anything else is ignored. Returns t.
+    ``t`` must be all of its storage (a fresh result); anything else is ignored. Returns t.
     """
-    if t.dtype in _INT_DTYPES and t.numel() == t._storage.numel and t._offset == 0:
+    if t.dtype in _INT_DTYPES and _whole(t):
         _RANGES[t._storage] = (t._storage.version, int(lo), int(hi), exact)
     return t
 
@@ -77,6 +77,11 @@ def derive(out, src, same_values=False):
     return out
 
 
+def _whole(t):
+    """Whether ``t`` holds each element of its storage exactly once, in order."""
+    return t._offset == 0 and t.numel() == t._storage.numel and t.is_contiguous()
+
+
 def _entry(t):
     entry = _RANGES.get(t._storage)
     if entry is None or entry[0] != t._storage.version:
@@ -101,8 +106,7 @@ def magnitude(t):
 
 def exact(t):
     """(min, max) of ``t``'s values when known exactly, else None. No GPU work."""
-    if t.dtype not in _INT_DTYPES or t._offset or t.numel() != t._storage.numel or \
-            not t.is_contiguous():
+    if t.dtype not in _INT_DTYPES or not _whole(t):
         return None
     entry = _entry(t)
     return None if entry is None or not entry[3] else (entry[1], entry[2])

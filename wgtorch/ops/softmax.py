@@ -33,6 +33,12 @@ _RESULT = {"softmax": "exp(v - m) * inv_s", "log_softmax": "v - m - log_s"}
 _POINTWISE = {"softmax": "exp({0} - {1})", "log_softmax": "{0} - {1}"}
 
 
+def _two_step(rt, steps, rows, L):
+    """Whether a row is too long for one invocation, or there are too few rows to fill a real
+    GPU: then the fused kernel gives way to reductions plus one elementwise kernel."""
+    return steps > ROW_STEPS_LIMIT or (not rt.is_cpu_adapter and rows < GPU_MIN_ROWS and L > 1024)
+
+
 def _source(kind, vec4, out_dtype):
     result = wgsl.store_value(out_dtype, _RESULT[kind])
     if vec4:
@@ -64,7 +70,7 @@ def _forward(kind, x, dim):
     base, rows = src._offset, outer * inner
     vec4 = inner == 1 and sr == 1 and L % 4 == 0 and base % 4 == 0 and so % 4 == 0
     steps = L // 4 if vec4 else L
-    if steps > ROW_STEPS_LIMIT or (not rt.is_cpu_adapter and rows < GPU_MIN_ROWS and L > 1024):
+    if _two_step(rt, steps, rows, L):
         lse = reduce(src, dims, "logsumexp", [dt.float32], reduced_shape(x.shape, dims, True))[0]
         return launch_map(kind, _POINTWISE[kind], [x, lse], ["f32", "f32"], x.dtype, out=out)
     key = ("softmax", kind, vec4, x.dtype.name)
@@ -99,7 +105,7 @@ def _grad_forward(kind, g, y, dim):
     L = shape[dim] if y.ndim else 1
     inner = prod(shape[dim + 1:]) if y.ndim else 1
     rows = y.numel() // L if L else 0
-    if L > ROW_STEPS_LIMIT or (not rt.is_cpu_adapter and rows < GPU_MIN_ROWS and L > 1024):
+    if _two_step(rt, L, rows, L):
         if kind == "softmax":
             return y * (g - (g * y).sum(dim, keepdim=True))
         return g - y.exp() * g.sum(dim, keepdim=True)
@@ -117,14 +123,20 @@ def _grad_forward(kind, g, y, dim):
     return dx
 
 
-class SoftmaxBackwardData(Function):
-    """softmax's input gradient ``y * (g - sum(g * y))`` as one fused kernel; differentiable."""
+class _SoftmaxGradKernel(Function):
+    """The input gradient of ``kind`` (softmax or log_softmax) as one fused kernel."""
 
-    @staticmethod
-    def forward(ctx, g, y, dim):
+    @classmethod
+    def forward(cls, ctx, g, y, dim):
         ctx.dim = dim
         ctx.save_for_backward(g, y)
-        return _grad_forward("softmax", g, y, dim)
+        return _grad_forward(cls.kind, g, y, dim)
+
+
+class SoftmaxBackwardData(_SoftmaxGradKernel):
+    """softmax's input gradient ``y * (g - sum(g * y))`` as one fused kernel; differentiable."""
+
+    kind = "softmax"
 
     @staticmethod
     def backward(ctx, gg):
@@ -135,14 +147,10 @@ class SoftmaxBackwardData(Function):
         return dg, dy, None
 
 
-class LogSoftmaxBackwardData(Function):
+class LogSoftmaxBackwardData(_SoftmaxGradKernel):
     """log_softmax's input gradient ``g - exp(y) * sum(g)`` as one fused kernel."""
 
-    @staticmethod
-    def forward(ctx, g, y, dim):
-        ctx.dim = dim
-        ctx.save_for_backward(g, y)
-        return _grad_forward("log_softmax", g, y, dim)
+    kind = "log_softmax"
 
     @staticmethod
     def backward(ctx, gg):
@@ -155,38 +163,36 @@ class LogSoftmaxBackwardData(Function):
 
 
 class SoftmaxBackward0(Function):
-    @staticmethod
-    def forward(ctx, x, dim):
-        y = _forward("softmax", x, dim)
+    kind, grad_kernel = "softmax", SoftmaxBackwardData
+
+    @classmethod
+    def forward(cls, ctx, x, dim):
+        y = _forward(cls.kind, x, dim)
         ctx.dim = dim
         ctx.save_for_backward(y)
         return y
 
-    @staticmethod
-    def backward(ctx, g):
+    @classmethod
+    def backward(cls, ctx, g):
         (y,) = ctx.saved_tensors
-        return SoftmaxBackwardData.apply(g, y, ctx.dim), None
+        return cls.grad_kernel.apply(g, y, ctx.dim), None
 
 
-class LogSoftmaxBackward0(Function):
-    @staticmethod
-    def forward(ctx, x, dim):
-        y = _forward("log_softmax", x, dim)
-        ctx.dim = dim
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return LogSoftmaxBackwardData.apply(g, y, ctx.dim), None
+class LogSoftmaxBackward0(SoftmaxBackward0):
+    kind, grad_kernel = "log_softmax", LogSoftmaxBackwardData
 
 
-def _prepare(name, input, dim, dtype):
+def implicit_dim(name, ndim, stacklevel):
+    """PyTorch's deprecated default dim of softmax-like ops, with its warning (``stacklevel``
+    counts this function as 1, as PyTorch's ``_get_softmax_dim``)."""
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the "
+                  "call to include dim=X as an argument.", stacklevel=stacklevel)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def _prepare(name, input, dim, dtype, stacklevel):
     if dim is None:
-        dim = 0 if input.ndim in (0, 1, 3) else 1
-        warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the "
-                      "call to include dim=X as an argument.", stacklevel=3)
+        dim = implicit_dim(name, input.ndim, stacklevel + 1)
     if dtype is not None:
         input = input.to(dt.as_dtype(dtype))
     if not input.dtype.is_floating_point:
@@ -202,14 +208,14 @@ def softmax(input, dim=None, dtype=None, *, _stacklevel=3):
 
     Example: ``probs = logits.softmax(-1)``.
     """
-    input, dim = _prepare("softmax", input, dim, dtype)
+    input, dim = _prepare("softmax", input, dim, dtype, _stacklevel)
     return SoftmaxBackward0.apply(input, dim)
 
 
 @tensor_method()
 def log_softmax(input, dim=None, dtype=None, *, _stacklevel=3):
     """``x - logsumexp(x, dim)``, in one fused kernel (stable for large logits)."""
-    input, dim = _prepare("log_softmax", input, dim, dtype)
+    input, dim = _prepare("log_softmax", input, dim, dtype, _stacklevel)
     return LogSoftmaxBackward0.apply(input, dim)
 
 

@@ -5,9 +5,8 @@ same table factory as ``wgtorch/ops/elementwise.py`` (one fused kernel forward; 
 in wgtorch ops, so second-order gradients work). The rest are one-liners on primitives.
 """
 
-import warnings
-
 from ...ops import elementwise as ew
+from ...ops import softmax as _softmax_ops
 from ...ops.copy import apply_inplace
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -203,41 +202,20 @@ def glu(input, dim=-1):
     return a * b.sigmoid()
 
 
-def _softmax_dim(name, ndim, stacklevel=3):
-    warnings.warn(
-        f"Implicit dimension choice for {name} has been deprecated. Change the call to include "
-        "dim=X as an argument.", stacklevel=stacklevel,
-    )
-    return 0 if ndim in (0, 1, 3) else 1
-
-
-def _softmax_ops():
-    from ...ops import softmax as sm
-
-    return sm
-
-
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     """exp(x) / sum(exp(x)) along ``dim`` (one fused kernel)."""
-    if dim is None:
-        dim = _softmax_dim("softmax", input.ndim, _stacklevel)
-    if dtype is not None:
-        input = input.to(dtype)
-    return _softmax_ops().softmax(input, dim)
+    # NOTE: one frame more than torch.softmax's, so the implicit-dim warning names our caller
+    return _softmax_ops.softmax(input, dim, dtype, _stacklevel=_stacklevel + 1)
 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """log(softmax(x)) along ``dim``, computed stably (one fused kernel)."""
-    if dim is None:
-        dim = _softmax_dim("log_softmax", input.ndim, _stacklevel)
-    if dtype is not None:
-        input = input.to(dtype)
-    return _softmax_ops().log_softmax(input, dim)
+    return _softmax_ops.log_softmax(input, dim, dtype, _stacklevel=_stacklevel + 1)
 
 
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
     if dim is None:
-        dim = _softmax_dim("softmin", input.ndim, _stacklevel)
+        dim = _softmax_ops.implicit_dim("softmin", input.ndim, _stacklevel)
     return softmax(-input, dim, dtype=dtype)
 
 

@@ -51,9 +51,19 @@ class _MatmulBase(Function):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         need_a, need_b, need_bias = ctx.needs_input_grad[:3]
-        ga = _product(g, b.transpose(-1, -2), alpha=ctx.alpha) if need_a else None
-        gb = _product(a.transpose(-1, -2), g, alpha=ctx.alpha) if need_b else None
-        gbias = None
+        ga = gb = gbias = None
+        # each gradient is made in its operand's layout: F.linear's weight.t() gets the
+        # transpose of a contiguous product, so weight.grad needs no transposing copy
+        if need_a:
+            if _column_major(a):
+                ga = _product(b, g.transpose(-1, -2), alpha=ctx.alpha).transpose(-1, -2)
+            else:
+                ga = _product(g, b.transpose(-1, -2), alpha=ctx.alpha)
+        if need_b:
+            if _column_major(b):
+                gb = _product(g.transpose(-1, -2), a, alpha=ctx.alpha).transpose(-1, -2)
+            else:
+                gb = _product(a.transpose(-1, -2), g, alpha=ctx.alpha)
         if need_bias:
             gbias = sum_to(g if ctx.beta == 1 else g * ctx.beta, ctx.bias_shape)
         return ga, gb, gbias, None, None
@@ -73,6 +83,12 @@ class AddmmBackward0(_MatmulBase):
 
 class BaddbmmBackward0(_MatmulBase):
     pass
+
+
+def _column_major(x):
+    """True when ``x``'s matrices are stored transposed (unit stride down the columns)."""
+    rows, cols = x.shape[-2], x.shape[-1]
+    return rows > 1 and cols > 1 and x._stride[-2] == 1 and x._stride[-1] != 1
 
 
 def _product(a, b, bias=None, alpha=1, beta=1):

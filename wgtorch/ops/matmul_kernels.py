@@ -188,9 +188,12 @@ def launch(a, b, bias=None, alpha=1, beta=1, choice=None):
     shape = (*batch_shape, M, N)
     if prod(shape) == 0:
         return Tensor._empty(shape, dtype, a.device)
-    # one element past the end: the tiled kernel's branch-free stores put edge junk there
-    out = Tensor._make(Storage(prod(shape) + 1), shape, contiguous_strides(shape), 0, dtype,
-                       a.device)
+    # one element past the end: the tiled kernel's branch-free stores put edge junk there.
+    # It belongs to the buffer, not to the storage's elements, so the result still counts as
+    # owning its whole storage (autograd then keeps it as a .grad without a copy).
+    storage = Storage(prod(shape) + 1)
+    storage.numel -= 1
+    out = Tensor._make(storage, shape, contiguous_strides(shape), 0, dtype, a.device)
     rt = get_runtime()
     a_vec = _vec_dim(a, batch_shape, M, K)
     b_vec = _vec_dim(b, batch_shape, K, N)

@@ -27,6 +27,10 @@ class BufferPool:
         self.device = device
         self.usage = usage
         self.free = {}  # size class -> [buffer]
+        # NOTE: the pool owns every buffer it hands out. A tensor that dies in a reference
+        # cycle may be collected together with its buffer object; without this reference
+        # wgpu would release the buffer first and the storage would return a dead one.
+        self.in_use = {}  # id -> buffer
         self.allocated_bytes = 0
         self.reserved_bytes = 0
         self.on_destroy = None  # callback(buffer) so caches can drop what references it
@@ -47,9 +51,12 @@ class BufferPool:
             buf = self.device.create_buffer(size=cls, usage=self.usage)
             self.reserved_bytes += cls
         self.allocated_bytes += cls
+        self.in_use[id(buf)] = buf
         return buf
 
     def release(self, buf):
+        if self.in_use.pop(id(buf), None) is None:
+            return  # not ours, or released twice
         self.allocated_bytes -= buf.size
         self.free.setdefault(buf.size, []).append(buf)
 

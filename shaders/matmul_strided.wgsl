@@ -11,19 +11,7 @@
 //           4 P (uniform Params).
 // P.flags: bit 0 add beta * bias, bit 1 add the current C (a later K chunk).
 
-struct Params {
-    M: u32, N: u32, K: u32, batch: u32,
-    k_begin: u32, k_len: u32, tiles_n: u32, flags: u32,
-    alpha: u32, beta: u32, ndim_batch: u32, out_off: u32,
-    off: vec4<u32>,            // element offsets of A, B, bias
-    a_st: vec4<u32>,           // A strides: m, k
-    b_st: vec4<u32>,           // B strides: k, n
-    c_st: vec4<u32>,           // bias strides: m, n
-    batch_shape: vec4<u32>,    // up to 4 batch dims, innermost last
-    batch_a: vec4<u32>,
-    batch_b: vec4<u32>,
-    batch_c: vec4<u32>,
-};
+//!include matmul_common.wgsl
 
 @group(0) @binding(0) var<storage, read> A: array<T>;
 @group(0) @binding(1) var<storage, read> B: array<T>;
@@ -48,19 +36,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let m0 = (t / P.tiles_n) * 4u;
     let n0 = (t % P.tiles_n) * 4u;
 
-    // batch index -> element offsets of this batch in A, B, bias
-    var rem = bidx;
-    var oa = P.off.x;
-    var ob = P.off.y;
-    var oc = P.off.z;
-    for (var d = i32(P.ndim_batch) - 1; d >= 0; d--) {
-        let s = P.batch_shape[d];
-        let c = rem % s;
-        rem = rem / s;
-        oa += c * P.batch_a[d];
-        ob += c * P.batch_b[d];
-        oc += c * P.batch_c[d];
-    }
+    let offsets = batch_offsets(bidx);
+    let oa = offsets.x;
+    let ob = offsets.y;
+    let oc = offsets.z;
 
     // clamp rows/columns so edge tiles load in bounds; their results are not stored
     let ms = vec4<u32>(min(m0, P.M - 1u), min(m0 + 1u, P.M - 1u), min(m0 + 2u, P.M - 1u),

@@ -23,20 +23,7 @@
 // Requirements checked by the launcher: A's and B's offsets, batch strides and non-unit
 // matrix strides are multiples of 4.
 
-struct Params {
-    M: u32, N: u32, K: u32, batch: u32,
-    k_begin: u32, k_len: u32, tiles_n: u32, flags: u32,
-    alpha: u32, beta: u32, ndim_batch: u32, out_off: u32,
-    off: vec4<u32>,            // element offsets of A, B, bias; then the junk element of C
-    a_st: vec4<u32>,           // A strides: m, k
-    b_st: vec4<u32>,           // B strides: k, n
-    c_st: vec4<u32>,           // bias strides: m, n
-    batch_shape: vec4<u32>,    // up to 4 batch dims, innermost last
-    batch_a: vec4<u32>,
-    batch_b: vec4<u32>,
-    batch_c: vec4<u32>,
-};
-
+//!include matmul_common.wgsl
 
 @group(0) @binding(0) var<storage, read> A: array<vec4<T>>;
 @group(0) @binding(1) var<storage, read> B: array<vec4<T>>;
@@ -68,19 +55,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let m0 = (t / P.tiles_n) * TM;
     let n0 = (t % P.tiles_n) * TN;
 
-    // batch index -> element offsets of this batch in A, B, bias
-    var rem = bidx;
-    var oa = P.off.x;
-    var ob = P.off.y;
-    var oc = P.off.z;
-    for (var d = i32(P.ndim_batch) - 1; d >= 0; d--) {
-        let s = P.batch_shape[d];
-        let c = rem % s;
-        rem = rem / s;
-        oa += c * P.batch_a[d];
-        ob += c * P.batch_b[d];
-        oc += c * P.batch_c[d];
-    }
+    let offsets = batch_offsets(bidx);
+    let oa = offsets.x;
+    let ob = offsets.y;
+    let oc = offsets.z;
 
     let m_last = P.M - 1u;
     let n_last = P.N - 1u;

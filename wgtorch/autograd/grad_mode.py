@@ -90,7 +90,19 @@ def _bare_decorator(cls, orig_func):
     return cls()(orig_func)
 
 
-class no_grad(_GradMode):
+class _NoArgGradMode(_GradMode):
+    """no_grad and enable_grad: no arguments, usable with or without parentheses."""
+
+    def __new__(cls, orig_func=None):
+        if orig_func is not None:
+            return _bare_decorator(cls, orig_func)
+        return super().__new__(cls)
+
+    def __init__(self, orig_func=None):
+        pass
+
+
+class no_grad(_NoArgGradMode):
     """Disable gradient recording.
 
     Example::
@@ -102,28 +114,12 @@ class no_grad(_GradMode):
         def evaluate(model, x): ...
     """
 
-    def __new__(cls, orig_func=None):
-        if orig_func is not None:
-            return _bare_decorator(cls, orig_func)
-        return super().__new__(cls)
-
-    def __init__(self, orig_func=None):
-        pass
-
     def _target(self):
         return False, grad_state.inference
 
 
-class enable_grad(_GradMode):
+class enable_grad(_NoArgGradMode):
     """Enable gradient recording (inside a ``no_grad`` block, for instance)."""
-
-    def __new__(cls, orig_func=None):
-        if orig_func is not None:
-            return _bare_decorator(cls, orig_func)
-        return super().__new__(cls)
-
-    def __init__(self, orig_func=None):
-        pass
 
     def _target(self):
         return True, grad_state.inference

@@ -5,6 +5,7 @@ import collections
 
 import numpy as np
 import pytest
+from data_helpers import Rows
 
 import wgtorch as torch
 from wgtorch.utils.data import (
@@ -40,19 +41,6 @@ class Squares(Dataset):
 
     def __getitem__(self, i):
         return i * i
-
-
-class Rows(Dataset):
-    """The seed document's MyDataset: samples are views ``data[i]`` of GPU tensors."""
-
-    def __init__(self, data, labels):
-        self.data, self.labels = data, labels
-
-    def __len__(self):
-        return len(self.data)
-
-    def __getitem__(self, i):
-        return self.data[i], self.labels[i]
 
 
 class Count(IterableDataset):

@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 import pytest
+from data_helpers import Rows
 
 import wgtorch as torch
 from wgtorch.utils.data import (
@@ -63,19 +64,6 @@ class WhoLoads(Dataset):
     def __getitem__(self, i):
         info = get_worker_info()
         return -1 if info is None else info.id
-
-
-class Rows(Dataset):
-    """The seed document's MyDataset over GPU tensors."""
-
-    def __init__(self, data, labels):
-        self.data, self.labels = data, labels
-
-    def __len__(self):
-        return len(self.data)
-
-    def __getitem__(self, i):
-        return self.data[i], self.labels[i]
 
 
 class Stream(IterableDataset):

@@ -5,6 +5,7 @@ Mesa's software Vulkan adapter (lavapipe) without one.
 """
 
 from . import cuda
+from .cuda import empty_cache, memory_allocated, memory_reserved
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd import is_inference_mode_enabled
 from .backend import GPUError, NoAdapterError, get_runtime
@@ -90,21 +91,6 @@ uint8 = uint8
 def synchronize():
     """Submit all recorded GPU work and wait for it."""
     get_runtime().synchronize()
-
-
-def memory_allocated(device=None):
-    """Bytes held by live tensors (in pool size classes)."""
-    return get_runtime().pool.allocated_bytes
-
-
-def memory_reserved(device=None):
-    """Bytes held by the buffer pool, live or cached."""
-    return get_runtime().pool.reserved_bytes
-
-
-def empty_cache():
-    """Release cached (unused) GPU buffers."""
-    get_runtime().empty_cache()
 
 
 def is_floating_point(input):

@@ -38,12 +38,15 @@ manual_seed_all = manual_seed
 
 
 def memory_allocated(device=None):
+    """Bytes held by live tensors (in pool size classes); also ``wgtorch.memory_allocated``."""
     return get_runtime().pool.allocated_bytes
 
 
 def memory_reserved(device=None):
+    """Bytes held by the buffer pool, live or cached; also ``wgtorch.memory_reserved``."""
     return get_runtime().pool.reserved_bytes
 
 
 def empty_cache():
+    """Release cached (unused) GPU buffers; also ``wgtorch.empty_cache``."""
     get_runtime().empty_cache()

@@ -43,3 +43,25 @@ def test_transposed_operand_gets_a_transposed_gradient():
     assert a_t.grad.is_contiguous()
     assert_close(a_t.grad, (g @ b.detach().numpy().T).T)
     assert_close(b.grad, a_t.detach().numpy() @ g)
+
+
+def test_relu_backward_is_one_kernel():
+    x = torch.randn(7, 9, requires_grad=True)
+    y = torch.relu(x)
+    g = torch.randn(7, 9)
+    dispatches, _, _ = _count(lambda: y.backward(g))
+    assert dispatches == 1
+    assert_close(x.grad, np.where(y.detach().numpy() > 0, g.numpy(), 0.0))
+
+
+def test_no_zeros_kernel_for_gradients_of_indices_and_weights():
+    x = torch.randn(2, 3, 6, 6, requires_grad=True)
+    pooled = nn.functional.max_pool2d(x, 2)
+    g = torch.ones(2, 3, 3, 3)
+    dispatches, _, _ = _count(lambda: pooled.backward(g))
+    assert dispatches == 1  # the pooling backward only
+    logits = torch.randn(5, 4, requires_grad=True)
+    rows = nn.functional.cross_entropy(logits, torch.tensor([0, 1, 2, 3, 0]), reduction="none")
+    g = torch.ones(5)
+    dispatches, _, _ = _count(lambda: rows.backward(g))
+    assert dispatches == 1  # the fused cross-entropy backward only

@@ -229,8 +229,12 @@ sigmoid = unary("sigmoid", _f("sigmoid_f({0})"), FLOAT, lambda g, out, x: g * ou
 erf = unary("erf", _f("erf_f({0})"), FLOAT,
             lambda g, out, x: g * (x * x * -1.0).exp() * (2.0 / math.sqrt(math.pi)))
 reciprocal = unary("reciprocal", _f("1.0 / {0}"), FLOAT, lambda g, out, x: -g * out * out)
+# relu's gradient in one kernel, ``g`` where the result is positive (PyTorch's
+# threshold_backward); it is linear in g, and the result gets no gradient through it
+_relu_grad = binary("_threshold_backward", _f("select(0.0, {0}, {1} > 0.0)"), SAME,
+                    (lambda g, out, gy, y: _relu_grad(g, y), lambda g, out, gy, y: None))
 relu = unary("relu", {"f32": "select(max({0}, 0.0), {0}, isnan_f({0}))", "i32": "max({0}, 0)",
-                      "u32": "{0}"}, SAME, lambda g, out, x: g * (out > 0))
+                      "u32": "{0}"}, SAME, lambda g, out, x: _relu_grad(g, out))
 silu = unary("silu", _f("{0} * sigmoid_f({0})"), FLOAT,
              lambda g, out, x: g * (x.sigmoid() * (1.0 + x * (1.0 - x.sigmoid()))))
 _ROUND_INT = {"i32": "{0}", "u32": "{0}"}

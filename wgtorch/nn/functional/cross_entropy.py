@@ -100,6 +100,7 @@ class CrossEntropyLossBackward0(Function):
         n, c, s = x3.shape
         loss, wrow, lse = _forward_kernel(x3, target, weight, ignore_index, ls, probs, n, c, s)
         ctx.mark_non_differentiable(wrow)
+        ctx.set_materialize_grads(False)  # no zeros kernel for wrow's (unused) gradient
         ctx.consts = (ignore_index, ls, probs)
         ctx.save_for_backward(x3, target, weight, lse, wrow)
         return loss, wrow

@@ -86,6 +86,7 @@ class MaxPool2DWithIndicesBackward0(Function):
     def forward(ctx, x, g):
         out, idx = _launch_forward(x, g)
         ctx.mark_non_differentiable(idx)
+        ctx.set_materialize_grads(False)  # no zeros kernel for the indices' (unused) gradient
         ctx.geometry, ctx.shape = g, x.shape
         ctx.save_for_backward(idx)
         return out, idx

@@ -384,6 +384,17 @@ def apply_inplace(self, result):
     return self
 
 
+def inplace_method(name, fn):
+    """Attach ``Tensor.<name>`` (``add_``, ``addmm_``...): ``fn``'s result put in place."""
+
+    def method(self, *args, **kwargs):
+        return apply_inplace(self, fn(self, *args, **kwargs))
+
+    method.__name__ = name
+    method.__doc__ = f"In-place version of ``{fn.__name__}``."
+    setattr(Tensor, name, method)
+
+
 def _keep_saved_copies(self, node, depth=2):
     """Before ``self`` is overwritten by the result of ``node``: where the op's nodes saved
     ``self`` for backward, save a copy instead (PyTorch saves ``self.clone()`` for in-place

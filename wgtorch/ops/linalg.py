@@ -16,6 +16,7 @@ from .. import dtypes as dt
 from ..autograd.function import Function
 from ..tensor import Tensor, prod, tensor_method
 from . import matmul_kernels
+from .copy import inplace_method
 from .pointwise import broadcast_shapes
 from .reduce import sum_to
 
@@ -179,17 +180,6 @@ def _check_bias(bias, shape, op, dtype):
         )
 
 
-def _inplace(name, fn):
-    from .copy import apply_inplace
-
-    def method(self, *args, **kwargs):
-        return apply_inplace(self, fn(self, *args, **kwargs))
-
-    method.__name__ = name
-    method.__doc__ = f"In-place version of ``{fn.__name__}``."
-    setattr(Tensor, name, method)
-
-
 # ---- vectors -------------------------------------------------------------------------------
 
 
@@ -347,4 +337,4 @@ def linear(input, weight, bias=None):
 
 
 for _fn in (addmm, baddbmm, addmv):
-    _inplace(f"{_fn.__name__}_", _fn)
+    inplace_method(f"{_fn.__name__}_", _fn)

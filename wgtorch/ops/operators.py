@@ -2,7 +2,7 @@
 
 from ..tensor import Tensor
 from . import elementwise as ew
-from .copy import apply_inplace
+from .copy import apply_inplace, inplace_method
 
 
 def _swap(fn):
@@ -47,15 +47,6 @@ def _comparable(other):
     return isinstance(other, (Tensor, int, float, bool))
 
 
-def _inplace(name, fn):
-    def method(self, *args, **kwargs):
-        return apply_inplace(self, fn(self, *args, **kwargs))
-
-    method.__name__ = name
-    method.__doc__ = f"In-place version of ``{fn.__name__}``."
-    setattr(Tensor, name, method)
-
-
 for _name in (
     "add", "sub", "mul", "div", "pow", "neg", "abs", "sign", "exp", "exp2", "log", "log2",
     "log10", "log1p", "expm1", "sqrt", "rsqrt", "sin", "cos", "tan", "tanh", "sigmoid", "relu",
@@ -66,4 +57,4 @@ for _name in (
     "subtract", "multiply", "divide", "true_divide", "eq", "ne", "lt", "le", "gt", "ge",
     "masked_fill", "index_fill", "asin", "acos", "atan", "sinh", "cosh", "atan2",
 ):
-    _inplace(f"{_name}_", lambda self, *a, _n=_name, **k: getattr(Tensor, _n)(self, *a, **k))
+    inplace_method(f"{_name}_", lambda self, *a, _n=_name, **k: getattr(Tensor, _n)(self, *a, **k))

@@ -7,30 +7,30 @@ from .module import Module
 from .parameter import Parameter
 
 
-class ReLU(Module):
+class _InplaceActivation(Module):
+    """An activation whose only argument is ``inplace``: ``fn(input, inplace)``."""
+
+    fn = None
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        return type(self).fn(input, self.inplace)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
+
+
+class ReLU(_InplaceActivation):
     """max(x, 0)."""
 
-    def __init__(self, inplace=False):
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input):
-        return F.relu(input, inplace=self.inplace)
-
-    def extra_repr(self):
-        return "inplace=True" if self.inplace else ""
+    fn = staticmethod(F.relu)
 
 
-class ReLU6(Module):
-    def __init__(self, inplace=False):
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input):
-        return F.relu6(input, self.inplace)
-
-    def extra_repr(self):
-        return "inplace=True" if self.inplace else ""
+class ReLU6(_InplaceActivation):
+    fn = staticmethod(F.relu6)
 
 
 class LeakyReLU(Module):
@@ -65,16 +65,8 @@ class CELU(ELU):
         return F.celu(input, self.alpha, self.inplace)
 
 
-class SELU(Module):
-    def __init__(self, inplace=False):
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input):
-        return F.selu(input, self.inplace)
-
-    def extra_repr(self):
-        return "inplace=True" if self.inplace else ""
+class SELU(_InplaceActivation):
+    fn = staticmethod(F.selu)
 
 
 class GELU(Module):
@@ -91,33 +83,22 @@ class GELU(Module):
         return f"approximate={self.approximate!r}"
 
 
-class SiLU(Module):
+class SiLU(_InplaceActivation):
     """x * sigmoid(x)."""
 
-    def __init__(self, inplace=False):
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input):
-        return F.silu(input, inplace=self.inplace)
-
-    def extra_repr(self):
-        return "inplace=True" if self.inplace else ""
+    fn = staticmethod(F.silu)
 
 
-class Mish(SiLU):
-    def forward(self, input):
-        return F.mish(input, inplace=self.inplace)
+class Mish(_InplaceActivation):
+    fn = staticmethod(F.mish)
 
 
-class Hardswish(SiLU):
-    def forward(self, input):
-        return F.hardswish(input, self.inplace)
+class Hardswish(_InplaceActivation):
+    fn = staticmethod(F.hardswish)
 
 
-class Hardsigmoid(SiLU):
-    def forward(self, input):
-        return F.hardsigmoid(input, self.inplace)
+class Hardsigmoid(_InplaceActivation):
+    fn = staticmethod(F.hardsigmoid)
 
 
 class Hardtanh(Module):

@@ -208,18 +208,19 @@ class Module(HooksMixin, StateDictMixin):
         return mod
 
     def get_parameter(self, target):
-        module_path, _, name = target.rpartition(".")
-        mod = self.get_submodule(module_path)
-        if name not in mod._parameters:
-            raise AttributeError(f"{mod._get_name()} has no parameter `{name}`")
-        return mod._parameters[name]
+        return self._get_registered(target, "_parameters", "parameter")
 
     def get_buffer(self, target):
+        return self._get_registered(target, "_buffers", "buffer")
+
+    def _get_registered(self, target, store, kind):
+        """The entry of ``store`` (``_parameters``/``_buffers``) at dotted path ``target``."""
         module_path, _, name = target.rpartition(".")
         mod = self.get_submodule(module_path)
-        if name not in mod._buffers:
-            raise AttributeError(f"{mod._get_name()} has no buffer `{name}`")
-        return mod._buffers[name]
+        members = getattr(mod, store)
+        if name not in members:
+            raise AttributeError(f"{mod._get_name()} has no {kind} `{name}`")
+        return members[name]
 
     # ---- iteration ----------------------------------------------------------------------
 

@@ -13,9 +13,9 @@ the number of window positions (OH, OW).
 import struct
 from collections import namedtuple
 
-from ... import dtypes as dt
 from ...autograd.function import Function
 from ...backend import get_runtime
+from ...ops import wgsl
 from ...ops.shaders import load_shader
 from ...tensor import Tensor
 
@@ -59,10 +59,10 @@ def make_geometry(h, w, kernel, stride, padding, dilation, padding_after=None):
 
 
 def _store_prelude(dtype):
-    if dtype is dt.float16:
-        return ("fn store_t(v: f32) -> f32 "
-                "{ return unpack2x16float(pack2x16float(vec2<f32>(v, 0.0))).x; }\n")
-    return "fn store_t(v: f32) -> f32 { return v; }\n"
+    """``fn store_t(v: f32) -> f32``, which the float kernels here call to store ``v`` as
+    ``dtype`` holds it (float16 rounds)."""
+    store = wgsl.store_value(dtype, "v")
+    return f"fn store_t(v: f32) -> f32 {{ return {store}; }}\n{wgsl.helpers_for(store)}\n"
 
 
 def _words(g, n, c, total, offset, strides=(0, 0, 0, 0)):

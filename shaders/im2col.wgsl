@@ -8,7 +8,7 @@
 //             once per row. The launcher prepends `const ROWS: bool = ...;`.
 //
 // Bindings: 0 x (read; any strides, element offset P.x_off),
-//           1 cols (read_write; contiguous [N, C*KH*KW, OH*OW]),
+//           1 cols (read_write; [N, C*KH*KW, OH*OW], rows P.cols_row apart),
 //           2 P (uniform Params; P.total counts elements, or rows when ROWS).
 
 struct Params {
@@ -17,6 +17,7 @@ struct Params {
     SH: u32, SW: u32, PH: u32, PW: u32,
     DH: u32, DW: u32, total: u32, x_off: u32,
     st_n: u32, st_c: u32, st_h: u32, st_w: u32,
+    cols_row: u32,  // elements from one row of cols to the next (OH*OW, or more when padded)
 };
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -32,6 +33,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var ow0 = 0u;
     if (!ROWS) { ow0 = t % P.OW; t = t / P.OW; }
     let oh = t % P.OH; t = t / P.OH;
+    let out = t * P.cols_row + oh * P.OW;  // t is the row (n, c, kh, kw) of cols here
     let kw = t % P.KW; t = t / P.KW;
     let kh = t % P.KH; t = t / P.KH;
     let c = t % P.C;
@@ -44,10 +46,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let iw = iw0 + i32(ow0 * P.SW);
         var v = 0.0;
         if (row_ok && iw >= 0 && iw < i32(P.W)) { v = x[base + u32(iw) * P.st_w]; }
-        cols[i] = v;
+        cols[out + ow0] = v;
         return;
     }
-    let out = i * P.OW;
     for (var ow = 0u; ow < P.OW; ow++) {
         let iw = iw0 + i32(ow * P.SW);
         let ok = row_ok && iw >= 0 && iw < i32(P.W);

@@ -2,12 +2,12 @@
 //     C[b, m, n] = alpha * sum_k A[b, m, k] * B[b, k, n]  (+ beta * bias[b, m, n])  (+ C[b, m, n])
 // Each invocation computes a TM x TN tile of C held in registers, reading A and B as vec4s
 // along whichever of their two matrix dims has unit stride (so a transposed operand is read
-// in place, without a copy). The loop over K moves 4 values of k per iteration: P.k_len is a
-// multiple of 4 (the launcher adds the last K % 4 values with the strided kernel).
+// in place, without a copy). The loop over K moves 4 values of k per iteration; when K may end
+// inside a group of four (K_ROUND = 3), the launcher masks every load past it to zero.
 //
 // This file is a template: the launcher (wgtorch/ops/matmul_kernels.py) prepends
-// `alias T = f32|i32|u32;`, `fn store_t(v: T) -> T` and the consts TM, TN (tile) and WG
-// (workgroup size), and replaces the //@ markers with code unrolled for the tile size and
+// `alias T = f32|i32|u32;`, `fn store_t(v: T) -> T` and the consts TM, TN (tile), WG
+// (workgroup size) and K_ROUND (3 to round the group count up, else 0), and replaces the //@ markers with code unrolled for the tile size and
 // the operands' layouts:
 //   //@ACCUMULATORS  TM*TN/4 `var c_r_q: vec4<T>` (row r, columns 4q..4q+3)
 //   //@PROLOGUE      per-tile row/column base addresses (vec4 units), clamped into range
@@ -64,7 +64,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let n_last = P.N - 1u;
 //@ACCUMULATORS
 //@PROLOGUE
-    let groups = P.k_len / 4u;
+    let groups = (P.k_len + K_ROUND) / 4u;
     for (var g = 0u; g < groups; g++) {
         let k = P.k_begin + g * 4u;
 //@LOOP_BODY

@@ -178,6 +178,32 @@ def test_variants_batch_bias_and_long_k(choice):
     assert_close(out, a.astype(np.float64) @ b, atol=2e-3, rtol=1e-3)
 
 
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("tb", [False, True])
+def test_tiled_k_tail_masks_values_past_k(ta, tb):
+    # K = 9 ends inside a group of four; the storage right past K holds NaN, which the tiled
+    # kernel's last group reads and must mask (NaN * 0 would poison the result)
+    m, k, n = 6, 9, 8
+    a, b = rand(m, k), rand(k, n)
+    wide_a = np.full((k + 3, m) if ta else (m, k + 3), np.nan, np.float32)
+    wide_b = np.full((n, k + 3) if tb else (k + 3, n), np.nan, np.float32)
+    if ta:
+        wide_a[:k] = a.T
+        x = torch.tensor(wide_a)[:k].t()
+    else:
+        wide_a[:, :k] = a
+        x = torch.tensor(wide_a)[:, :k]
+    if tb:
+        wide_b[:, :k] = b.T
+        y = torch.tensor(wide_b)[:, :k].t()
+    else:
+        wide_b[:k] = b
+        y = torch.tensor(wide_b)[:k]
+    for tile in ((4, 4), (8, 8)):
+        out = matmul_kernels.launch(x, y, choice=kernel_choice.MatmulChoice("tiled", tile))
+        assert_close(out, a @ b, atol=1e-4, msg=f"tile {tile}")
+
+
 def test_more_than_four_unmergeable_batch_dims():
     a, b = rand(2, 1, 2, 1, 2, 3, 4), rand(1, 2, 1, 2, 1, 4, 5)
     assert_close(torch.tensor(a) @ torch.tensor(b), np.matmul(a, b), atol=1e-4)

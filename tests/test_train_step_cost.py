@@ -65,3 +65,30 @@ def test_no_zeros_kernel_for_gradients_of_indices_and_weights():
     g = torch.ones(5)
     dispatches, _, _ = _count(lambda: rows.backward(g))
     assert dispatches == 1  # the fused cross-entropy backward only
+
+
+def test_conv_layers_of_the_benchmark_cnn_forward_and_gradients():
+    # the CNN benchmark's shapes: K = 9 and K = 72 (the tiled matmul's masked K tail), column
+    # rows of 676 and 121 (121 is read from 16-byte aligned rows that im2col pads)
+    rng = np.random.default_rng(3)
+    for n, c, o, size in ((4, 1, 8, 28), (8, 8, 16, 13)):
+        x = rng.standard_normal((n, c, size, size)).astype(np.float32)
+        w = rng.standard_normal((o, c, 3, 3)).astype(np.float32)
+        b = rng.standard_normal(o).astype(np.float32)
+        tx, tw, tb = (torch.tensor(v, requires_grad=True) for v in (x, w, b))
+        out = nn.functional.conv2d(tx, tw, tb)
+        s = size - 2
+        g = rng.standard_normal((n, o, s, s)).astype(np.float32)
+        ref = np.zeros((n, o, s, s))
+        dx, dw = np.zeros(x.shape), np.zeros(w.shape)
+        for i in range(3):
+            for j in range(3):
+                patch = x[:, :, i:i + s, j:j + s]  # (N, C, S, S)
+                ref += np.einsum("nchw,oc->nohw", patch, w[:, :, i, j])
+                dw[:, :, i, j] = np.einsum("nohw,nchw->oc", g, patch)
+                dx[:, :, i:i + s, j:j + s] += np.einsum("nohw,oc->nchw", g, w[:, :, i, j])
+        assert_close(out, ref + b[None, :, None, None], atol=1e-4)
+        out.backward(torch.tensor(g))
+        assert_close(tw.grad, dw, atol=1e-3)
+        assert_close(tb.grad, g.sum((0, 2, 3)), atol=1e-3)
+        assert_close(tx.grad, dx, atol=1e-3)

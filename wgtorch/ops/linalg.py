@@ -14,6 +14,7 @@ does). bool is refused, as PyTorch refuses it.
 
 from .. import dtypes as dt
 from ..autograd.function import Function
+from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor, prod, tensor_method
 from . import matmul_kernels
 from .copy import inplace_method
@@ -53,6 +54,8 @@ class _MatmulBase(Function):
         a, b = ctx.saved_tensors
         need_a, need_b, need_bias = ctx.needs_input_grad[:3]
         ga = gb = gbias = None
+        if need_a and need_b and not is_grad_enabled():
+            g = matmul_kernels.shared_operand(g, a.shape[-1])
         # each gradient is made in its operand's layout: F.linear's weight.t() gets the
         # transpose of a contiguous product, so weight.grad needs no transposing copy
         if need_a:

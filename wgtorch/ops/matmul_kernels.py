@@ -18,9 +18,10 @@ Variants (``kernel_choice.choose`` picks one per call; that is the only place th
 
 Every variant walks at most ``choice.k_chunk`` values of K per dispatch (a multiple of 16); a
 longer K is split into dispatches that accumulate into C, because lavapipe stops a loop after
-65,535 iterations per invocation. The tiled kernel takes k in groups of four; the last
-``K % 4`` values are added by the strided kernel (a cheap extra dispatch, and no masking in
-the tiled kernel's inner loop).
+65,535 iterations per invocation. The tiled kernel takes k in groups of four; when K is not a
+multiple of four its variant with masked loads finishes the last group (one dispatch, where a
+second kernel over all of C for the last ``K % 4`` values cost more than the whole product
+for a convolution's K = 9).
 """
 
 import struct
@@ -60,20 +61,28 @@ def _prelude(dtype, **consts):
     return "\n".join(lines) + "\n"
 
 
-def _tiled_source(dtype, tm, tn, a_vec, b_vec, wg):
+def _tiled_source(dtype, tm, tn, a_vec, b_vec, wg, tail):
     """The tiled template unrolled for a tm x tn tile; ``a_vec`` is "k" or "m" (A's unit-stride
-    dim), ``b_vec`` "k" or "n" (B's)."""
+    dim), ``b_vec`` "k" or "n" (B's). ``tail``: K may end inside a group of four, so every
+    load of A and B is masked to zero past it (both: the values read there may be NaN)."""
     xyzw = "xyzw"
+
+    def masked(load, ok):
+        return f"select(vec4<T>(T(0)), {load}, {ok})" if tail else load
     # accumulators are vec4s along n: the same arithmetic as scalars on an SoA adapter, but
     # LLVM compiles the unrolled vec4 code about ten times faster on lavapipe
     acc = [f"    var c_{r}_{q} = vec4<T>(T(0));" for r in range(tm) for q in range(tn // 4)]
     # loads along k happen once per group of 4 k; loads along m/n once per k value, just
     # before that k's multiply-adds, so few loaded values are live at once (fewer spills)
     pro, body, per_kk = [], [], [[] for _ in range(4)]
+    if tail:
+        body.append("        let k_ok = vec4<u32>(k) + vec4<u32>(0u, 1u, 2u, 3u) < "
+                    "vec4<u32>(P.k_begin + P.k_len);")
     if a_vec == "k":
         pro += [f"    let ar{r} = (oa + min(m0 + {r}u, m_last) * P.a_st.x) / 4u;"
                 for r in range(tm)]
-        body += [f"        let a{r} = A[ar{r} + k / 4u];" for r in range(tm)]
+        body += [f"        let a{r} = {masked(f'A[ar{r} + k / 4u]', 'k_ok')};"
+                 for r in range(tm)]
 
         def a_val(r, kk):
             return f"a{r}.{xyzw[kk]}"
@@ -82,7 +91,8 @@ def _tiled_source(dtype, tm, tn, a_vec, b_vec, wg):
         pro += [f"    let am{q} = (oa + min(m0 + {4 * q}u, m_last & ~3u)) / 4u;"
                 for q in range(tm // 4)]
         for kk in range(4):
-            per_kk[kk] += [f"        let a{q}_{kk} = A[am{q} + (k + {kk}u) * a_k4];"
+            per_kk[kk] += [f"        let a{q}_{kk} = "
+                           f"{masked(f'A[am{q} + (k + {kk}u) * a_k4]', f'k_ok[{kk}]')};"
                            for q in range(tm // 4)]
 
         def a_val(r, kk):
@@ -92,7 +102,8 @@ def _tiled_source(dtype, tm, tn, a_vec, b_vec, wg):
         pro += [f"    let bn{q} = (ob + min(n0 + {4 * q}u, n_last & ~3u)) / 4u;"
                 for q in range(tn // 4)]
         for kk in range(4):
-            per_kk[kk] += [f"        let b{q}_{kk} = B[bn{q} + (k + {kk}u) * b_k4];"
+            per_kk[kk] += [f"        let b{q}_{kk} = "
+                           f"{masked(f'B[bn{q} + (k + {kk}u) * b_k4]', f'k_ok[{kk}]')};"
                            for q in range(tn // 4)]
 
         def b_row(kk, q):
@@ -100,7 +111,8 @@ def _tiled_source(dtype, tm, tn, a_vec, b_vec, wg):
     else:
         pro += [f"    let bc{j} = (ob + min(n0 + {j}u, n_last) * P.b_st.y) / 4u;"
                 for j in range(tn)]
-        body += [f"        let b{j} = B[bc{j} + k / 4u];" for j in range(tn)]
+        body += [f"        let b{j} = {masked(f'B[bc{j} + k / 4u]', 'k_ok')};"
+                 for j in range(tn)]
         for kk in range(4):
             c = xyzw[kk]
             per_kk[kk] += [f"        let bt{q}_{kk} = vec4<T>(b{4 * q}.{c}, b{4 * q + 1}.{c}, "
@@ -126,7 +138,7 @@ def _tiled_source(dtype, tm, tn, a_vec, b_vec, wg):
     for marker, lines in (("ACCUMULATORS", acc), ("PROLOGUE", pro), ("LOOP_BODY", body),
                           ("STORE", store)):
         src = src.replace(f"//@{marker}\n", "\n".join(lines) + "\n")
-    return _prelude(dtype, TM=tm, TN=tn, WG=wg) + src
+    return _prelude(dtype, TM=tm, TN=tn, WG=wg, K_ROUND=3 if tail else 0) + src
 
 
 # ---- operand geometry --------------------------------------------------------------------
@@ -153,15 +165,29 @@ def _vec_dim(x, batch_shape, rows, cols):
 def _aligned_copy(x):
     """A copy of ``x`` whose rows start on 16-byte boundaries: (*batch, R, C) viewed out of
     a (*batch, R, C rounded up to 4) buffer. Kernels read the padding only into outputs they
-    do not store."""
+    do not store (or mask, along K). A broadcast (stride-0) batch dim is copied once."""
     from .copy import copy_into
 
     *batch, r, c = x.shape
     c4 = -(-c // 4) * 4
-    padded = Tensor._empty((*batch, r, c4), x.dtype, x.device)
-    view = padded._view_of(x.shape, padded._stride, 0)
-    copy_into(view, x)
-    return view
+    broadcast = [n > 1 and st == 0 for n, st in zip(batch, x._stride)]
+    once = [1 if b else n for n, b in zip(batch, broadcast)]
+    padded = Tensor._empty((*once, r, c4), x.dtype, x.device)
+    copy_into(padded._view_of((*once, r, c), padded._stride, 0),
+              x._view_of((*once, r, c), x._stride, x._offset))
+    stride = [0 if b else st for b, st in zip(broadcast, padded._stride)]
+    return padded._view_of(x.shape, (*stride, *padded._stride[-2:]), 0)
+
+
+def shared_operand(x, k):
+    """``x`` (*batch, R, C) for two products that each contract it with ``k`` more values (the
+    two gradients of a product, which both read the output gradient): an aligned copy when the
+    tiled kernel would make one for each product, so it is made once."""
+    *batch, r, c = x.shape
+    if _vec_dim(x, batch, r, c) is not None:
+        return x
+    choice = kernel_choice.choose(r, k, c, prod(batch), x.dtype, False, True)
+    return _aligned_copy(x) if choice.name == "tiled" else x
 
 
 def _batch_geometry(batch_shape, a, b, bias):
@@ -200,7 +226,6 @@ def launch(a, b, bias=None, alpha=1, beta=1, choice=None):
     if choice is None:
         choice = kernel_choice.choose(M, N, K, prod(batch_shape), dtype, a_vec is not None,
                                       b_vec is not None)
-    k_main = K
     if choice.name == "tiled":
         if a_vec is None:
             a, a_vec = _aligned_copy(a), -1
@@ -209,10 +234,10 @@ def launch(a, b, bias=None, alpha=1, beta=1, choice=None):
         tm, tn = choice.tile
         wg = choice.workgroup_size
         av, bv = ("k" if a_vec == -1 else "m"), ("n" if b_vec == -1 else "k")
-        main = (rt.kernel(("matmul_tiled", _type_key(dtype), tm, tn, av, bv, wg),
-                          lambda: _tiled_source(dtype, tm, tn, av, bv, wg), 3, 1, wg),
+        tail = K % 4 != 0
+        main = (rt.kernel(("matmul_tiled", _type_key(dtype), tm, tn, av, bv, wg, tail),
+                          lambda: _tiled_source(dtype, tm, tn, av, bv, wg, tail), 3, 1, wg),
                 choice.tile, False)
-        k_main = K - K % 4  # the tiled loop takes k in fours; the strided kernel adds the rest
     elif choice.name == "workgroup":
         main = (rt.kernel(("matmul_workgroup", _type_key(dtype)),
                           lambda: _prelude(dtype) + load_shader("matmul_workgroup.wgsl"), 3, 1,
@@ -220,14 +245,7 @@ def launch(a, b, bias=None, alpha=1, beta=1, choice=None):
                 (64, 64), True)
     else:
         main = _strided_kernel(rt, dtype)
-    parts = []
-    if k_main > 0 or K == 0:
-        parts.append((main, 0, k_main, choice.k_chunk))
-    if k_main < K:
-        parts.append((_strided_kernel(rt, dtype), k_main, K, choice.k_chunk))
-    for n, (variant, k_begin, k_end, k_chunk) in enumerate(parts):
-        _dispatch_range(rt, variant, a, b, bias, alpha, beta, out, k_begin, k_end, k_chunk,
-                        accumulate=n > 0)
+    _dispatch_range(rt, main, a, b, bias, alpha, beta, out, 0, K, choice.k_chunk)
     return out
 
 
@@ -237,10 +255,9 @@ def _strided_kernel(rt, dtype):
     return kern, (4, 4), False
 
 
-def _dispatch_range(rt, variant, a, b, bias, alpha, beta, out, k_begin, k_end, k_chunk,
-                    accumulate):
-    """Record the dispatches of one kernel over k in [k_begin, k_end): one per K chunk, and
-    one per outer batch index past 4 batch dims. ``accumulate``: add to C, no bias."""
+def _dispatch_range(rt, variant, a, b, bias, alpha, beta, out, k_begin, k_end, k_chunk):
+    """Record the dispatches of one kernel over k in [k_begin, k_end): one per K chunk (the
+    later ones add to C), and one per outer batch index past 4 batch dims."""
     kern, tile, tile_per_workgroup = variant
     *batch_shape, M, K = a.shape
     N = b.shape[-1]
@@ -270,7 +287,7 @@ def _dispatch_range(rt, variant, a, b, bias, alpha, beta, out, k_begin, k_end, k
         ia, ib, ic = ([0] * pad + s[len(outer):] for s in (sa, sb, sc))
         out_off = outer_index * inner_count * M * N
         for n, k0 in enumerate(chunk_starts):
-            if accumulate or n:
+            if n:
                 flags = FLAG_ACCUMULATE
             else:
                 flags = FLAG_BIAS if bias is not None else 0

@@ -75,7 +75,8 @@ def _conv2d(op, x, weight, bias, stride, padding, dilation, groups):
             f"({(kh - 1) * dilation[0] + 1} x {(kw - 1) * dilation[1] + 1}). Kernel size can't "
             "be greater than actual input size"
         )
-    cols = Im2ColBackward0.apply(x, g)  # (N, C*KH*KW, L)
+    # rows 16-byte aligned: the tiled matmul reads them in place (no aligning copy)
+    cols = Im2ColBackward0.apply(x, g, 4)  # (N, C*KH*KW, L)
     k = cg * kh * kw
     if groups == 1:
         wmat = weight.reshape(o, k).expand(n, o, k)  # (N, O, K), stride 0 over N

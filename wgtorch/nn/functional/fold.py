@@ -19,7 +19,7 @@ from ...ops import wgsl
 from ...ops.shaders import load_shader
 from ...tensor import Tensor
 
-_PARAMS = struct.Struct("<20I")
+_PARAMS = struct.Struct("<21I")
 WORKGROUP = 64
 ROW_LOOP_MAX = 16384  # im2col's per-row loop on CPU adapters
 
@@ -65,15 +65,23 @@ def _store_prelude(dtype):
     return f"fn store_t(v: f32) -> f32 {{ return {store}; }}\n{wgsl.helpers_for(store)}\n"
 
 
-def _words(g, n, c, total, offset, strides=(0, 0, 0, 0)):
+def _words(g, n, c, total, offset, strides=(0, 0, 0, 0), cols_row=0):
     return _PARAMS.pack(n, c, g.h, g.w, g.kh, g.kw, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw,
-                        g.dh, g.dw, total, offset, *strides)
+                        g.dh, g.dw, total, offset, *strides, cols_row)
 
 
-def im2col(x, g):
-    """(N, C, H, W) image (any strides) -> contiguous (N, C*KH*KW, OH*OW) columns. No autograd."""
+def im2col(x, g, row_align=1):
+    """(N, C, H, W) image (any strides) -> (N, C*KH*KW, OH*OW) columns. No autograd.
+
+    The columns are contiguous, or with ``row_align=4`` rows that start on 16-byte
+    boundaries (the padding is left unwritten), which the tiled matmul reads in place."""
     n, c = x.shape[0], x.shape[1]
-    out = Tensor._empty((n, c * g.kh * g.kw, g.oh * g.ow), x.dtype, x.device)
+    length = g.oh * g.ow
+    padded = -(-length // row_align) * row_align
+    shape = (n, c * g.kh * g.kw, length)
+    out = Tensor._empty((*shape[:2], padded), x.dtype, x.device)
+    if padded != length:
+        out = out._view_of(shape, out._stride, 0)
     total = out.numel()
     if total:
         rt = get_runtime()
@@ -84,7 +92,7 @@ def im2col(x, g):
                          lambda: f"const ROWS: bool = {str(rows).lower()};\n"
                          + load_shader("im2col.wgsl"), 1, 1)
         count = total // g.ow if rows else total
-        params = _words(g, n, c, count, x._offset, x._stride)
+        params = _words(g, n, c, count, x._offset, x._stride, padded)
         rt.dispatch(kern, [x._storage.buffer, out._storage.buffer], params,
                     -(-count // WORKGROUP))
     return out
@@ -110,13 +118,13 @@ def col2im(cols, g, channels):
 
 class Im2ColBackward0(Function):
     @staticmethod
-    def forward(ctx, x, g):
+    def forward(ctx, x, g, row_align=1):
         ctx.geometry, ctx.channels = g, x.shape[1]
-        return im2col(x, g)
+        return im2col(x, g, row_align)
 
     @staticmethod
     def backward(ctx, grad):
-        return Col2ImBackward0.apply(grad, ctx.geometry, ctx.channels), None
+        return Col2ImBackward0.apply(grad, ctx.geometry, ctx.channels), None, None
 
 
 class Col2ImBackward0(Function):

@@ -4,21 +4,25 @@
 //   MODE 0 (class indices t, TT = i32): with w = weight (or 1) and ls = label smoothing,
 //     loss[r] = (1 - ls) * w[t] * (lse - x[t]) + ls / C * sum_c w[c] * (lse - x[c])
 //     wrow[r] = w[t]  (the 'mean' denominator);  rows with t == ignore_index give 0 and 0;
-//     a target outside [0, C) gives a NaN loss (the GPU cannot raise).
+//     a target outside [0, C) (not ignore_index) is flagged as error P.site (raised at the
+//     next host readback: "Target t is out of bounds.") and its row counts as ignored, so
+//     nothing is read out of bounds.
 //   MODE 1 (class probabilities t, TT = f32):  q[c] = t[c] * (1 - ls) + ls / C,
 //     loss[r] = sum_c w[c] * q[c] * (lse - x[c]),  wrow[r] = sum_c w[c] * q[c].
 //   lse[r] = log(sum_c exp(x[c])) is kept for the backward.
 // The launcher prepends `const MODE: u32`, `alias TT` and `fn store_t(v: f32) -> f32`
-// (float16 rounding of the loss), and keeps C under the loop limit.
+// (float16 rounding of the loss), appends the error flag (error_flag.wgsl, binding 6), and
+// keeps C under the loop limit.
 //
 // Bindings: 0 x (read; contiguous from P.x_off), 1 tgt (read; contiguous from P.t_off),
 //           2 weight (read; [C] from P.w_off, when P.flags bit 0 is set),
-//           3 loss, 4 wrow, 5 lse (read_write; [R] each), 6 P (uniform Params).
+//           3 loss, 4 wrow, 5 lse (read_write; [R] each), 6 errors (the runtime's error
+//           flag), 7 P (uniform Params).
 
 struct Params {
     R: u32, C: u32, S: u32, flags: u32,
     ignore_index: i32, ls: f32, x_off: u32, t_off: u32,
-    w_off: u32, p0: u32, p1: u32, p2: u32,
+    w_off: u32, site: u32, p1: u32, p2: u32,
 };
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -27,7 +31,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> loss: array<f32>;
 @group(0) @binding(4) var<storage, read_write> wrow: array<f32>;
 @group(0) @binding(5) var<storage, read_write> lse_out: array<f32>;
-@group(0) @binding(6) var<uniform> P: Params;
+@group(0) @binding(7) var<uniform> P: Params;
 
 fn w_at(c: u32) -> f32 {
     if ((P.flags & 1u) != 0u) { return weight[P.w_off + c]; }
@@ -45,7 +49,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var t = 0;
     if (MODE == 0u) {
         t = i32(tgt[P.t_off + r]);
-        if (t == P.ignore_index) {
+        if (t == P.ignore_index || t < 0 || u32(t) >= P.C) {
+            if (t != P.ignore_index) { flag_error_i32(P.site, t); }
             loss[r] = 0.0; wrow[r] = 0.0; lse_out[r] = 0.0;
             return;
         }
@@ -70,10 +75,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (MODE == 1u) {
         loss[r] = store_t(sum_b * lse - sum_a);
         wrow[r] = sum_b;
-        return;
-    }
-    if (t < 0 || u32(t) >= P.C) {
-        loss[r] = bitcast<f32>(0x7fc00000u); wrow[r] = 0.0;
         return;
     }
     let wt = w_at(u32(t));

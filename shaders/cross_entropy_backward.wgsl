@@ -1,6 +1,7 @@
 // Cross-entropy backward, fused: one invocation per logit, p = exp(x - lse[r]),
 //   MODE 0: dx = g[r] * ((1 - ls) * w[t] * (p - [c == t]) + ls / C * (W * p - w[c]))
 //           with W = sum_c w[c] (aux[0] when P.flags bit 1 is set, else C); 0 where t is ignored
+//           or out of range (the forward flagged it)
 //   MODE 1: dx = g[r] * (p * wrow[r] - w[c] * q[c]),  q[c] = t[c] * (1 - ls) + ls / C
 // g[r] is the upstream gradient of row r's loss, read with stride P.g_stride (0 when one
 // value is broadcast, as after a 'mean' or 'sum' reduction).

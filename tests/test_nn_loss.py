@@ -101,8 +101,9 @@ def test_cross_entropy_errors():
         F.cross_entropy(torch.randn(2, 5, 4), torch.zeros(2, 3, dtype=torch.int64))
     with pytest.raises(ValueError, match="bogus is not a valid value for reduction"):
         F.cross_entropy(x, torch.tensor([0, 1, 2]), reduction="bogus")
-    # an out-of-range class gives NaN (the GPU cannot raise)
-    assert np.isnan(F.cross_entropy(x, torch.tensor([0, 1, 9])).item())
+    # an out-of-range class raises as PyTorch's (tests/test_loss_checks.py has the rest)
+    with pytest.raises(IndexError, match="Target 9 is out of bounds."):
+        F.cross_entropy(x, torch.tensor([0, 1, 9]))
 
 
 def test_nll_loss():

@@ -7,6 +7,12 @@ ordinary sums. The backward kernel writes each logit's gradient from the saved l
 
 When a graph of the backward is recorded (``create_graph=True``), or C is past what one
 invocation may loop over on lavapipe, the same formulas run as wgtorch ops instead.
+
+A class index outside [0, C) that is not ``ignore_index`` raises PyTorch's
+``IndexError: Target 12 is out of bounds.``: at the call when the target's exact range is
+known on the host (an uploaded target, see ops/value_range.py), else at the next host
+readback, flagged by the kernel (which counts the row as ignored, reading nothing out of
+bounds). No readback is added: a training step never waits for the check.
 """
 
 import struct
@@ -15,7 +21,11 @@ from ... import dtypes as dt
 from ...autograd.function import Function
 from ...autograd.grad_mode import is_grad_enabled
 from ...backend import get_runtime
+from ...ops import index_kernels as ik
+from ...ops import value_range
 from ...ops.elementwise import where
+from ...ops.gpu_errors import flag_wgsl, site
+from ...ops.scatter import GatherBackward0
 from ...ops.shaders import load_shader
 from ...tensor import Tensor, prod
 from .fold import _store_prelude, check_float
@@ -23,14 +33,37 @@ from .fold import _store_prelude, check_float
 FUSED_MAX_C = 60000  # one invocation walks a row of C logits (lavapipe: 65,535 iterations)
 _PARAMS = struct.Struct("<4Iif6I")
 WORKGROUP = 64
+TARGET_OUT_OF_BOUNDS = "Target {value} is out of bounds."
 
 
-def _source(name, probs, dtype):
+def target_site(target, c, ignore_index):
+    """The error site of a class index outside [0, c) other than ``ignore_index``, for the
+    kernel that reads ``target``. Raises IndexError now when target's exact range is known
+    and shows a bad class (value_range.py); never reads back."""
+    known = value_range.exact(target) if target.numel() else None
+    if known is not None:
+        for v in (known[1], known[0]):
+            if v != ignore_index and not 0 <= v < c:
+                raise IndexError(TARGET_OUT_OF_BOUNDS.format(value=v))
+    return site(IndexError, TARGET_OUT_OF_BOUNDS)
+
+
+def pick_targets(x, index):
+    """``x.gather(1, index)`` (differentiable) whose kernel flags an index outside
+    [0, x.shape[1]) as PyTorch's "Target ... is out of bounds." (clamping it)."""
+    check = ik.BoundsCheck(TARGET_OUT_OF_BOUNDS, allow_negative=False)
+    dim_map = [None if k == 1 else k for k in range(index.ndim)]
+    term = ik.IndexTerm(index, 0, index.ndim, 1, check=check)
+    return GatherBackward0.apply(x, ik.IndexPlan(index.shape, dim_map, [term]))
+
+
+def _source(name, probs, dtype, error_binding=None):
     prelude = f"const MODE: u32 = {1 if probs else 0}u;\nalias TT = {'f32' if probs else 'i32'};\n"
-    return prelude + _store_prelude(dtype) + load_shader(name)
+    flag = flag_wgsl(error_binding) if error_binding is not None else ""
+    return prelude + _store_prelude(dtype) + load_shader(name) + flag
 
 
-def _forward_kernel(x, target, weight, ignore_index, ls, probs, n, c, s):
+def _forward_kernel(x, target, weight, ignore_index, ls, probs, n, c, s, err_site):
     rt = get_runtime()
     r = n * s
     loss = Tensor._empty((r,), x.dtype, x.device)
@@ -38,13 +71,13 @@ def _forward_kernel(x, target, weight, ignore_index, ls, probs, n, c, s):
     lse = Tensor._empty((r,), dt.float32, x.device)
     if r:
         kern = rt.kernel(("cross_entropy", probs, x.dtype.name),
-                         lambda: _source("cross_entropy.wgsl", probs, x.dtype), 3, 3)
+                         lambda: _source("cross_entropy.wgsl", probs, x.dtype, 6), 3, 4)
         w = weight if weight is not None else x
         params = _PARAMS.pack(r, c, s, 1 if weight is not None else 0, ignore_index, ls,
-                              x._offset, target._offset, w._offset, 0, 0, 0)
+                              x._offset, target._offset, w._offset, err_site, 0, 0)
         rt.dispatch(kern, [x._storage.buffer, target._storage.buffer, w._storage.buffer,
-                           loss._storage.buffer, wrow._storage.buffer, lse._storage.buffer],
-                    params, -(-r // WORKGROUP))
+                           loss._storage.buffer, wrow._storage.buffer, lse._storage.buffer,
+                           rt.error_buffer], params, -(-r // WORKGROUP))
     return loss, wrow, lse
 
 
@@ -82,7 +115,7 @@ def _composite_rows(x3, target, weight, ignore_index, ls, probs):
         return -(wq * logp).sum(1).reshape(-1), wq.sum(1).reshape(-1).detach()
     valid = target != ignore_index  # (N, S)
     safe = where(valid, target, 0)  # ignored rows read class 0, then count for nothing
-    picked = logp.gather(1, safe.view(n, 1, s).long()).view(n, s)
+    picked = pick_targets(logp, safe.view(n, 1, s).long()).view(n, s)  # flags a bad target
     wt = weight[safe] if weight is not None else 1.0
     nll = -picked * wt
     smooth = -(logp * w).sum(1) if w is not None else -logp.sum(1)
@@ -96,9 +129,10 @@ class CrossEntropyLossBackward0(Function):
     """Per-row cross-entropy of (N, C, S) logits -> (loss (R,), weight (R,), R = N * S)."""
 
     @staticmethod
-    def forward(ctx, x3, target, weight, ignore_index, ls, probs):
+    def forward(ctx, x3, target, weight, ignore_index, ls, probs, err_site):
         n, c, s = x3.shape
-        loss, wrow, lse = _forward_kernel(x3, target, weight, ignore_index, ls, probs, n, c, s)
+        loss, wrow, lse = _forward_kernel(x3, target, weight, ignore_index, ls, probs, n, c, s,
+                                          err_site)
         ctx.mark_non_differentiable(wrow)
         ctx.set_materialize_grads(False)  # no zeros kernel for wrow's (unused) gradient
         ctx.consts = (ignore_index, ls, probs)
@@ -132,7 +166,7 @@ class CrossEntropyLossBackward0(Function):
             logp = x3.log_softmax(1)
             gt = -(1.0 - ls) * logp * g.view(n, 1, s)
             gt = gt * w if w is not None else gt
-        return gx, gt, None, None, None, None
+        return gx, gt, None, None, None, None, None
 
 
 def _composite_grad(g, x3, target, weight, ignore_index, ls, probs):
@@ -201,6 +235,7 @@ def cross_entropy_rows(input, target, weight, ignore_index, label_smoothing):
             f"weight tensor should be defined either for all {c} classes or no classes but got "
             f"weight tensor of shape: {list(weight.shape)}"
         )
+    err_site = 0 if probs else target_site(target, c, ignore_index)
     x3 = x.reshape(n, c, s)  # (N, C, S)
     t2 = t.reshape(n, c, s) if probs else t.reshape(n, s)
     out_shape = tuple(input.shape[:1]) + tuple(input.shape[2:]) if input.ndim > 1 else ()
@@ -210,5 +245,5 @@ def cross_entropy_rows(input, target, weight, ignore_index, label_smoothing):
         rows, wrow = CrossEntropyLossBackward0.apply(
             x3.contiguous(), t2.contiguous(), weight.contiguous() if weight is not None else None,
             int(ignore_index),
-            float(label_smoothing), probs)
+            float(label_smoothing), probs, err_site)
     return rows, wrow, out_shape, probs

@@ -2,13 +2,21 @@
 ``size_average``/``reduce`` arguments).
 
 cross_entropy is a fused kernel (cross_entropy.py); binary_cross_entropy and its logits form
-are elementwise primitives (one kernel each way); the others are short compositions.
+are elementwise primitives (one kernel each way, and one that checks binary_cross_entropy's
+arguments are in [0, 1]); the others are short compositions. Bad class indices and
+probabilities raise PyTorch's errors without a readback (see ops/value_range.py).
 """
 
+import struct
 import warnings
+from string import Template
 
+from ...backend import get_runtime
 from ...ops import elementwise as ew
-from .cross_entropy import cross_entropy_rows
+from ...ops import wgsl
+from ...ops.gpu_errors import flag_wgsl, site
+from ...ops.shaders import load_shader
+from .cross_entropy import cross_entropy_rows, pick_targets, target_site
 
 _LOG_CLAMP = -100.0  # PyTorch clamps log() in binary_cross_entropy to >= -100
 
@@ -100,9 +108,10 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
         )
     x = input if input.ndim > 1 else input.unsqueeze(0)
     t = target if input.ndim > 1 else target.unsqueeze(0)
+    target_site(target, x.shape[1], ignore_index)  # a known bad class raises now
     valid = t != ignore_index
     safe = ew.where(valid, t, 0)
-    picked = x.gather(1, safe.unsqueeze(1)).squeeze(1)  # (N, *)
+    picked = pick_targets(x, safe.unsqueeze(1)).squeeze(1)  # (N, *); flags a bad class
     w = weight[safe] * valid if weight is not None else valid.to(x.dtype)
     loss = -picked * w
     if input.ndim == 1:
@@ -172,12 +181,33 @@ _BinaryCrossEntropy = ew._make_function(
     ew.FLOAT, _bce_grads, 2)
 
 
+def _check_unit_interval(input, target):
+    """Flag on the GPU an element of input or target outside [0, 1] (NaN too), raised at the
+    next host readback with PyTorch's message: one dispatch, no readback."""
+    n = input.numel()
+    if n == 0:
+        return
+    x, t = input.contiguous(), target.contiguous()
+    rt = get_runtime()
+    kern = rt.kernel(("unit_interval_check", x.dtype.wgsl, t.dtype.wgsl), lambda: (
+        f"alias TX = {x.dtype.wgsl};\nalias TT = {t.dtype.wgsl};\n"
+        + Template(load_shader("unit_interval_check.wgsl")).substitute(
+            INDEX=wgsl.INDEX, ERROR_FLAG=flag_wgsl(2), ENTRY=wgsl.ENTRY)), 2, 1)
+    params = struct.pack("<8I", n, x._offset, t._offset,
+                         site(RuntimeError, "all elements of input should be between 0 and 1"),
+                         site(RuntimeError, "all elements of target should be between 0 and 1"),
+                         0, 0, 0)
+    rt.dispatch(kern, [x._storage.buffer, t._storage.buffer, rt.error_buffer], params,
+                -(-n // wgsl.WORKGROUP))
+
+
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction="mean"):
     """-(t * log(x) + (1 - t) * log(1 - x)) for probabilities ``input`` (logs clamped at -100).
 
-    NOTE: inputs outside [0, 1] give NaN rather than PyTorch's error (checking would need a
-    read back from the GPU).
+    An element of input or target outside [0, 1] raises PyTorch's RuntimeError ("all elements
+    of input should be between 0 and 1") at the next host readback: the values are on the GPU,
+    so a kernel checks them and flags the error (as CUDA's device-side assert).
     """
     reduction = _reduction(reduction, size_average, reduce)
     if tuple(target.shape) != tuple(input.shape):
@@ -185,6 +215,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
             f"Using a target size ({target.shape}) that is different to the input size "
             f"({input.shape}) is deprecated. Please ensure they have the same size."
         )
+    _check_unit_interval(input, target)
     loss = _BinaryCrossEntropy.apply(input, target)
     if weight is not None:
         loss = loss * weight

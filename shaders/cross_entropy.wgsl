@@ -10,19 +10,26 @@
 //   MODE 1 (class probabilities t, TT = f32):  q[c] = t[c] * (1 - ls) + ls / C,
 //     loss[r] = sum_c w[c] * q[c] * (lse - x[c]),  wrow[r] = sum_c w[c] * q[c].
 //   lse[r] = log(sum_c exp(x[c])) is kept for the backward.
-// The launcher prepends `const MODE: u32`, `alias TT` and `fn store_t(v: f32) -> f32`
-// (float16 rounding of the loss), appends the error flag (error_flag.wgsl, binding 6), and
-// keeps C under the loop limit.
+// REDUCE (the loss reduced in the same dispatch, one workgroup): each invocation sums the
+// rows lid, lid + 64, ..., a tree in workgroup memory adds the 64 partial sums, and
+//     loss[0] = sum_r loss[r] / D  with D = 1 ('sum', P.reduce 1), sum_r wrow[r] ('mean' by
+//     the target weights, P.reduce 2; D is kept in wrow[0] for the backward) or R ('mean'
+//     of class probabilities, P.reduce 3; wrow[r] is kept per row, as MODE 1's backward
+//     reads it).
+// The launcher prepends `const MODE: u32`, `const REDUCE: bool`, `alias TT` and
+// `fn store_t(v: f32) -> f32` (float16 rounding of the loss), appends the error flag
+// (error_flag.wgsl, binding 6), and keeps C (and with REDUCE, C times the rows per
+// invocation) under the loop limit.
 //
 // Bindings: 0 x (read; contiguous from P.x_off), 1 tgt (read; contiguous from P.t_off),
 //           2 weight (read; [C] from P.w_off, when P.flags bit 0 is set),
-//           3 loss, 4 wrow, 5 lse (read_write; [R] each), 6 errors (the runtime's error
-//           flag), 7 P (uniform Params).
+//           3 loss, 4 wrow (read_write; [R] each, or as REDUCE says), 5 lse (read_write; [R]),
+//           6 errors (the runtime's error flag), 7 P (uniform Params).
 
 struct Params {
     R: u32, C: u32, S: u32, flags: u32,
     ignore_index: i32, ls: f32, x_off: u32, t_off: u32,
-    w_off: u32, site: u32, p1: u32, p2: u32,
+    w_off: u32, site: u32, reduce: u32, p2: u32,
 };
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -33,16 +40,15 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> lse_out: array<f32>;
 @group(0) @binding(7) var<uniform> P: Params;
 
+var<workgroup> partial: array<vec2<f32>, 64>;
+
 fn w_at(c: u32) -> f32 {
     if ((P.flags & 1u) != 0u) { return weight[P.w_off + c]; }
     return 1.0;
 }
 
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let r = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 64u + lid;
-    if (r >= P.R) { return; }
+// (loss, wrow) of row r, unrounded; writes lse_out[r]
+fn row(r: u32) -> vec2<f32> {
     let n = r / P.S;
     let s = r % P.S;
     let base = P.x_off + n * P.C * P.S + s;
@@ -51,8 +57,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         t = i32(tgt[P.t_off + r]);
         if (t == P.ignore_index || t < 0 || u32(t) >= P.C) {
             if (t != P.ignore_index) { flag_error_i32(P.site, t); }
-            loss[r] = 0.0; wrow[r] = 0.0; lse_out[r] = 0.0;
-            return;
+            lse_out[r] = 0.0;
+            return vec2<f32>(0.0, 0.0);
         }
     }
     let tbase = P.t_off + n * P.C * P.S + s;
@@ -73,12 +79,41 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let lse = m + log(sum_exp);
     lse_out[r] = lse;
     if (MODE == 1u) {
-        loss[r] = store_t(sum_b * lse - sum_a);
-        wrow[r] = sum_b;
-        return;
+        return vec2<f32>(sum_b * lse - sum_a, sum_b);
     }
     let wt = w_at(u32(t));
     let nll = wt * (lse - x[base + u32(t) * P.S]);
-    loss[r] = store_t((1.0 - P.ls) * nll + ls_per_class * (sum_b * lse - sum_a));
-    wrow[r] = wt;
+    return vec2<f32>((1.0 - P.ls) * nll + ls_per_class * (sum_b * lse - sum_a), wt);
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    if (REDUCE) {
+        var acc = vec2<f32>(0.0, 0.0);
+        for (var r = lid; r < P.R; r += 64u) {
+            let v = row(r);
+            acc += v;
+            if (MODE == 1u) { wrow[r] = v.y; }
+        }
+        partial[lid] = acc;
+        workgroupBarrier();
+        for (var span = 32u; span > 0u; span = span / 2u) {
+            if (lid < span) { partial[lid] += partial[lid + span]; }
+            workgroupBarrier();
+        }
+        if (lid == 0u) {
+            let total = partial[0];
+            var d = 1.0;
+            if (P.reduce == 2u) { d = total.y; wrow[0] = d; }
+            if (P.reduce == 3u) { d = f32(P.R); }
+            loss[0] = store_t(total.x / d);
+        }
+        return;
+    }
+    let r = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 64u + lid;
+    if (r >= P.R) { return; }
+    let v = row(r);
+    loss[r] = store_t(v.x);
+    wrow[r] = v.y;
 }

@@ -6,12 +6,11 @@ kernels) must keep their dispatch counts.
 """
 
 import numpy as np
+from helpers import assert_close
 
 import wgtorch as torch
 from wgtorch import nn
 from wgtorch.backend import get_runtime
-
-from helpers import assert_close
 
 
 def _count(fn):
@@ -92,3 +91,66 @@ def test_conv_layers_of_the_benchmark_cnn_forward_and_gradients():
         assert_close(tw.grad, dw, atol=1e-3)
         assert_close(tb.grad, g.sum((0, 2, 3)), atol=1e-3)
         assert_close(tx.grad, dx, atol=1e-3)
+
+
+def _log_softmax(x):
+    m = x.max(1, keepdims=True)
+    return x - m - np.log(np.exp(x - m).sum(1, keepdims=True))
+
+
+def test_cross_entropy_mean_is_one_kernel_each_way():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((64, 10)).astype(np.float32)
+    t = rng.integers(0, 10, size=64)
+    w = rng.uniform(0.5, 2.0, size=10).astype(np.float32)
+    tx, tt, tw = torch.tensor(x, requires_grad=True), torch.tensor(t), torch.tensor(w)
+    out = []
+    dispatches, _, _ = _count(lambda: out.append(nn.functional.cross_entropy(tx, tt, tw)))
+    assert dispatches == 1  # rows, their weights and the mean in one kernel
+    loss = out[0]
+    wt = w[t]
+    assert loss.shape == ()
+    assert_close(loss, -(_log_softmax(x)[np.arange(64), t] * wt).sum() / wt.sum())
+    g = torch.tensor(2.0)
+    dispatches, _, _ = _count(lambda: loss.backward(g))
+    assert dispatches == 1
+    ref = (np.exp(_log_softmax(x)) - np.eye(10)[t]) * (2.0 * wt / wt.sum())[:, None]
+    assert_close(tx.grad, ref)
+
+
+def test_cross_entropy_fused_mean_double_backward_and_empty_batch():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((6, 4)).astype(np.float32)
+    t = rng.integers(0, 4, size=6)
+    w = rng.uniform(0.5, 2.0, size=4).astype(np.float32)
+    tx = torch.tensor(x, requires_grad=True)
+    loss = nn.functional.cross_entropy(tx, torch.tensor(t), torch.tensor(w))
+    (gx,) = torch.autograd.grad(loss, tx, create_graph=True)
+    wt = w[t]
+    p = np.exp(_log_softmax(x))
+    assert_close(gx, (p - np.eye(4)[t]) * (wt / wt.sum())[:, None])
+    (ggx,) = torch.autograd.grad(gx[:, 0].sum(), tx)  # d/dx of sum_r p[r, 0] * w_r / W
+    coef = (wt / wt.sum())[:, None]
+    assert_close(ggx, coef * p[:, :1] * (np.eye(4)[0] - p))
+    empty = nn.functional.cross_entropy(torch.zeros(0, 3), torch.zeros(0, dtype=torch.int64))
+    assert np.isnan(empty.item())
+    total = nn.functional.cross_entropy(torch.zeros(0, 3), torch.zeros(0, dtype=torch.int64),
+                                        reduction="sum")
+    assert total.item() == 0.0
+
+
+def test_cross_entropy_reductions_past_the_fused_budget(monkeypatch):
+    import importlib
+
+    ce = importlib.import_module("wgtorch.nn.functional.cross_entropy")
+
+    rng = np.random.default_rng(6)
+    x = torch.tensor(rng.standard_normal((130, 5)).astype(np.float32))
+    t = torch.tensor(rng.integers(0, 5, size=130))
+    probs = torch.tensor(rng.uniform(size=(130, 5)).astype(np.float32))
+    fused = [nn.functional.cross_entropy(x, target, reduction=r).item()
+             for target in (t, probs) for r in ("mean", "sum")]
+    monkeypatch.setattr(ce, "FUSED_REDUCE_MAX", 10)  # row losses, then ordinary sums
+    unfused = [nn.functional.cross_entropy(x, target, reduction=r).item()
+               for target in (t, probs) for r in ("mean", "sum")]
+    np.testing.assert_allclose(fused, unfused, rtol=1e-5)

@@ -2,8 +2,11 @@
 
 The forward kernel computes each row's log-sum-exp in one online pass over its C logits and
 writes the row's loss (class indices with weight, ignore_index and label smoothing, or class
-probabilities); the reductions ('mean' divides by the summed target weights, as PyTorch) are
-ordinary sums. The backward kernel writes each logit's gradient from the saved log-sum-exp.
+probabilities). With reduction 'mean' ('mean' divides by the summed target weights, as
+PyTorch) or 'sum', the same dispatch reduces the rows in one workgroup while they fit its
+loop budget (a training step's batch does), else the reduction is ordinary sums. The
+backward kernel writes each logit's gradient from the saved log-sum-exp (and the 'mean'
+denominator).
 
 When a graph of the backward is recorded (``create_graph=True``), or C is past what one
 invocation may loop over on lavapipe, the same formulas run as wgtorch ops instead.
@@ -31,7 +34,10 @@ from ...tensor import Tensor, prod
 from .fold import _store_prelude, check_float
 
 FUSED_MAX_C = 60000  # one invocation walks a row of C logits (lavapipe: 65,535 iterations)
+FUSED_REDUCE_MAX = 60000  # ... and with the reduction fused, its rows' logits in turn
 _PARAMS = struct.Struct("<4Iif6I")
+_BACKWARD_PARAMS = struct.Struct("<4Iif6If3I")
+SUM, MEAN_BY_WEIGHT, MEAN_BY_ROWS = 1, 2, 3  # P.reduce of the fused forward
 WORKGROUP = 64
 TARGET_OUT_OF_BOUNDS = "Target {value} is out of bounds."
 
@@ -57,44 +63,52 @@ def pick_targets(x, index):
     return GatherBackward0.apply(x, ik.IndexPlan(index.shape, dim_map, [term]))
 
 
-def _source(name, probs, dtype, error_binding=None):
-    prelude = f"const MODE: u32 = {1 if probs else 0}u;\nalias TT = {'f32' if probs else 'i32'};\n"
+def _source(name, probs, dtype, error_binding=None, reduce=False):
+    prelude = (f"const MODE: u32 = {1 if probs else 0}u;\nconst REDUCE: bool = "
+               f"{str(reduce).lower()};\nalias TT = {'f32' if probs else 'i32'};\n")
     flag = flag_wgsl(error_binding) if error_binding is not None else ""
     return prelude + _store_prelude(dtype) + load_shader(name) + flag
 
 
-def _forward_kernel(x, target, weight, ignore_index, ls, probs, n, c, s, err_site):
+def _forward_kernel(x, target, weight, ignore_index, ls, probs, n, c, s, err_site, reduce=0):
+    """(loss, wrow, lse): per row, or with ``reduce`` (SUM, MEAN_BY_WEIGHT, MEAN_BY_ROWS) the
+    0-d loss and wrow as the backward needs it (the weight sum, or per row for probabilities)."""
     rt = get_runtime()
     r = n * s
-    loss = Tensor._empty((r,), x.dtype, x.device)
-    wrow = Tensor._empty((r,), dt.float32, x.device)
+    loss = Tensor._empty(() if reduce else (r,), x.dtype, x.device)
+    wrow = Tensor._empty((1,) if reduce and not probs else (r,), dt.float32, x.device)
     lse = Tensor._empty((r,), dt.float32, x.device)
-    if r:
-        kern = rt.kernel(("cross_entropy", probs, x.dtype.name),
-                         lambda: _source("cross_entropy.wgsl", probs, x.dtype, 6), 3, 4)
+    if r or reduce:  # NOTE: an empty 'mean' is still written (NaN, as PyTorch)
+        fused = bool(reduce)
+        kern = rt.kernel(("cross_entropy", probs, fused, x.dtype.name),
+                         lambda: _source("cross_entropy.wgsl", probs, x.dtype, 6, fused), 3, 4)
         w = weight if weight is not None else x
         params = _PARAMS.pack(r, c, s, 1 if weight is not None else 0, ignore_index, ls,
-                              x._offset, target._offset, w._offset, err_site, 0, 0)
+                              x._offset, target._offset, w._offset, err_site, reduce, 0)
         rt.dispatch(kern, [x._storage.buffer, target._storage.buffer, w._storage.buffer,
                            loss._storage.buffer, wrow._storage.buffer, lse._storage.buffer,
-                           rt.error_buffer], params, -(-r // WORKGROUP))
+                           rt.error_buffer], params, 1 if fused else -(-r // WORKGROUP))
     return loss, wrow, lse
 
 
-def _backward_kernel(g, x, target, weight, lse, aux, ignore_index, ls, probs, n, c, s, flags):
+def _backward_kernel(g, x, target, weight, lse, aux, ignore_index, ls, probs, n, c, s, flags,
+                     den=None, g_scale=1.0):
     rt = get_runtime()
     dx = Tensor._empty(x.shape, g.dtype, x.device)
     total = dx.numel()
     if total:
         kern = rt.kernel(("cross_entropy_backward", probs, g.dtype.name),
-                         lambda: _source("cross_entropy_backward.wgsl", probs, g.dtype), 6, 1)
+                         lambda: _source("cross_entropy_backward.wgsl", probs, g.dtype), 7, 1)
         w = weight if weight is not None else x
         g_stride = g._stride[0] if g.ndim else 0
-        params = _PARAMS.pack(n * s, c, s, flags, ignore_index, ls, x._offset, target._offset,
-                              w._offset, g._offset, g_stride, total)
+        params = _BACKWARD_PARAMS.pack(n * s, c, s, flags, ignore_index, ls, x._offset,
+                                       target._offset, w._offset, g._offset, g_stride, total,
+                                       g_scale, 0, 0, 0)
+        den = den if den is not None else lse  # bound but not read
         rt.dispatch(kern, [x._storage.buffer, target._storage.buffer, w._storage.buffer,
                            lse._storage.buffer, aux._storage.buffer, g._storage.buffer,
-                           dx._storage.buffer], params, -(-total // WORKGROUP))
+                           den._storage.buffer, dx._storage.buffer], params,
+                    -(-total // WORKGROUP))
     return dx
 
 
@@ -126,28 +140,34 @@ def _composite_rows(x3, target, weight, ignore_index, ls, probs):
 
 
 class CrossEntropyLossBackward0(Function):
-    """Per-row cross-entropy of (N, C, S) logits -> (loss (R,), weight (R,), R = N * S)."""
+    """Cross-entropy of (N, C, S) logits -> (loss, weight): per row (R = N * S values each),
+    or with ``reduce`` the reduced 0-d loss (and what its backward needs, see
+    ``_forward_kernel``)."""
 
     @staticmethod
-    def forward(ctx, x3, target, weight, ignore_index, ls, probs, err_site):
+    def forward(ctx, x3, target, weight, ignore_index, ls, probs, err_site, reduce=0):
         n, c, s = x3.shape
         loss, wrow, lse = _forward_kernel(x3, target, weight, ignore_index, ls, probs, n, c, s,
-                                          err_site)
+                                          err_site, reduce)
         ctx.mark_non_differentiable(wrow)
         ctx.set_materialize_grads(False)  # no zeros kernel for wrow's (unused) gradient
-        ctx.consts = (ignore_index, ls, probs)
+        ctx.consts = (ignore_index, ls, probs, reduce)
         ctx.save_for_backward(x3, target, weight, lse, wrow)
         return loss, wrow
 
     @staticmethod
     def backward(ctx, g, _g_wrow):
         x3, target, weight, lse, wrow = ctx.saved_tensors
-        ignore_index, ls, probs = ctx.consts
+        ignore_index, ls, probs, reduce = ctx.consts
         n, c, s = x3.shape
         need_x, need_t = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        g_scale = 1.0 / (n * s) if reduce == MEAN_BY_ROWS else 1.0
         if is_grad_enabled():  # create_graph: the backward as differentiable wgtorch ops
-            gx = _composite_grad(g, x3, target, weight, ignore_index, ls, probs) if need_x \
-                else None
+            # NOTE: wrow is non-differentiable, but unpacked as an output it carries this node
+            g_rows = g / wrow.detach() if reduce == MEAN_BY_WEIGHT else \
+                g * g_scale if reduce else g
+            gx = _composite_grad(g_rows, x3, target, weight, ignore_index, ls, probs) \
+                if need_x else None
         elif need_x:
             flags = 1 if weight is not None else 0
             if probs:
@@ -156,17 +176,20 @@ class CrossEntropyLossBackward0(Function):
                 aux, flags = weight.sum().view(1), flags | 2
             else:
                 aux = lse
+            den = wrow if reduce == MEAN_BY_WEIGHT else None
+            flags |= 4 if den is not None else 0
             gx = _backward_kernel(g, x3, target, weight, lse, aux, ignore_index, ls, probs,
-                                  n, c, s, flags)
+                                  n, c, s, flags, den, g_scale)
         else:
             gx = None
         gt = None
         if probs and need_t:  # d loss / d q = -w * log p, and q = t * (1 - ls) + ls / C
             w = _class_view(weight, c)
             logp = x3.log_softmax(1)
-            gt = -(1.0 - ls) * logp * g.view(n, 1, s)
+            g3 = (g * g_scale).reshape(1, 1, 1) if reduce else g.view(n, 1, s)
+            gt = -(1.0 - ls) * logp * g3
             gt = gt * w if w is not None else gt
-        return gx, gt, None, None, None, None, None
+        return gx, gt, None, None, None, None, None, None
 
 
 def _composite_grad(g, x3, target, weight, ignore_index, ls, probs):
@@ -200,8 +223,8 @@ def _target_error(input, target):
     return RuntimeError(f"Expected target size {expected}, got {list(target.shape)}")
 
 
-def cross_entropy_rows(input, target, weight, ignore_index, label_smoothing):
-    """(row losses (N*S,), row weights (N*S,), output shape for reduction='none')."""
+def cross_entropy_loss(input, target, weight, ignore_index, label_smoothing, reduction):
+    """``F.cross_entropy`` once its reduction argument is resolved ('none', 'mean', 'sum')."""
     check_float("cross_entropy", input)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(
@@ -238,12 +261,21 @@ def cross_entropy_rows(input, target, weight, ignore_index, label_smoothing):
     err_site = 0 if probs else target_site(target, c, ignore_index)
     x3 = x.reshape(n, c, s)  # (N, C, S)
     t2 = t.reshape(n, c, s) if probs else t.reshape(n, s)
-    out_shape = tuple(input.shape[:1]) + tuple(input.shape[2:]) if input.ndim > 1 else ()
     if c > FUSED_MAX_C:
         rows, wrow = _composite_rows(x3, t2, weight, ignore_index, label_smoothing, probs)
     else:
+        reduce = 0
+        if reduction != "none" and -(-(n * s) // WORKGROUP) * (c + 1) <= FUSED_REDUCE_MAX:
+            reduce = SUM if reduction == "sum" else MEAN_BY_ROWS if probs else MEAN_BY_WEIGHT
         rows, wrow = CrossEntropyLossBackward0.apply(
             x3.contiguous(), t2.contiguous(), weight.contiguous() if weight is not None else None,
-            int(ignore_index),
-            float(label_smoothing), probs, err_site)
-    return rows, wrow, out_shape, probs
+            int(ignore_index), float(label_smoothing), probs, err_site, reduce)
+        if reduce:
+            return rows
+    if reduction == "none":
+        return rows.view((n, *input.shape[2:]) if input.ndim > 1 else ())
+    if reduction == "sum":
+        return rows.sum()
+    if probs:
+        return rows.sum() / rows.shape[0]
+    return rows.sum() / wrow.sum().to(rows.dtype)

@@ -16,7 +16,7 @@ from ...ops import elementwise as ew
 from ...ops import wgsl
 from ...ops.gpu_errors import flag_wgsl, site
 from ...ops.shaders import load_shader
-from .cross_entropy import cross_entropy_rows, pick_targets, target_site
+from .cross_entropy import cross_entropy_loss, pick_targets, target_site
 
 _LOG_CLAMP = -100.0  # PyTorch clamps log() in binary_cross_entropy to >= -100
 
@@ -76,15 +76,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     """
     reduction = _reduction(reduction, size_average, reduce)
     _check_reduction(reduction)
-    rows, wrow, out_shape, probs = cross_entropy_rows(input, target, weight, ignore_index,
-                                                      label_smoothing)
-    if reduction == "none":
-        return rows.view(out_shape)
-    if reduction == "sum":
-        return rows.sum()
-    if probs:
-        return rows.sum() / rows.shape[0]
-    return rows.sum() / wrow.sum().to(rows.dtype)
+    return cross_entropy_loss(input, target, weight, ignore_index, label_smoothing, reduction)
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,

@@ -5,11 +5,14 @@
 // One invocation per image element gathers its KH*KW candidates (no atomics, no races).
 // This is the input gradient of a convolution and the forward of a transposed convolution.
 // UNIT_STRIDE (stride 1, the common case) skips the divisibility tests and divisions, which
-// a CPU adapter scalarises. The launcher prepends `const UNIT_STRIDE: bool = ...;`.
+// a CPU adapter scalarises. ROWS (CPU adapters): one invocation per image row (n, c, h)
+// walks its W elements, so the index decoding (divisions again) is paid once per row.
+// The launcher prepends `const UNIT_STRIDE: bool = ...;` and `const ROWS: bool = ...;`, and
+// keeps W * KH * KW under the loop limit when ROWS.
 //
 // Bindings: 0 cols (read; contiguous [N, C*KH*KW, OH*OW] from element P.x_off),
 //           1 x (read_write; contiguous [N, C, H, W]),
-//           2 P (uniform Params; st_* unused).
+//           2 P (uniform Params; st_* unused; P.total counts elements, or rows when ROWS).
 // The launcher prepends `fn store_t(v: f32) -> f32` (rounding for float16 storage).
 
 struct Params {
@@ -24,18 +27,9 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<uniform> P: Params;
 
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 64u + lid;
-    if (i >= P.total) { return; }
-    var t = i;
-    let w = t % P.W; t = t / P.W;
-    let h = t % P.H; t = t / P.H;
-    let c = t % P.C;
-    let n = t / P.C;
+// x[n, c, h, w] from the columns of plane (n, c), which start at element `base`
+fn pixel(base: u32, h: u32, w: u32) -> f32 {
     let L = P.OH * P.OW;
-    let base = P.x_off + (n * P.C + c) * P.KH * P.KW * L;
     var acc = 0.0;
     // NOTE: predicated (select) rather than `continue`: lanes then share one control flow,
     // which a CPU adapter's SIMD lanes need to run the loop at full width.
@@ -61,5 +55,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             acc += select(0.0, cols[base + j], ok);
         }
     }
-    x[i] = store_t(acc);
+    return acc;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let i = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 64u + lid;
+    if (i >= P.total) { return; }
+    var t = i;
+    var w0 = 0u;
+    if (!ROWS) { w0 = t % P.W; t = t / P.W; }
+    let h = t % P.H; t = t / P.H;  // t is the plane n * C + c here
+    let base = P.x_off + t * P.KH * P.KW * P.OH * P.OW;
+    if (!ROWS) {
+        x[i] = store_t(pixel(base, h, w0));
+        return;
+    }
+    let row = i * P.W;
+    for (var w = 0u; w < P.W; w++) {
+        x[row + w] = store_t(pixel(base, h, w));
+    }
 }

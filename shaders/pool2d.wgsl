@@ -6,13 +6,16 @@
 //   MODE 3 adaptive max: that window, max with argmax.
 //   MODE 4 gather:       out = x[plane, idx_in[o]] (the adjoint of max pooling's backward,
 //                        used for its second derivative).
-// The launcher prepends `const MODE: u32 = ...;` and `fn store_t(v: f32) -> f32`.
+// ROWS (CPU adapters): one invocation per output row (plane, oh) walks its OW outputs, so the
+// index decoding (integer divisions, scalarised there) is paid once per row.
+// The launcher prepends `const MODE: u32 = ...;`, `const ROWS: bool = ...;` and
+// `fn store_t(v: f32) -> f32`, and keeps OW times the window under the loop limit when ROWS.
 //
 // Bindings: 0 x (read; [N, C, H, W] with strides P.st, element offset P.x_off),
 //           1 idx_in (read; i32 [N*C, OH, OW], MODE 4 only — else any buffer),
 //           2 out (read_write; contiguous [N*C, OH, OW]),
 //           3 idx (read_write; i32 [N*C, OH, OW], modes 0 and 3 only),
-//           4 P (uniform Params).
+//           4 P (uniform Params; P.total counts outputs, or output rows when ROWS).
 
 struct Params {
     total: u32, C: u32, H: u32, W: u32,
@@ -36,10 +39,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(local_invocation_index) lid: u32) {
     let i = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 64u + lid;
     if (i >= P.total) { return; }
-    let ow = i % P.OW;
-    let oh = (i / P.OW) % P.OH;
-    let plane = i / (P.OW * P.OH);
+    var t = i;
+    var ow = 0u;
+    if (!ROWS) { ow = t % P.OW; t = t / P.OW; }
+    let oh = t % P.OH;
+    let plane = t / P.OH;
     let base = P.x_off + (plane / P.C) * P.st.x + (plane % P.C) * P.st.y;
+    if (!ROWS) {
+        pool_one(i, base, oh, ow);
+        return;
+    }
+    for (var w = 0u; w < P.OW; w++) {
+        pool_one(i * P.OW + w, base, oh, w);
+    }
+}
+
+// output element i, at (oh, ow) of the plane whose input starts at element `base`
+fn pool_one(i: u32, base: u32, oh: u32, ow: u32) {
     if (MODE == 4u) {
         let j = u32(idx_in[i]);
         out[i] = x[base + (j / P.W) * P.st.z + (j % P.W) * P.st.w];

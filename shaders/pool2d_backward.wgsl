@@ -8,8 +8,11 @@
 // PARTITION (kernel == stride, no padding or dilation, sizes divisible: MaxPool2d(2) on even
 // sizes) inverts the loop: one invocation per OUTPUT writes its whole window, since the
 // windows tile the input exactly; P.total then counts outputs.
-// The launcher prepends `const MODE: u32`, `const NONOVERLAP: bool`, `const PARTITION: bool`
-// and `fn store_t`.
+// ROWS (CPU adapters, with NONOVERLAP or PARTITION): one invocation per row (plane, h), or
+// per output row with PARTITION, walks it, so the index decoding (integer divisions,
+// scalarised there) is paid once per row; P.total then counts rows.
+// The launcher prepends `const MODE: u32`, `const ROWS: bool`, `const NONOVERLAP: bool`,
+// `const PARTITION: bool` and `fn store_t`, and keeps each row's loop under the loop limit.
 //
 // Bindings: 0 g (read; contiguous [N*C, OH, OW] from element P.x_off),
 //           1 idx (read; i32 [N*C, OH, OW], max modes only — else any buffer),
@@ -67,53 +70,74 @@ fn avg_divisor(oh: u32, ow: u32) -> f32 {
     return f32((min(wh.y, i32(P.H)) - max(wh.x, 0)) * (min(ww.y, i32(P.W)) - max(ww.x, 0)));
 }
 
+// PARTITION: output i, at (oh, ow) of `plane`, writes its whole window
+fn partition_one(i: u32, plane: u32, oh: u32, ow: u32) {
+    let gv = g[P.x_off + i];
+    let j = idx[i];
+    var share = gv / f32(P.KH * P.KW);
+    if (P.divisor != 0u) { share = gv / f32(P.divisor); }
+    let base = plane * P.H * P.W;
+    for (var a = 0u; a < P.KH; a++) {
+        for (var b = 0u; b < P.KW; b++) {
+            let me = (oh * P.KH + a) * P.W + ow * P.KW + b;
+            var v = share;
+            if (MODE == 0u) { v = select(0.0, gv, j == i32(me)); }
+            dx[base + me] = store_t(v);
+        }
+    }
+}
+
+// NONOVERLAP: the gradient of input (h, w) of `plane`; at most one window holds it, so
+// straight-line code, no loops
+fn nonoverlap_one(plane: u32, h: u32, w: u32) -> f32 {
+    let oh = (h + P.PH) / P.SH;
+    let ow = (w + P.PW) / P.SW;
+    var v = 0.0;
+    if (oh < P.OH && ow < P.OW && h + P.PH < oh * P.SH + P.KH && w + P.PW < ow * P.SW + P.KW) {
+        let o = P.x_off + (plane * P.OH + oh) * P.OW + ow;
+        if (MODE == 0u) {
+            if (idx[o - P.x_off] == i32(h * P.W + w)) { v = g[o]; }
+        } else {
+            v = g[o] / avg_divisor(oh, ow);
+        }
+    }
+    return v;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let i = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 64u + lid;
     if (i >= P.total) { return; }
     if (PARTITION) {
-        let ow = i % P.OW;
-        let oh = (i / P.OW) % P.OH;
-        let plane = i / (P.OW * P.OH);
-        let gv = g[P.x_off + i];
-        let j = idx[i];
-        var share = gv / f32(P.KH * P.KW);
-        if (P.divisor != 0u) { share = gv / f32(P.divisor); }
-        let base = plane * P.H * P.W;
-        for (var a = 0u; a < P.KH; a++) {
-            for (var b = 0u; b < P.KW; b++) {
-                let me = (oh * P.KH + a) * P.W + ow * P.KW + b;
-                var v = share;
-                if (MODE == 0u) { v = select(0.0, gv, j == i32(me)); }
-                dx[base + me] = store_t(v);
+        if (ROWS) {
+            for (var ow = 0u; ow < P.OW; ow++) {
+                partition_one(i * P.OW + ow, i / P.OH, i % P.OH, ow);
             }
+            return;
+        }
+        partition_one(i, i / (P.OW * P.OH), (i / P.OW) % P.OH, i % P.OW);
+        return;
+    }
+    if (NONOVERLAP && ROWS) {
+        let plane = i / P.H;
+        let h = i % P.H;
+        for (var w = 0u; w < P.W; w++) {
+            dx[i * P.W + w] = store_t(nonoverlap_one(plane, h, w));
         }
         return;
     }
     let w = i % P.W;
     let h = (i / P.W) % P.H;
     let plane = i / (P.W * P.H);
+    if (NONOVERLAP) {
+        dx[i] = store_t(nonoverlap_one(plane, h, w));
+        return;
+    }
     let obase = P.x_off + plane * P.OH * P.OW;
     let ch = candidates(h, P.H, P.OH, P.KH, P.SH, P.PH, P.DH);
     let cw = candidates(w, P.W, P.OW, P.KW, P.SW, P.PW, P.DW);
     let me = i32(h * P.W + w);
-    if (NONOVERLAP) {
-        // at most one window holds this element: straight-line code, no loops
-        let oh = (h + P.PH) / P.SH;
-        let ow = (w + P.PW) / P.SW;
-        var v = 0.0;
-        if (oh < P.OH && ow < P.OW && h + P.PH < oh * P.SH + P.KH && w + P.PW < ow * P.SW + P.KW) {
-            let o = obase + oh * P.OW + ow;
-            if (MODE == 0u) {
-                if (idx[o - P.x_off] == me) { v = g[o]; }
-            } else {
-                v = g[o] / avg_divisor(oh, ow);
-            }
-        }
-        dx[i] = store_t(v);
-        return;
-    }
     var acc = 0.0;
     for (var oh = ch.x; oh <= ch.y; oh++) {
         let wh = window(u32(oh), P.H, P.OH, P.KH, P.SH, P.PH, P.DH);

@@ -21,7 +21,7 @@ from ...tensor import Tensor
 
 _PARAMS = struct.Struct("<21I")
 WORKGROUP = 64
-ROW_LOOP_MAX = 16384  # im2col's per-row loop on CPU adapters
+ROW_LOOP_MAX = 16384  # steps of im2col's and col2im's per-row loops on CPU adapters
 
 Geometry = namedtuple("Geometry", "kh kw sh sw ph pw dh dw h w oh ow")
 
@@ -107,12 +107,16 @@ def col2im(cols, g, channels):
     if total:
         rt = get_runtime()
         unit = g.sh == 1 and g.sw == 1
-        kern = rt.kernel(("col2im", cols.dtype.name, unit),
+        # CPU adapters: one invocation per image row, as im2col (the row loop walks W * KH * KW)
+        rows = rt.is_cpu_adapter and g.w * g.kh * g.kw <= ROW_LOOP_MAX
+        kern = rt.kernel(("col2im", cols.dtype.name, unit, rows),
                          lambda: f"const UNIT_STRIDE: bool = {str(unit).lower()};\n"
+                         f"const ROWS: bool = {str(rows).lower()};\n"
                          + _store_prelude(cols.dtype) + load_shader("col2im.wgsl"), 1, 1)
-        params = _words(g, n, channels, total, cols._offset)
+        count = total // g.w if rows else total
+        params = _words(g, n, channels, count, cols._offset)
         rt.dispatch(kern, [cols._storage.buffer, out._storage.buffer], params,
-                    -(-total // WORKGROUP))
+                    -(-count // WORKGROUP))
     return out
 
 

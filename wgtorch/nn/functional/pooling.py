@@ -16,7 +16,7 @@ from ...autograd.function import Function
 from ...backend import get_runtime
 from ...ops.shaders import load_shader
 from ...tensor import Tensor
-from .fold import _store_prelude, check_float, ntuple
+from .fold import ROW_LOOP_MAX, _store_prelude, check_float, ntuple
 
 MAX, AVG, ADAPTIVE_AVG, ADAPTIVE_MAX, GATHER = 0, 1, 2, 3, 4
 MAX_WINDOW = 60000  # one invocation walks a window (lavapipe stops loops at 65,535)
@@ -26,8 +26,9 @@ WORKGROUP = 64
 PoolGeometry = namedtuple("PoolGeometry", "mode h w oh ow kh kw sh sw ph pw dh dw flags divisor")
 
 
-def _source(name, mode, dtype):
-    return f"const MODE: u32 = {mode}u;\n" + _store_prelude(dtype) + load_shader(name)
+def _source(name, mode, dtype, rows=False):
+    return (f"const MODE: u32 = {mode}u;\nconst ROWS: bool = {str(rows).lower()};\n"
+            + _store_prelude(dtype) + load_shader(name))
 
 
 def _params(g, total, channels, strides=(0, 0, 0, 0), offset=0):
@@ -44,14 +45,18 @@ def _launch_forward(x, g, idx_in=None):
     idx = Tensor._empty(out.shape, dt.int64, x.device) if with_idx else None
     total = out.numel()
     if total:
-        kern = rt.kernel(("pool2d", g.mode, x.dtype.name),
-                         lambda: _source("pool2d.wgsl", g.mode, x.dtype), 2, 2)
+        # CPU adapters: one invocation per output row (fixed windows; the loop walks OW windows)
+        rows = (rt.is_cpu_adapter and g.mode in (MAX, AVG, GATHER)
+                and g.ow * g.kh * g.kw <= ROW_LOOP_MAX)
+        kern = rt.kernel(("pool2d", g.mode, x.dtype.name, rows),
+                         lambda: _source("pool2d.wgsl", g.mode, x.dtype, rows), 2, 2)
         idx_src = idx_in if idx_in is not None else x
         idx_dst = idx if idx is not None else Tensor._empty((1,), dt.int32, x.device)
         buffers = [x._storage.buffer, idx_src._storage.buffer, out._storage.buffer,
                    idx_dst._storage.buffer]
-        rt.dispatch(kern, buffers, _params(g, total, c, x._stride, x._offset),
-                    -(-total // WORKGROUP))
+        count = total // g.ow if rows else total
+        rt.dispatch(kern, buffers, _params(g, count, c, x._stride, x._offset),
+                    -(-count // WORKGROUP))
     return out, idx
 
 
@@ -68,14 +73,19 @@ def _launch_backward(grad, idx, g, input_shape):
         # windows that tile the input exactly: one invocation per output writes its window
         partition = (nonoverlap and (g.kh, g.kw) == (g.sh, g.sw) and g.ph == g.pw == 0
                      and g.oh * g.kh == g.h and g.ow * g.kw == g.w)
+        # CPU adapters: one invocation per row of the input (or of the output, PARTITION)
+        row_steps = g.ow * g.kh * g.kw if partition else g.w
+        rows = rt.is_cpu_adapter and nonoverlap and row_steps <= ROW_LOOP_MAX
         kern = rt.kernel(
-            ("pool2d_backward", mode, nonoverlap, partition, grad.dtype.name),
+            ("pool2d_backward", mode, nonoverlap, partition, grad.dtype.name, rows),
             lambda: f"const NONOVERLAP: bool = {str(nonoverlap).lower()};\n"
             f"const PARTITION: bool = {str(partition).lower()};\n"
-            + _source("pool2d_backward.wgsl", mode, grad.dtype), 2, 1)
+            + _source("pool2d_backward.wgsl", mode, grad.dtype, rows), 2, 1)
         idx_src = idx if idx is not None else grad
         buffers = [grad._storage.buffer, idx_src._storage.buffer, dx._storage.buffer]
         count = grad.numel() if partition else total
+        if rows:
+            count //= g.ow if partition else g.w
         rt.dispatch(kern, buffers, _params(g, count, c, offset=grad._offset),
                     -(-count // WORKGROUP))
     return dx

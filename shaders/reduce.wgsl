@@ -11,6 +11,10 @@
 // until parts == 1, when the store writes the result. No invocation loops more than P.steps <= CHUNK times (lavapipe stops a
 // loop silently after 65,535 iterations).
 //
+// The reduced dims may also form two groups that do not merge (N and H*W of an NCHW tensor
+// reduced per channel): r = r1 * P.rin + r2 is then at r1*P.sr1 + r2*P.sr (a single group has
+// P.rin >= R and P.sr1 = 0). The loop steps (r1, r2) along with r, dividing only once.
+//
 // In the vec4 variant (inner == 1, sr == 1, 16-byte aligned rows) R and the row offset are
 // counted in vec4s and each step combines four elements pairwise.
 //
@@ -24,7 +28,8 @@ struct Params {
     total: u32, outer: u32, R: u32, inner: u32,
     parts: u32, steps: u32, base: u32, so: u32,
     sr: u32, si: u32, scale: f32, correction: f32,
-    pstride: u32, kstride: u32, site: u32, pad0: u32,
+    pstride: u32, kstride: u32, site: u32, rin: u32,
+    sr1: u32, kin: u32, kout: u32, pad0: u32,   // kin, kout: kstride % rin, kstride / rin
 };
 $BINDINGS
 @group(0) @binding($PARAMS_BINDING) var<uniform> P: Params;
@@ -40,10 +45,17 @@ $ENTRY
     let o = t / P.parts;
     let row = P.base + o * P.so + ii * P.si;
     var acc = init();
+    var r = p * P.pstride;
+    var r1 = r / P.rin;
+    var r2 = r % P.rin;
     for (var k = 0u; k < P.steps; k++) {
-        let r = p * P.pstride + k * P.kstride;
         if (r >= P.R) { break; }
+        let at = row + r1 * P.sr1 + r2 * P.sr;
         $BODY
+        r += P.kstride;
+        r1 += P.kout;
+        r2 += P.kin;
+        if (r2 >= P.rin) { r2 -= P.rin; r1 += 1u; }
     }
     store(i, acc);
 }

@@ -13,12 +13,18 @@ from wgtorch import nn
 from wgtorch.backend import get_runtime
 
 
-def _count(fn):
+def _count(fn, *args):
+    """(dispatches, submits, host reads) that ``fn(*args)`` records."""
+    return _counted(fn, *args)[1:]
+
+
+def _counted(fn, *args):
+    """``fn(*args)`` and the dispatches, submits and host reads it records."""
     rt = get_runtime()
     torch.synchronize()
     d, s, r = rt.dispatch_count, rt.submit_count, rt.read_count
-    fn()
-    return rt.dispatch_count - d, rt.submit_count - s, rt.read_count - r
+    result = fn(*args)
+    return result, rt.dispatch_count - d, rt.submit_count - s, rt.read_count - r
 
 
 def test_linear_weight_grad_is_made_in_the_weights_layout():
@@ -104,10 +110,8 @@ def test_cross_entropy_mean_is_one_kernel_each_way():
     t = rng.integers(0, 10, size=64)
     w = rng.uniform(0.5, 2.0, size=10).astype(np.float32)
     tx, tt, tw = torch.tensor(x, requires_grad=True), torch.tensor(t), torch.tensor(w)
-    out = []
-    dispatches, _, _ = _count(lambda: out.append(nn.functional.cross_entropy(tx, tt, tw)))
+    loss, dispatches, _, _ = _counted(nn.functional.cross_entropy, tx, tt, tw)
     assert dispatches == 1  # rows, their weights and the mean in one kernel
-    loss = out[0]
     wt = w[t]
     assert loss.shape == ()
     assert_close(loss, -(_log_softmax(x)[np.arange(64), t] * wt).sum() / wt.sum())
@@ -154,3 +158,27 @@ def test_cross_entropy_reductions_past_the_fused_budget(monkeypatch):
     unfused = [nn.functional.cross_entropy(x, target, reduction=r).item()
                for target in (t, probs) for r in ("mean", "sum")]
     np.testing.assert_allclose(fused, unfused, rtol=1e-5)
+
+
+def test_per_channel_reductions_read_in_place():
+    # NCHW reduced over (0, 2, 3) and (N, C, L) over (0, 2): the reduced dims form two strided
+    # groups around the kept channel dim, read in place (no copy): one dispatch each
+    rng = np.random.default_rng(7)
+    for shape, dims in (((4, 3, 5, 6), (0, 2, 3)), ((5, 3, 7), (0, 2)), ((3, 4, 9, 8), (0, 2, 3)),
+                        ((2, 3, 1030), (0, 2)), ((70, 2, 40), (0, 2))):
+        a = rng.standard_normal(shape).astype(np.float32)
+        t = torch.tensor(a)
+        total, dispatches, _, _ = _counted(t.sum, dims)
+        assert_close(total, a.astype(np.float64).sum(dims), atol=1e-3, msg=str(shape))
+        assert_close(t.mean(dims, keepdim=True), a.mean(dims, keepdims=True), atol=1e-4)
+        assert_close(t.var(dims), a.var(dims, ddof=1), atol=1e-3, rtol=1e-3)
+        assert_close(t.amax(dims), a.max(dims))
+        # (longer rows take a second pass, and so do GPUs, to keep many invocations busy)
+        if np.prod([shape[d] for d in dims]) <= 1024 and get_runtime().is_cpu_adapter:
+            assert dispatches == 1, shape
+    ints = rng.integers(-50, 50, size=(3, 4, 6))
+    assert_close(torch.tensor(ints).sum((0, 2)), ints.sum((0, 2)))
+    # a view: NHWC storage seen as NCHW (the reduced dims are N, H, W; C is innermost)
+    nhwc = rng.standard_normal((2, 5, 6, 3)).astype(np.float32)
+    view = torch.tensor(nhwc).permute(0, 3, 1, 2)
+    assert_close(view.sum((0, 2, 3)), nhwc.sum((0, 1, 2)), atol=1e-4)

@@ -1,8 +1,9 @@
 """The reduction engine: every reduction is one op of the table below run by ``reduce``.
 
 ``reduce(x, dims, op, out_dtypes)`` views ``x`` as a strided 3-D array (outer, R, inner) with
-the reduced dims merged into R, without a copy when the strides allow it (one
-permute + contiguous copy otherwise), and runs ``shaders/reduce.wgsl`` in passes: each pass
+the reduced dims merged into R, without a copy when the strides allow it, or when the reduced
+dims form two strided groups around the kept ones (per-channel statistics of NCHW: N and H*W;
+one permute + contiguous copy otherwise), and runs ``shaders/reduce.wgsl`` in passes: each pass
 splits every row into ``parts`` partial reductions of at most ``CHUNK`` steps,
 the next pass reduces the partials, until one value per row is left. That is a parallel
 tree reduction: many invocations per row, a pairwise-ish summation order (sum of 1e7 ones in
@@ -36,7 +37,7 @@ from .shaders import load_shader
 CHUNK = 1024  # most loop steps per invocation and pass
 GPU_TARGET_INVOCATIONS = 1 << 15  # on real GPUs, split rows further until this many run
 GPU_MIN_STEPS = 32
-_PARAMS = struct.Struct("<10I2f4I")
+_PARAMS = struct.Struct("<10I2f8I")
 
 
 class Op(NamedTuple):
@@ -179,14 +180,14 @@ def _source(op_name, acc_t, in_t, pre, first, vec4, final, out_dtypes):
         stores = [f"out{k}[k] = a.{n};" for k, (n, _) in enumerate(fields)]
     ops.append("fn store(k: u32, a: Acc) {\n    " + "\n    ".join(stores) + "\n}")
     if vec4:
-        body = ("let v = x[row + r];\n"
+        body = ("let v = x[at];\n"
                 "        let r4 = 4u * r;\n"
                 "        acc = combine(acc, combine(combine(lift(pre(v.x), r4), "
                 "lift(pre(v.y), r4 + 1u)),\n"
                 "                                   combine(lift(pre(v.z), r4 + 2u), "
                 "lift(pre(v.w), r4 + 3u))));")
     else:
-        body = "acc = combine(acc, load(row + r * P.sr, r));"
+        body = "acc = combine(acc, load(at, r));"
     ops_code = "\n".join(ops)
     source = Template(load_shader("reduce.wgsl")).substitute(
         BINDINGS="\n".join(lines), PARAMS_BINDING=n_in + len(outs) + checked, INDEX=wgsl.INDEX,
@@ -237,6 +238,23 @@ def geometry(x, dims):
     return moved, outer, r, 1, so, sr, 0
 
 
+def _two_groups(x, dims):
+    """For reduced ``dims`` that do not merge into one strided dim but split into two that do,
+    with the kept dims merging into one: (outer, so, R1, s1, R2, s2); else None."""
+    shape, stride = x.shape, x._stride
+    kept = [d for d in range(x.ndim) if d not in dims]
+    if len(dims) < 2 or _merge(shape, stride, dims) is not None:
+        return None
+    merged_kept = _merge(shape, stride, kept)
+    if merged_kept is None:
+        return None
+    for k in range(1, len(dims)):
+        first, second = _merge(shape, stride, dims[:k]), _merge(shape, stride, dims[k:])
+        if first is not None and second is not None:
+            return (*merged_kept, *first, *second)
+    return None
+
+
 def _plan(rows, steps_total, first):
     """How many parts each row is split into for one pass."""
     parts = max(1, -(-steps_total // CHUNK))
@@ -261,7 +279,13 @@ def reduce(x, dims, op, out_dtypes, out_shape, acc_t=None, pre="{A}({x})", scale
     the accumulator type ``{A}`` (``acc_t``)."""
     rt = get_runtime()
     acc_t = acc_t or acc_type(x.dtype)
-    src, outer, R, inner, so, sr, si = geometry(x, dims)
+    split = _two_groups(x, dims)
+    if split is not None:  # read in place, without the copy geometry() would make
+        outer, so, r_out, sr1, rin, sr = split
+        src, R, inner, si = x, r_out * rin, 1, 0
+    else:
+        src, outer, R, inner, so, sr, si = geometry(x, dims)
+        rin, sr1 = max(R, 1), 0
     base = src._offset
     rows = outer * inner
     n_fields = len(OPS[op].fields)
@@ -269,7 +293,7 @@ def reduce(x, dims, op, out_dtypes, out_shape, acc_t=None, pre="{A}({x})", scale
     first = True
     while True:
         vec4 = (first and inner == 1 and sr == 1 and R % 4 == 0 and R > 0 and base % 4 == 0
-                and (so % 4 == 0 or outer == 1))
+                and (so % 4 == 0 or outer == 1) and rin % 4 == 0 and sr1 % 4 == 0)
         steps_total = R // 4 if vec4 else R
         parts = _plan(rows, steps_total, first)
         steps = -(-steps_total // parts)
@@ -295,17 +319,20 @@ def reduce(x, dims, op, out_dtypes, out_shape, acc_t=None, pre="{A}({x})", scale
         # lavapipe), p, p+parts, .. on GPUs (neighbouring invocations read neighbouring words)
         pk = (steps, 1) if rt.is_cpu_adapter else (1, parts)
         if vec4:
+            rin4 = rin // 4
             params = _PARAMS.pack(total, outer, steps_total, 1, parts, steps, base // 4, so // 4,
-                                  1, 0, scale, correction, *pk, site, 0)
+                                  1, 0, scale, correction, *pk, site, rin4, sr1 // 4,
+                                  pk[1] % rin4, pk[1] // rin4, 0)
         else:
             params = _PARAMS.pack(total, outer, R, inner, parts, steps, base, so, sr, si, scale,
-                                  correction, *pk, site, 0)
+                                  correction, *pk, site, rin, sr1, pk[1] % rin, pk[1] // rin,
+                                  0)
         rt.dispatch(kern, buffers + [o._storage.buffer for o in outs] + errors, params,
                     -(-total // wgsl.WORKGROUP))
         if final:
             return outs
         buffers = [o._storage.buffer for o in outs]
-        R, base, so, sr, si = parts, 0, parts * inner, inner, 1
+        R, base, so, sr, si, rin, sr1 = parts, 0, parts * inner, inner, 1, parts, 0
         first = False
 
 

@@ -6,7 +6,8 @@ kernels) must keep their dispatch counts.
 """
 
 import numpy as np
-from helpers import assert_close
+import pytest
+from helpers import assert_close, check_op
 
 import wgtorch as torch
 from wgtorch import nn
@@ -182,3 +183,64 @@ def test_per_channel_reductions_read_in_place():
     nhwc = rng.standard_normal((2, 5, 6, 3)).astype(np.float32)
     view = torch.tensor(nhwc).permute(0, 3, 1, 2)
     assert_close(view.sum((0, 2, 3)), nhwc.sum((0, 1, 2)), atol=1e-4)
+
+
+def _ref_batch_norm(x, w=None, b=None):
+    dims = (0, *range(2, x.ndim))
+    mean = x.mean(dims, keepdims=True)
+    y = (x - mean) / np.sqrt(((x - mean) ** 2).mean(dims, keepdims=True) + 1e-5)
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    if w is not None:
+        y = y * w.reshape(shape)
+    return y + b.reshape(shape) if b is not None else y
+
+
+def test_batch_norm_training_is_fused():
+    bn = nn.BatchNorm2d(8)
+    x = torch.randn(16, 8, 12, 12, requires_grad=True)
+    g = torch.randn(16, 8, 12, 12)
+    y, dispatches, _, _ = _counted(bn, x)
+    # statistics (one pass on CPU adapters, two on GPUs), normalisation, running statistics,
+    # and 2 for num_batches_tracked += 1
+    assert dispatches <= (5 if get_runtime().is_cpu_adapter else 6)
+    dispatches, _, _ = _count(y.backward, g)
+    assert dispatches == 2  # per-channel sums, input gradient (weight/bias grads: the sums)
+    assert_close(y, _ref_batch_norm(x.detach().numpy()), atol=1e-4)
+
+
+@pytest.mark.parametrize("shape", [(6, 3, 4, 5), (5, 4, 7), (3, 2, 40, 40), (2, 2, 70, 70)])
+def test_batch_norm_training_values_and_gradients(shape):
+    # (3, 2, 40, 40): a channel spans two chunks of partial sums; (2, 2, 70, 70): a row spans
+    # two segments of the elementwise kernels
+    c = shape[1]
+    check_op([shape, (c,), (c,)],
+             lambda x, w, b: nn.functional.batch_norm(x, None, None, w, b, training=True),
+             ref=_ref_batch_norm,
+             layouts=("contiguous",) if len(shape) == 4 else ("contiguous", "strided"))
+    check_op([shape], lambda x: nn.functional.batch_norm(x, None, None, training=True),
+             ref=_ref_batch_norm, layouts=("contiguous",))
+
+
+def test_batch_norm_running_stats_and_double_backward():
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((5, 3, 4)).astype(np.float32) * 2 + 1
+    rm, rv = torch.tensor([0.5, -1.0, 2.0]), torch.tensor([1.0, 2.0, 0.5])
+    xt = torch.tensor(x, requires_grad=True)
+    w = torch.tensor([1.5, -0.5, 2.0], requires_grad=True)
+    y = nn.functional.batch_norm(xt, rm, rv, w, None, training=True, momentum=0.3)
+    mean, var = x.mean((0, 2)), x.var((0, 2))
+    m = x.size // 3
+    assert_close(rm, 0.7 * np.array([0.5, -1.0, 2.0]) + 0.3 * mean, atol=1e-5)
+    assert_close(rv, 0.7 * np.array([1.0, 2.0, 0.5]) + 0.3 * var * m / (m - 1), atol=1e-4)
+    assert_close(y, _ref_batch_norm(x, w.detach().numpy()), atol=1e-4)
+    # second order: d/dx of sum(dL/dx * x) with L = sum(y^2)/2, against the composite path
+    (gx,) = torch.autograd.grad((y * y).sum() / 2, xt, create_graph=True)
+    (ggx,) = torch.autograd.grad((gx * xt).sum(), xt)
+    x2 = torch.tensor(x, requires_grad=True)
+    mean2 = x2.mean((0, 2), keepdim=True)
+    y2 = (x2 - mean2) / (((x2 - mean2) ** 2).mean((0, 2), keepdim=True) + 1e-5).sqrt()
+    y2 = y2 * w.detach().view(1, 3, 1)
+    (gx2,) = torch.autograd.grad((y2 * y2).sum() / 2, x2, create_graph=True)
+    (ggx2,) = torch.autograd.grad((gx2 * x2).sum(), x2)
+    assert_close(gx, gx2.detach().numpy(), atol=1e-4)
+    assert_close(ggx, ggx2.numpy(), atol=1e-3)

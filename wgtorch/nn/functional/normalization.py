@@ -8,6 +8,12 @@ affine) and one backward for the input gradient plus one for the weight and bias
 statistics from the input, so higher-order gradients are exact. Rows longer than
 ``FUSED_MAX_D`` take the composite path too (the kernel walks a row in one invocation).
 group_norm and instance_norm are layer_norm over (N * groups) rows plus a per-channel affine.
+
+``batch_norm`` in training mode is fused too (shaders/batch_norm.wgsl): the per-channel
+statistics are one run of the reduction engine (Welford, reading N and H*W in place), then
+one kernel normalises, one updates both running statistics; the backward is one kernel of
+per-channel partial sums (plus their sum when a channel spans several chunks) and one for the
+input gradient. Eval mode is a per-channel scale and shift.
 """
 
 import struct
@@ -18,6 +24,7 @@ from ...autograd.grad_mode import is_grad_enabled, no_grad
 from ...backend import get_runtime
 from ...ops.copy import copy_into
 from ...ops.pointwise import launch_map
+from ...ops.reduce_kernel import reduce
 from ...ops.shaders import load_shader
 from ...tensor import Tensor, prod
 from .fold import _store_prelude, check_float
@@ -26,6 +33,8 @@ FUSED_MAX_D = 16384  # 2*D loop iterations per invocation, under lavapipe's 65,5
 GRAD_CHUNK = 4096  # rows per invocation when summing weight/bias gradients
 _FWD = struct.Struct("<4If3I")
 _BWD = struct.Struct("<8I")
+_BN = struct.Struct("<4I3f9I")
+BN_CHUNK = 4096  # elements per invocation in the batch-norm kernels (a row segment or a chunk)
 WORKGROUP = 64
 
 
@@ -198,6 +207,109 @@ def _update_running(stat, value, momentum, scale):
     stat._storage.version += 1
 
 
+def _bn_dispatch(section, x3, ins, outs, *, count, dtype, rows=False, flags=0, eps=0.0,
+                 momentum=0.0, unbias=1.0, w=None, b=None, g=None, rm=None, rv=None):
+    """One kernel of shaders/batch_norm.wgsl (the common part plus ``section``)."""
+    rt = get_runtime()
+    n, c, s = x3.shape
+
+    def source():
+        common, *sections = load_shader("batch_norm.wgsl").split("//@")
+        body = next(t for t in sections if t.startswith(section))
+        return f"const ROWS: bool = {str(rows).lower()};\n" + _store_prelude(dtype) + common \
+            + body.split("\n", 1)[1]
+
+    kern = rt.kernel(("batch_norm", section, dtype.name, rows), source, len(ins), len(outs))
+    offsets = [t._offset if t is not None else 0 for t in (w, b, g, rm, rv)]
+    segs = -(-s // BN_CHUNK)
+    params = _BN.pack(n, c, s, flags, eps, momentum, unbias, BN_CHUNK, count, segs, x3._offset,
+                      *offsets)
+    rt.dispatch(kern, [t._storage.buffer for t in (*ins, *outs)], params,
+                -(-count // WORKGROUP))
+
+
+def _bn_elementwise_count(x3, rows):
+    """Invocations of NORMALIZE/INPUT_GRAD: row segments (ROWS) or elements."""
+    n, c, s = x3.shape
+    return n * c * -(-s // BN_CHUNK) if rows else n * c * s
+
+
+class NativeBatchNormBackward0(Function):
+    """Training-mode batch norm of contiguous (N, C, S) ``x3`` -> (y, mean, var), the batch
+    statistics (biased variance) for the running averages."""
+
+    @staticmethod
+    def forward(ctx, x3, weight, bias, eps):
+        c = x3.shape[1]
+        var, mean = reduce(x3, (0, 2), "var", [dt.float32, dt.float32], (c,), correction=0.0)
+        y = Tensor._empty(x3.shape, x3.dtype, x3.device)
+        rows = get_runtime().is_cpu_adapter
+        flags = (1 if weight is not None else 0) | (2 if bias is not None else 0)
+        if y.numel():
+            _bn_dispatch("NORMALIZE", x3, [x3, mean, var, weight if weight is not None else x3,
+                                           bias if bias is not None else x3], [y],
+                         count=_bn_elementwise_count(x3, rows), dtype=x3.dtype, rows=rows,
+                         flags=flags, eps=eps, w=weight, b=bias)
+        ctx.mark_non_differentiable(mean, var)
+        ctx.set_materialize_grads(False)
+        ctx.eps = eps
+        ctx.save_for_backward(x3, weight, mean, var)
+        return y, mean, var
+
+    @staticmethod
+    def backward(ctx, g, _g_mean, _g_var):
+        x3, weight, mean, var = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        if is_grad_enabled():  # create_graph: record the backward itself
+            dx, dw, db = _bn_composite_backward(g, x3, weight, ctx.eps)
+            return dx if need_x else None, dw if need_w else None, db if need_b else None, None
+        g = g.contiguous()
+        n, c, s = x3.shape
+        chunks = max(1, -(-(n * s) // BN_CHUNK))
+        sg = Tensor._empty((chunks, c), dt.float32, g.device)
+        sgx = Tensor._empty((chunks, c), dt.float32, g.device)
+        _bn_dispatch("PARTIALS", x3, [g, x3, mean, var], [sg, sgx], count=chunks * c,
+                     dtype=g.dtype, eps=ctx.eps, g=g)
+        sg = sg.sum(0) if chunks > 1 else sg.view(c)  # sum g per channel
+        sgx = sgx.sum(0) if chunks > 1 else sgx.view(c)  # sum g * xhat per channel
+        dx = None
+        if need_x:
+            dx = Tensor._empty(x3.shape, g.dtype, g.device)
+            rows = get_runtime().is_cpu_adapter
+            _bn_dispatch("INPUT_GRAD", x3, [g, x3, mean, var,
+                                            weight if weight is not None else x3, sg, sgx],
+                         [dx], count=_bn_elementwise_count(x3, rows), dtype=g.dtype, rows=rows,
+                         flags=1 if weight is not None else 0, eps=ctx.eps, w=weight, g=g)
+        return dx, sgx if need_w else None, sg if need_b else None, None
+
+
+def _bn_composite_backward(g, x3, weight, eps):
+    """The backward in wgtorch ops (differentiable), statistics recomputed from ``x3``."""
+    mean = x3.mean((0, 2), keepdim=True)
+    xc = x3 - mean
+    rstd = ((xc * xc).mean((0, 2), keepdim=True) + eps).rsqrt()
+    xhat = xc * rstd  # (N, C, S)
+    gw = g * weight.view(1, -1, 1) if weight is not None else g
+    dx = rstd * (gw - gw.mean((0, 2), keepdim=True)
+                 - xhat * (gw * xhat).mean((0, 2), keepdim=True))
+    return dx, (g * xhat).sum((0, 2)), g.sum((0, 2))
+
+
+def _update_running_stats(running_mean, running_var, mean, var, momentum, unbias):
+    """Blend the batch statistics into the running ones, in place: one kernel for both."""
+    if running_mean is None or running_var is None or running_mean.dtype is not running_var.dtype:
+        if running_mean is not None:
+            _update_running(running_mean, mean, momentum, 1.0)
+        if running_var is not None:
+            _update_running(running_var, var, momentum, unbias)
+        return
+    _bn_dispatch("RUNNING", mean.view(1, -1, 1), [mean, var], [running_mean, running_var],
+                 count=mean.numel(), dtype=running_mean.dtype, flags=3, momentum=momentum,
+                 unbias=unbias, rm=running_mean, rv=running_var)
+    running_mean._storage.version += 1
+    running_var._storage.version += 1
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5):
     """Normalise each channel (dim 1) with batch statistics (training, updating the running
@@ -217,19 +329,15 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     nd = input.ndim
     if training:
         _check_batch_norm_size(input)
-        dims = (0, *range(2, nd))
-        mean = input.mean(dims, keepdim=True)  # (1, C, 1, ...)
-        xc = input - mean
-        var = (xc * xc).mean(dims, keepdim=True)
-        y = xc * (var + eps).rsqrt()
+        x3 = input.reshape(input.shape[0], c, -1).contiguous()  # (N, C, S)
+        y, mean, var = NativeBatchNormBackward0.apply(
+            x3, weight.contiguous() if weight is not None else None,
+            bias.contiguous() if bias is not None else None, float(eps))
         count = prod(input.shape) // c
-        if running_mean is not None:
-            _update_running(running_mean, mean.view(c), momentum, 1.0)
-        if running_var is not None:  # the running variance is the unbiased one, as PyTorch
-            _update_running(running_var, var.view(c), momentum, count / max(count - 1, 1))
-        if weight is not None:
-            y = y * _channel_view(weight, nd)
-        return y + _channel_view(bias, nd) if bias is not None else y
+        # the running variance is the unbiased one, as PyTorch's
+        _update_running_stats(running_mean, running_var, mean, var, momentum,
+                              count / max(count - 1, 1))
+        return y.view(input.shape)
     if running_mean is None or running_var is None:
         raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
     # eval: one scale and one shift per channel, then two elementwise passes over the input

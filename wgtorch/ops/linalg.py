@@ -328,7 +328,7 @@ def linear(input, weight, bias=None):
         out = matmul(input, w_t)
         return out if bias is None else out + bias
     *lead, k = input.shape
-    x2 = input.reshape(-1, k)  # (N, in)
+    x2 = input.reshape(-1, k) if input.ndim > 2 else input  # (N, in)
     if bias is None:
         _check_mm(x2, w_t)
         out = _product(x2, w_t)
@@ -336,7 +336,7 @@ def linear(input, weight, bias=None):
         _check_mm(x2, w_t, "addmm")
         _check_bias(bias, (x2.shape[0], w_t.shape[1]), "addmm", x2.dtype)
         out = _product(x2, w_t, bias)
-    return out.view(*lead, w_t.shape[1])  # (*lead, out)
+    return out.view(*lead, w_t.shape[1]) if input.ndim > 2 else out  # (*lead, out)
 
 
 for _fn in (addmm, baddbmm, addmv):

@@ -128,6 +128,8 @@ def sum_to(grad, shape):
     dims = tuple(range(lead)) + tuple(
         lead + k for k, n in enumerate(shape) if n == 1 and grad.shape[lead + k] != 1
     )
+    if dims and dims[-1] < lead:  # only leading dims (a bias's batch dim): already ``shape``
+        return sum(grad, dims)
     out = sum(grad, dims, keepdim=True) if dims else grad
     return out.view(shape) if lead or tuple(out.shape) != shape else out
 

@@ -7,7 +7,8 @@
 //
 // This file is a template: the launcher (wgtorch/ops/matmul_kernels.py) prepends
 // `alias T = f32|i32|u32;`, `fn store_t(v: T) -> T` and the consts TM, TN (tile), WG
-// (workgroup size) and K_ROUND (3 to round the group count up, else 0), and replaces the //@ markers with code unrolled for the tile size and
+// (workgroup size), K_ROUND (3 to round the group count up, else 0) and EPILOGUE (the flags
+// below that this variant applies; P.flags is not read), and replaces the //@ markers with code unrolled for the tile size and
 // the operands' layouts:
 //   //@ACCUMULATORS  TM*TN/4 `var c_r_q: vec4<T>` (row r, columns 4q..4q+3)
 //   //@PROLOGUE      per-tile row/column base addresses (vec4 units), clamped into range
@@ -33,13 +34,19 @@
 
 // NOTE: branch-free on purpose: store_c is inlined TM*TN times, and branches there multiply
 // LLVM's compile time on lavapipe. Out-of-range outputs go to the junk element C[P.off.w].
+// The epilogue is the constant EPILOGUE (the P.flags bits of this kernel variant), so a
+// product without bias or accumulation loads nothing but its operands.
 fn store_c(bidx: u32, oc: u32, m: u32, n: u32, acc: T) {
     let mc = min(m, P.M - 1u);
     let nc = min(n, P.N - 1u);
-    let bias_v = bitcast<T>(P.beta) * bias[oc + mc * P.c_st.x + nc * P.c_st.y];
     let idx = select(P.off.w, P.out_off + (bidx * P.M + mc) * P.N + nc, m < P.M && n < P.N);
-    var v = bitcast<T>(P.alpha) * acc + select(T(0), bias_v, (P.flags & 1u) != 0u);
-    v += select(T(0), C[idx], (P.flags & 2u) != 0u);
+    var v = bitcast<T>(P.alpha) * acc;
+    if ((EPILOGUE & 1u) != 0u) {
+        v += bitcast<T>(P.beta) * bias[oc + mc * P.c_st.x + nc * P.c_st.y];
+    }
+    if ((EPILOGUE & 2u) != 0u) {
+        v += C[idx];
+    }
     C[idx] = store_t(v);
 }
 

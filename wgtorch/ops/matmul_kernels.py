@@ -61,10 +61,11 @@ def _prelude(dtype, **consts):
     return "\n".join(lines) + "\n"
 
 
-def _tiled_source(dtype, tm, tn, a_vec, b_vec, wg, tail):
+def _tiled_source(dtype, tm, tn, a_vec, b_vec, wg, tail, epilogue):
     """The tiled template unrolled for a tm x tn tile; ``a_vec`` is "k" or "m" (A's unit-stride
     dim), ``b_vec`` "k" or "n" (B's). ``tail``: K may end inside a group of four, so every
-    load of A and B is masked to zero past it (both: the values read there may be NaN)."""
+    load of A and B is masked to zero past it (both: the values read there may be NaN).
+    ``epilogue``: the FLAG_BIAS / FLAG_ACCUMULATE bits this variant applies."""
     xyzw = "xyzw"
 
     def masked(load, ok):
@@ -138,7 +139,8 @@ def _tiled_source(dtype, tm, tn, a_vec, b_vec, wg, tail):
     for marker, lines in (("ACCUMULATORS", acc), ("PROLOGUE", pro), ("LOOP_BODY", body),
                           ("STORE", store)):
         src = src.replace(f"//@{marker}\n", "\n".join(lines) + "\n")
-    return _prelude(dtype, TM=tm, TN=tn, WG=wg, K_ROUND=3 if tail else 0) + src
+    return _prelude(dtype, TM=tm, TN=tn, WG=wg, K_ROUND=3 if tail else 0,
+                    EPILOGUE=epilogue) + src
 
 
 # ---- operand geometry --------------------------------------------------------------------
@@ -239,14 +241,18 @@ def launch(a, b, bias=None, alpha=1, beta=1, choice=None):
         wg = choice.workgroup_size
         av, bv = ("k" if a_vec == -1 else "m"), ("n" if b_vec == -1 else "k")
         tail = K % 4 != 0
-        main = (rt.kernel(("matmul_tiled", _type_key(dtype), tm, tn, av, bv, wg, tail),
-                          lambda: _tiled_source(dtype, tm, tn, av, bv, wg, tail), 3, 1, wg),
-                choice.tile, False)
+
+        def tiled(flags):  # one variant per epilogue (see matmul_tiled.wgsl)
+            key = ("matmul_tiled", _type_key(dtype), tm, tn, av, bv, wg, tail, flags)
+            return rt.kernels.get(key) or rt.kernel(
+                key, lambda: _tiled_source(dtype, tm, tn, av, bv, wg, tail, flags), 3, 1, wg)
+
+        main = (tiled, choice.tile, False)
     elif choice.name == "workgroup":
-        main = (rt.kernel(("matmul_workgroup", _type_key(dtype)),
-                          lambda: _prelude(dtype) + load_shader("matmul_workgroup.wgsl"), 3, 1,
-                          256),
-                (64, 64), True)
+        kern = rt.kernel(("matmul_workgroup", _type_key(dtype)),
+                         lambda: _prelude(dtype) + load_shader("matmul_workgroup.wgsl"), 3, 1,
+                         256)
+        main = (lambda flags: kern, (64, 64), True)
     else:
         main = _strided_kernel(rt, dtype)
     _dispatch_range(rt, main, a, b, bias, alpha, beta, out, 0, K, choice.k_chunk)
@@ -256,13 +262,16 @@ def launch(a, b, bias=None, alpha=1, beta=1, choice=None):
 def _strided_kernel(rt, dtype):
     kern = rt.kernel(("matmul_strided", _type_key(dtype)),
                      lambda: _prelude(dtype) + load_shader("matmul_strided.wgsl"), 3, 1)
-    return kern, (4, 4), False
+    return (lambda flags: kern), (4, 4), False
 
 
 def _dispatch_range(rt, variant, a, b, bias, alpha, beta, out, k_begin, k_end, k_chunk):
     """Record the dispatches of one kernel over k in [k_begin, k_end): one per K chunk (the
-    later ones add to C), and one per outer batch index past 4 batch dims."""
-    kern, tile, tile_per_workgroup = variant
+    later ones add to C), and one per outer batch index past 4 batch dims. ``variant`` is
+    (kernel for the chunk's flags, tile, one tile per workgroup)."""
+    kernel_for, tile, tile_per_workgroup = variant
+    first_flags = FLAG_BIAS if bias is not None else 0
+    kern = kernel_for(first_flags)
     *batch_shape, M, K = a.shape
     N = b.shape[-1]
     dims, sa, sb, sc = _batch_geometry(tuple(batch_shape), a, b, bias)
@@ -291,10 +300,7 @@ def _dispatch_range(rt, variant, a, b, bias, alpha, beta, out, k_begin, k_end, k
         ia, ib, ic = ([0] * pad + s[len(outer):] for s in (sa, sb, sc))
         out_off = outer_index * inner_count * M * N
         for n, k0 in enumerate(chunk_starts):
-            if n:
-                flags = FLAG_ACCUMULATE
-            else:
-                flags = FLAG_BIAS if bias is not None else 0
+            flags = FLAG_ACCUMULATE if n else first_flags
             words = [
                 M, N, K, inner_count,
                 k0, min(k_chunk, k_end - k0), tiles_n, flags,
@@ -306,4 +312,4 @@ def _dispatch_range(rt, variant, a, b, bias, alpha, beta, out, k_begin, k_end, k
                 *c_st, 0, 0,
                 *shape4, *ia, *ib, *ic,
             ]
-            rt.dispatch(kern, buffers, _PARAMS.pack(*words), workgroups)
+            rt.dispatch(kernel_for(flags), buffers, _PARAMS.pack(*words), workgroups)

@@ -19,7 +19,7 @@ from ..backend import get_runtime
 
 AUTOTUNE_MIN_WORK = 1 << 24  # multiply-adds; smaller products use the defaults
 SMALL_WORK = 1 << 15  # below this the cheap-to-compile strided kernel is as fast as any
-COPY_MIN_WORK = 1 << 20  # below this, aligning an operand (2 more dispatches) does not pay
+COPY_MIN_WORK = 1 << 17  # below this, aligning an operand (a block copy) does not pay
 TUNE_MAX_DIM = 1024  # tuning times a problem of at most this size per dim
 BIG_TILE, MID_TILE, SMALL_TILE = (16, 16), (8, 8), (4, 4)
 CPU_WORKGROUP = 16  # small workgroups spread a small product over every CPU thread

@@ -7,18 +7,18 @@
 //
 // This file is a template: the launcher (wgtorch/ops/matmul_kernels.py) prepends
 // `alias T = f32|i32|u32;`, `fn store_t(v: T) -> T` and the consts TM, TN (tile), WG
-// (workgroup size), K_ROUND (3 to round the group count up, else 0) and EPILOGUE (the flags
-// below that this variant applies; P.flags is not read), and replaces the //@ markers with code unrolled for the tile size and
-// the operands' layouts:
+// (workgroup size), K_ROUND (3 to round the group count up, else 0) and EPILOGUE (the
+// P.flags bits this variant applies: the kernel reads EPILOGUE, not P.flags), and replaces
+// the //@ markers with code unrolled for the tile size and the operands' layouts:
 //   //@ACCUMULATORS  TM*TN/4 `var c_r_q: vec4<T>` (row r, columns 4q..4q+3)
 //   //@PROLOGUE      per-tile row/column base addresses (vec4 units), clamped into range
 //   //@LOOP_BODY     the vec4 loads of one group of 4 k values and the TM*TN*4 multiply-adds
 //   //@STORE         a loop over rows: store row 0 with TN calls of store_c, shift rows up
 // Lavapipe runs loops for at most 65,535 iterations per invocation, so the launcher gives each
-// dispatch at most choice.k_chunk values of k; later chunks accumulate into C (P.flags bit 1).
+// dispatch at most choice.k_chunk values of k; later chunks accumulate into C (EPILOGUE bit 1).
 //
 // Bindings: 0 A (read, array<vec4<T>>), 1 B (read, array<vec4<T>>), 2 bias (read, array<T>;
-//           any buffer when P.flags bit 0 is clear), 3 C (read_write, array<T>, contiguous
+//           any buffer when EPILOGUE bit 0 is clear), 3 C (read_write, array<T>, contiguous
 //           [batch, M, N] from element P.out_off, plus one junk element P.off.w),
 //           4 P (uniform Params).
 // Requirements checked by the launcher: A's and B's offsets, batch strides and non-unit

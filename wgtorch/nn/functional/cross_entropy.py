@@ -161,7 +161,7 @@ class CrossEntropyLossBackward0(Function):
         ignore_index, ls, probs, reduce = ctx.consts
         n, c, s = x3.shape
         need_x, need_t = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        g_scale = 1.0 / (n * s) if reduce == MEAN_BY_ROWS else 1.0
+        g_scale = 1.0 / max(n * s, 1) if reduce == MEAN_BY_ROWS else 1.0
         if is_grad_enabled():  # create_graph: the backward as differentiable wgtorch ops
             # NOTE: wrow is non-differentiable, but unpacked as an output it carries this node
             g_rows = g / wrow.detach() if reduce == MEAN_BY_WEIGHT else \

@@ -31,13 +31,15 @@ from .ops.creation import (
     randint, randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like,
 )
 from .ops.elementwise import (
-    abs, absolute, acos, add, addcdiv, addcmul, asin, atan, atan2, bitwise_and, bitwise_not,
-    bitwise_or, bitwise_xor, ceil, clamp, clamp_max, clamp_min, clip, cos, cosh, div, divide,
-    eq, erf, exp, exp2, expm1, floor, floor_divide, fmod, frac, ge, gelu, gt, isfinite, isinf,
-    isnan, isneginf, isposinf, le, lerp, log, log1p, log2, log10, logical_and, logical_not,
-    logical_or, logical_xor, lt, maximum, minimum, mul, multiply, nan_to_num, ne, neg, negative,
-    pow, reciprocal, relu, remainder, round, rsqrt, sigmoid, sign, signbit, silu, sin, sinh,
-    softplus, sqrt, square, sub, subtract, tan, tanh, true_divide, trunc, where,
+    abs, absolute, acos, add, asin, atan, atan2, bitwise_and, bitwise_not, bitwise_or, bitwise_xor,
+    ceil, cos, cosh, div, divide, eq, erf, exp, exp2, expm1, floor, floor_divide, fmod, frac, ge,
+    gt, isfinite, isinf, isnan, isneginf, isposinf, le, log, log1p, log2, log10, logical_and,
+    logical_not, logical_or, logical_xor, lt, maximum, minimum, mul, multiply, ne, neg, negative,
+    pow, reciprocal, relu, remainder, rsqrt, sigmoid, sign, signbit, silu, sin, sinh, sqrt, square,
+    sub, subtract, tan, tanh, true_divide, trunc, where,
+)
+from .ops.elementwise_args import (
+    addcdiv, addcmul, clamp, clamp_max, clamp_min, clip, gelu, lerp, nan_to_num, round, softplus,
 )
 from .ops.indexing import (
     argwhere, index_put, masked_fill, masked_scatter, masked_select, nonzero, put, take,

@@ -6,6 +6,7 @@ in wgtorch ops, so second-order gradients work). The rest are one-liners on prim
 """
 
 from ...ops import elementwise as ew
+from ...ops import elementwise_args as ewa
 from ...ops import softmax as _softmax_ops
 from ...ops.copy import apply_inplace
 
@@ -53,7 +54,7 @@ _Threshold = _primitive(
 
 
 def _mish_grad(g, x):
-    t = ew.softplus(x).tanh()
+    t = ewa.softplus(x).tanh()
     return g * (t + x * x.sigmoid() * (1.0 - t * t))
 
 
@@ -88,7 +89,7 @@ def selu(input, inplace=False):
 
 def gelu(input, approximate="none"):
     """Gaussian error linear unit: exact (erf) or ``approximate='tanh'``."""
-    return ew.gelu(input, approximate=approximate)
+    return ewa.gelu(input, approximate=approximate)
 
 
 def silu(input, inplace=False):
@@ -137,7 +138,7 @@ def tanh(input):
 
 def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(beta * x)) / beta, linear where beta * x > threshold."""
-    return ew.softplus(input, beta, threshold)
+    return ewa.softplus(input, beta, threshold)
 
 
 def softsign(input):
@@ -150,7 +151,7 @@ def tanhshrink(input):
 
 def logsigmoid(input):
     """log(sigmoid(x)), computed stably as -softplus(-x)."""
-    return -ew.softplus(-input)
+    return -ewa.softplus(-input)
 
 
 def hardshrink(input, lambd=0.5):

@@ -13,6 +13,7 @@ from string import Template
 
 from ...backend import get_runtime
 from ...ops import elementwise as ew
+from ...ops import elementwise_args as ewa
 from ...ops import wgsl
 from ...ops.gpu_errors import flag_wgsl, site
 from ...ops.shaders import load_shader
@@ -215,7 +216,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 
 
 def _bce_logits_grads(g, out, x, t, pos_weight):
-    sp = ew.softplus(-x)
+    sp = ewa.softplus(-x)
     lw = (pos_weight - 1.0) * t + 1.0
     gx = g * ((1.0 - t) - lw * (-x).sigmoid())
     gt = g * ((pos_weight - 1.0) * sp - x)
@@ -307,7 +308,7 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
 
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     reduction = _reduction(reduction, size_average, reduce)
-    return _reduce(ew.softplus(-target * input), reduction)
+    return _reduce(ewa.softplus(-target * input), reduction)
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):

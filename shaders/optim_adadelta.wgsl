@@ -15,23 +15,17 @@ struct Params {
     lr: f32, rho: f32, eps: f32, weight_decay: f32,
 };
 
-@group(0) @binding(0) var<storage, read> grad: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> param: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> square_avg: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> acc_delta: array<vec4<f32>>;
 @group(0) @binding(4) var<uniform> P: Params;
 
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = linear_id(wid, nwg, lid);
-    if (out_of_range(i)) { return; }
-    let p = load_param(i);
-    let g = with_weight_decay(load_grad(i), p);
-    let v = store(P.rho * square_avg[i] + (1.0 - P.rho) * g * g);
+// The update rule (see optim_common.wgsl, which holds the bindings grad and param and main).
+fn update(i: u32, p: vec4<f32>, g: vec4<f32>) -> vec4<f32> {
+    let gw = with_weight_decay(g, p);
+    let v = store(P.rho * square_avg[i] + (1.0 - P.rho) * gw * gw);
     square_avg[i] = v;
     let u = acc_delta[i];
-    let delta = store(sqrt(u + P.eps) / sqrt(v + P.eps) * g);
+    let delta = store(sqrt(u + P.eps) / sqrt(v + P.eps) * gw);
     acc_delta[i] = store(P.rho * u + (1.0 - P.rho) * delta * delta);
-    store_param(i, p, p - P.lr * delta);
+    return p - P.lr * delta;
 }

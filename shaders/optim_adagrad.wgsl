@@ -12,19 +12,13 @@ struct Params {
     clr: f32, eps: f32, weight_decay: f32, pad0: f32,
 };
 
-@group(0) @binding(0) var<storage, read> grad: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> param: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> state_sum: array<vec4<f32>>;
 @group(0) @binding(3) var<uniform> P: Params;
 
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = linear_id(wid, nwg, lid);
-    if (out_of_range(i)) { return; }
-    let p = load_param(i);
-    let g = with_weight_decay(load_grad(i), p);
-    let s = store(state_sum[i] + g * g);
+// The update rule (see optim_common.wgsl, which holds the bindings grad and param and main).
+fn update(i: u32, p: vec4<f32>, g: vec4<f32>) -> vec4<f32> {
+    let gw = with_weight_decay(g, p);
+    let s = store(state_sum[i] + gw * gw);
     state_sum[i] = s;
-    store_param(i, p, p - P.clr * g / (sqrt(s) + P.eps));
+    return p - P.clr * gw / (sqrt(s) + P.eps);
 }

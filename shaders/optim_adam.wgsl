@@ -23,28 +23,22 @@ struct Params {
     weight_decay: f32, step_size: f32, bias_correction2_sqrt: f32, pad0: f32,
 };
 
-@group(0) @binding(0) var<storage, read> grad: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> param: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> exp_avg: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> exp_avg_sq: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> max_exp_avg_sq: array<vec4<f32>>;
 @group(0) @binding(5) var<uniform> P: Params;
 
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = linear_id(wid, nwg, lid);
-    if (out_of_range(i)) { return; }
-    let p0 = load_param(i);
-    var p = p0;
-    var g = load_grad(i);
+// The update rule (see optim_common.wgsl, which holds the bindings grad and param and main).
+fn update(i: u32, p: vec4<f32>, g: vec4<f32>) -> vec4<f32> {
+    var p1 = p;
+    var g1 = g;
     if (has(DECOUPLED)) {
-        p = store(p * (1.0 - P.lr * P.weight_decay));
+        p1 = store(p * (1.0 - P.lr * P.weight_decay));
     } else {
-        g = with_weight_decay(g, p);
+        g1 = with_weight_decay(g, p);
     }
-    let m = store(exp_avg[i] + (1.0 - P.beta1) * (g - exp_avg[i]));
-    var v = store(P.beta2 * exp_avg_sq[i] + (1.0 - P.beta2) * g * g);
+    let m = store(exp_avg[i] + (1.0 - P.beta1) * (g1 - exp_avg[i]));
+    var v = store(P.beta2 * exp_avg_sq[i] + (1.0 - P.beta2) * g1 * g1);
     exp_avg[i] = m;
     exp_avg_sq[i] = v;
     if (has(AMSGRAD)) {
@@ -52,5 +46,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         max_exp_avg_sq[i] = v;
     }
     let denom = sqrt(v) / P.bias_correction2_sqrt + P.eps;
-    store_param(i, p0, p - P.step_size * m / denom);
+    return p1 - P.step_size * m / denom;
 }

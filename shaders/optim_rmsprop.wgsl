@@ -21,35 +21,28 @@ struct Params {
     momentum: f32, pad0: f32, pad1: f32, pad2: f32,
 };
 
-@group(0) @binding(0) var<storage, read> grad: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> param: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> square_avg: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> momentum_buf: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> grad_avg: array<vec4<f32>>;
 @group(0) @binding(5) var<uniform> P: Params;
 
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = linear_id(wid, nwg, lid);
-    if (out_of_range(i)) { return; }
-    let p = load_param(i);
-    let g = with_weight_decay(load_grad(i), p);
-    let v = store(P.alpha * square_avg[i] + (1.0 - P.alpha) * g * g);
+// The update rule (see optim_common.wgsl, which holds the bindings grad and param and main).
+fn update(i: u32, p: vec4<f32>, g: vec4<f32>) -> vec4<f32> {
+    let gw = with_weight_decay(g, p);
+    let v = store(P.alpha * square_avg[i] + (1.0 - P.alpha) * gw * gw);
     square_avg[i] = v;
     var avg: vec4<f32>;
     if (has(CENTERED)) {
-        let ga = store(grad_avg[i] + (1.0 - P.alpha) * (g - grad_avg[i]));
+        let ga = store(grad_avg[i] + (1.0 - P.alpha) * (gw - grad_avg[i]));
         grad_avg[i] = ga;
         avg = sqrt(v - ga * ga) + P.eps;
     } else {
         avg = sqrt(v) + P.eps;
     }
     if (has(MOMENTUM)) {
-        let buf = store(P.momentum * momentum_buf[i] + g / avg);
+        let buf = store(P.momentum * momentum_buf[i] + gw / avg);
         momentum_buf[i] = buf;
-        store_param(i, p, p - P.lr * buf);
-    } else {
-        store_param(i, p, p - P.lr * g / avg);
+        return p - P.lr * buf;
     }
+    return p - P.lr * gw / avg;
 }

@@ -19,26 +19,20 @@ struct Params {
     lr: f32, momentum: f32, dampening: f32, weight_decay: f32,
 };
 
-@group(0) @binding(0) var<storage, read> grad: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> param: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> momentum_buf: array<vec4<f32>>;
 @group(0) @binding(3) var<uniform> P: Params;
 
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = linear_id(wid, nwg, lid);
-    if (out_of_range(i)) { return; }
-    let p = load_param(i);
-    var g = with_weight_decay(load_grad(i), p);
+// The update rule (see optim_common.wgsl, which holds the bindings grad and param and main).
+fn update(i: u32, p: vec4<f32>, g: vec4<f32>) -> vec4<f32> {
+    var gw = with_weight_decay(g, p);
     if (has(MOMENTUM)) {
-        var buf = g;
+        var buf = gw;
         if (!has(FIRST)) {
-            buf = P.momentum * momentum_buf[i] + (1.0 - P.dampening) * g;
+            buf = P.momentum * momentum_buf[i] + (1.0 - P.dampening) * gw;
         }
         buf = store(buf);
         momentum_buf[i] = buf;
-        g = select(buf, g + P.momentum * buf, has(NESTEROV));
+        gw = select(buf, gw + P.momentum * buf, has(NESTEROV));
     }
-    store_param(i, p, p - P.lr * g);
+    return p - P.lr * gw;
 }

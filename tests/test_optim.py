@@ -396,3 +396,17 @@ def test_resume_from_pytorch_optimizer_state(name):
     for p, e in zip((w, b), entry["after"]):
         assert_close(p, e.numpy(), atol=1e-6, rtol=1e-5)
     assert set(opt.state_dict()["param_groups"][0]) == set(entry["state_dict"]["param_groups"][0])
+
+
+def test_load_state_dict_fills_options_missing_from_an_old_checkpoint():
+    import wgtorch as torch
+
+    p = torch.zeros(3, requires_grad=True)
+    opt = torch.optim.SGD([p], lr=0.1, momentum=0.9)
+    sd = opt.state_dict()
+    for key in ("nesterov", "maximize", "foreach"):
+        del sd["param_groups"][0][key]
+    fresh = torch.optim.SGD([p], lr=0.1, momentum=0.9, nesterov=True)
+    fresh.load_state_dict(sd)
+    group = fresh.param_groups[0]
+    assert group["nesterov"] is True and group["maximize"] is False and group["momentum"] == 0.9

@@ -43,14 +43,6 @@ class Adagrad(Optimizer):
             for p in group["params"]:
                 self._init_state(p, group, self.state[p])
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("fused", None)
-
     def _init_state(self, p, group, state):
         state["step"] = 0.0
         state["sum"] = new_state(p, float(group["initial_accumulator_value"]))

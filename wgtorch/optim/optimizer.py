@@ -101,8 +101,13 @@ class Optimizer:
         return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
 
     def __setstate__(self, state):
+        """Restore (pickle, load_state_dict); groups saved by older versions that lack an
+        option get it from this optimizer's defaults."""
         self.__dict__.update(state)
         self.defaults.setdefault("differentiable", False)
+        for group in self.param_groups:
+            for key, value in self.defaults.items():
+                group.setdefault(key, value)
 
     def __repr__(self):
         format_string = self.__class__.__name__ + " ("

@@ -27,7 +27,11 @@ if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
   "$PY" -m pip install -q -e "$ROOT[test]"
   touch "$stamp"
 fi
-if ! "$PY" -c "import wgpu, sys; sys.exit(0 if wgpu.gpu.enumerate_adapters_sync() else 1)" 2>/dev/null; then
-  echo "wgtorch: no WebGPU adapter found; installing Mesa's Vulkan driver (lavapipe)" >&2
+# NOTE: a machine may have Mesa's OpenGL driver and no Vulkan driver; wgpu then finds only the
+# GL adapter, whose integer and cast semantics are the weakest. Prefer a Vulkan (or Metal/DX12)
+# adapter: install lavapipe when wgpu finds none.
+has_native="import wgpu, sys; sys.exit(0 if any(a.info['backend_type'] != 'OpenGL' for a in wgpu.gpu.enumerate_adapters_sync()) else 1)"
+if ! "$PY" -c "$has_native" 2>/dev/null; then
+  echo "wgtorch: no Vulkan/Metal/DX12 adapter found; installing Mesa's Vulkan driver (lavapipe)" >&2
   apt_install mesa-vulkan-drivers libvulkan1
 fi

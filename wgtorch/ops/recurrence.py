@@ -236,13 +236,18 @@ class _Sequence(Function):
     @classmethod
     def _differentiable_backward(cls, ctx, inputs, grads):
         """Double backward: differentiate the layer written in wgtorch ops."""
+        # NOTE: each input gets its own identity node, so the gradient captured for one input
+        # (h0proj = b_hh.expand(...)) does not also flow on into another (b_hh)
+        inputs = tuple(x.view_as(x) if x is not None and x.requires_grad else x
+                       for x in inputs)
         xproj, h0proj, *rest = inputs
         state0 = rest.pop(0) if cls.kind != "RNN" else None
         w_rec, b_rec = rest[0], rest[1] if len(rest) > 1 else None
         outs = reference_sequence(cls.kind, xproj, h0proj, state0, w_rec, b_rec, ctx.sched,
                                   ctx.relu)
         pairs = [(o, g) for o, g in zip(outs, grads) if g is not None]
-        want = [k for k, x in enumerate(inputs) if x is not None and ctx.needs_input_grad[k]]
+        want = [k for k, x in enumerate(inputs) if x is not None and x.requires_grad
+                and ctx.needs_input_grad[k]]
         from ..autograd import grad
 
         res = grad([o for o, _ in pairs], [inputs[k] for k in want],

@@ -244,3 +244,50 @@ def test_batch_norm_running_stats_and_double_backward():
     (ggx2,) = torch.autograd.grad((gx2 * x2).sum(), x2)
     assert_close(gx, gx2.detach().numpy(), atol=1e-4)
     assert_close(ggx, ggx2.numpy(), atol=1e-3)
+
+
+@pytest.mark.parametrize("kind,kwargs", [("LSTM", {}), ("GRU", {"bidirectional": True}),
+                                         ("RNN", {"nonlinearity": "relu"}),
+                                         ("LSTM", {"proj_size": 4, "bidirectional": True})])
+def test_recurrent_layers_cost_two_dispatches_per_time_step(kind, kwargs):
+    # each time step adds exactly two dispatches per layer and direction, forward and
+    # backward (the hidden-projection matmul and one fused cell kernel / gate-gradient
+    # kernel), and nothing waits on the host
+    directions = 2 if kwargs.get("bidirectional") else 1
+    costs = []
+    for steps in (6, 11):
+        model = getattr(nn, kind)(8, 8, num_layers=2, **kwargs)
+        x = torch.randn(steps, 4, 8)
+        model(x)  # compile the kernels first
+        (out, _), forward, _, forward_reads = _counted(model, x)
+        loss = out.sum()
+        backward, _, backward_reads = _count(loss.backward)
+        assert forward_reads == backward_reads == 0
+        costs.append((forward, backward))
+    extra_steps = 11 - 6
+    per_step = 2 * 2 * directions * extra_steps  # two dispatches, two layers
+    assert costs[1][0] - costs[0][0] == per_step
+    assert costs[1][1] - costs[0][1] == per_step
+    # and the rest is a few per layer-direction (projections, weight gradients, final states)
+    assert costs[0][0] <= 2 * directions * (2 * 6 + 8)
+    assert costs[0][1] <= 2 * directions * (2 * 6 + 10)
+
+
+def test_lstm_training_step_never_reads_back():
+    model = nn.LSTM(8, 16, num_layers=2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = torch.randn(10, 3, 8), torch.randn(10, 3, 16)
+
+    def step():
+        opt.zero_grad()
+        out, _ = model(x)
+        loss = nn.functional.mse_loss(out, y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    first = step().item()
+    _, dispatches, _, reads = _counted(step)
+    assert reads == 0
+    assert dispatches <= 2 * (2 * 2 * 10 + 10) + 16
+    assert step().item() < first  # and it learns

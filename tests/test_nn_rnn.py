@@ -382,3 +382,15 @@ def test_forward_errors_leave_the_module_usable():
 def test_empty_batch():
     out, (h, c) = nn.LSTM(2, 3)(wgtorch.randn(4, 0, 2))
     assert tuple(out.shape) == (4, 0, 3) and tuple(h.shape) == (1, 0, 3)
+
+
+def test_half_precision_runs_the_differentiable_cells():
+    lstm = nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    x = wgtorch.randn(5, 2, 3)
+    ref, _ = lstm(x)
+    lstm.half()
+    out, (h, c) = lstm(x.half())
+    assert out.dtype is wgtorch.float16 and h.dtype is wgtorch.float16
+    close(out.float(), ref, atol=2e-3)
+    out.float().sum().backward()
+    assert lstm.weight_hh_l0.grad.dtype is wgtorch.float16

@@ -195,10 +195,11 @@ def _backward_loop(kind, sched, saved, out, w_rec, grads, relu):
              | (cells.FLAGS["RELU"] if relu else 0))
     names = cells.BACKWARD[kind]
     keep = saved if kind != "RNN" else out  # what the kernel reads besides the gradients
-    grad_names = names.inputs[:3]
-    buffers = {"dbuf": dbuf, "d0": d0, names.inputs[-1]: keep}
-    for name, t in zip(grad_names, (g, None, gn)):
-        buffers[name] = t if t is not None else keep
+    grad_name, rec_name, final_name = names.inputs[:3]
+    # absent operands are bound to ``keep`` (never read: the flags say so)
+    buffers = {grad_name: g if g is not None else keep, rec_name: keep,
+               final_name: gn if gn is not None else keep, names.inputs[-1]: keep,
+               "dbuf": dbuf, "d0": d0}
     if kind == "LSTM":
         buffers["gc_n"] = gc if gc is not None else keep
     params = {"hidden": H, "row_stride": sched.row_stride, "flags": flags, "g_off": g_off,
@@ -212,9 +213,9 @@ def _backward_loop(kind, sched, saved, out, w_rec, grads, relu):
         if step.n_carry:
             gates = _rows(dbuf, step.n_carry, G * H, step.row_base, sched.row_stride,
                           hidden_col)
-            buffers[names.inputs[1]] = step_matmul(gates, w_rec)  # (n_carry, H)
+            buffers[rec_name] = step_matmul(gates, w_rec)  # (n_carry, H)
         else:
-            buffers[names.inputs[1]] = keep
+            buffers[rec_name] = keep
     return dbuf, d0
 
 
@@ -242,7 +243,7 @@ class _Sequence(Function):
                        for x in inputs)
         xproj, h0proj, *rest = inputs
         state0 = rest.pop(0) if cls.kind != "RNN" else None
-        w_rec, b_rec = rest[0], rest[1] if len(rest) > 1 else None
+        w_rec, b_rec = rest[0], (rest[1] if len(rest) > 1 else None)
         outs = reference_sequence(cls.kind, xproj, h0proj, state0, w_rec, b_rec, ctx.sched,
                                   ctx.relu)
         pairs = [(o, g) for o, g in zip(outs, grads) if g is not None]
@@ -376,7 +377,6 @@ def reference_sequence(kind, xproj, h0proj, state0, w_rec, b_rec, sched, relu=Fa
     from .shape import cat
 
     H = xproj.shape[1] // cells.GATES[kind]
-    B = sched.batch
     dev, dtype = xproj.device, xproj.dtype
     outs, finals, cell_finals = [], [], []
     prev_h = prev_c = None
@@ -434,5 +434,4 @@ def reference_sequence(kind, xproj, h0proj, state0, w_rec, b_rec, sched, relu=Fa
     h_n = cat([finals[k] for k in ranked], 0)
     if kind == "LSTM":
         return out, h_n, cat([cell_finals[k] for k in ranked], 0)
-    assert h_n.shape[0] == B
     return out, h_n

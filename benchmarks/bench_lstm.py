@@ -6,7 +6,9 @@ the same run, plus wgtorch's dispatches, submits and host reads per training ste
 
 A step is zero_grad, forward, MSE loss against a fixed target, backward and an SGD step;
 nothing reads the loss back inside the timed steps (the last step of a repeat is waited for).
-Figures are medians over repeats. Results go in benchmarks/RESULTS.md.
+Figures are medians over repeats; the repeats alternate between the frameworks and the
+ratio is the median of the paired ratios (the machine's load changes by the minute).
+Results go in benchmarks/RESULTS.md.
 """
 
 import argparse
@@ -40,19 +42,20 @@ def build(torch, args):
     return step
 
 
-def steps_per_s(torch, step, seconds, repeats):
+def warm_up(step):
     for _ in range(2):  # compile kernels, autotune, fill the buffer pool
         step()
     step().item()
-    rates = []
-    for _ in range(repeats):
-        n, t0 = 0, time.perf_counter()
-        while n < 1 or time.perf_counter() - t0 < seconds:
-            loss = step()
-            n += 1
-        loss.item()
-        rates.append(n / (time.perf_counter() - t0))
-    return statistics.median(rates)
+
+
+def rate(step, seconds):
+    """Steps per second over at least ``seconds`` (the last step waited for)."""
+    n, t0 = 0, time.perf_counter()
+    while n < 1 or time.perf_counter() - t0 < seconds:
+        loss = step()
+        n += 1
+    loss.item()
+    return n / (time.perf_counter() - t0)
 
 
 def counters(torch, step):
@@ -81,21 +84,27 @@ def main():
     names = ("wgtorch", "torch") if args.framework == "both" else (args.framework,)
     result = {"work": f"LSTM {args.layers}x{args.hidden}, input {args.input}, seq {args.seq}, "
                       f"batch {args.batch}, SGD"}
-    for name in names:
-        torch = importlib.import_module(name)
-        step = build(torch, args)
-        result[f"{name}_steps_per_s"] = round(steps_per_s(torch, step, args.seconds,
-                                                          args.repeats), 3)
+    frameworks = {name: importlib.import_module(name) for name in names}
+    steps = {name: build(torch, args) for name, torch in frameworks.items()}
+    for step in steps.values():
+        warm_up(step)
+    # repeats alternate between the frameworks, so both see the same machine load
+    rates = {name: [] for name in names}
+    for _ in range(args.repeats):
+        for name in names:
+            rates[name].append(rate(steps[name], args.seconds))
+    for name, torch in frameworks.items():
+        result[f"{name}_steps_per_s"] = round(statistics.median(rates[name]), 3)
         if name == "wgtorch":
-            d, s, r = counters(torch, step)
+            d, s, r = counters(torch, steps[name])
             result.update(dispatches_per_step=d, submits_per_step=s, reads_per_step=r)
             info = torch.backend.get_runtime().info
             result["adapter"] = f"{info['device']} ({info['backend_type']})"
         else:
             result["torch_threads"] = torch.get_num_threads()
     if len(names) == 2:
-        result["wgtorch_over_torch"] = round(result["wgtorch_steps_per_s"]
-                                             / result["torch_steps_per_s"], 3)
+        paired = [w / t for w, t in zip(rates["wgtorch"], rates["torch"])]
+        result["wgtorch_over_torch"] = round(statistics.median(paired), 3)
     print(json.dumps(result))
 
 

@@ -209,6 +209,10 @@ class Tensor:
     def is_cpu(self):
         return self.device.type == "cpu"
 
+    # Devices and layouts wgtorch does not have (the WebGPU device answers ``is_cuda``).
+    is_xpu = is_mps = is_meta = is_mkldnn = is_vulkan = is_ipu = is_mtia = is_maia = False
+    is_sparse = is_sparse_csr = is_quantized = is_nested = False
+
     @property
     def _version(self):
         return self._storage.version

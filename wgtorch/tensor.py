@@ -319,6 +319,14 @@ class Tensor:
             return bool(v)
         return float(v) if self.dtype.is_floating_point else int(v)
 
+    def pin_memory(self, device=None):
+        """Self: there is no pinned host memory to stage through, every upload goes straight
+        to the adapter (so ``x.pin_memory().to(device, non_blocking=True)`` runs as is)."""
+        return self
+
+    def is_pinned(self, device=None):
+        return False
+
     def tolist(self):
         return self.detach().numpy().tolist()
 

@@ -3,6 +3,6 @@
 ``DistributedDataParallel`` lives in ``distributed.py`` (torch.distributed on MPI).
 """
 
-from .data_parallel import DataParallel
+from .data_parallel import DataParallel, data_parallel
 
-__all__ = ["DataParallel"]
+__all__ = ["DataParallel", "data_parallel"]

@@ -68,3 +68,17 @@ class DataParallel(Module):
         inputs = _to_device(inputs, self.src_device_obj)
         kwargs = _to_device(kwargs, self.src_device_obj)
         return self.module(*inputs, **kwargs)
+
+
+def data_parallel(module, inputs, device_ids=None, output_device=None, dim=0,
+                  module_kwargs=None):
+    """The functional ``DataParallel``: ``module(*inputs, **module_kwargs)`` on the one
+    adapter (inputs moved there when an adapter exists)."""
+    if not isinstance(inputs, tuple):
+        inputs = (inputs,) if inputs is not None else ()
+    kwargs = module_kwargs or {}
+    if cuda.is_available():
+        for d in device_ids or ():
+            _device_index(d)
+        inputs, kwargs = _to_device(inputs, GPU), _to_device(kwargs, GPU)
+    return module(*inputs, **kwargs)

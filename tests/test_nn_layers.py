@@ -210,6 +210,12 @@ def test_dropout2d_zeroes_whole_channels():
     y = F.dropout2d(torch.ones(4, 16, 3, 3), 0.5).numpy()
     per_channel = y.reshape(4, 16, 9)
     assert ((per_channel == 0).all(-1) | (per_channel == 2).all(-1)).all()
+    # other ranks warn and keep PyTorch 2.13's masks: (N, C, L) per (N, C); (N, C) per element
+    with pytest.warns(UserWarning, match="assuming that channel-wise 1D dropout"):
+        y = F.dropout2d(torch.ones(4, 16, 9), 0.5).numpy()
+    assert ((y == 0).all(-1) | (y == 2).all(-1)).all() and 0 < (y == 0).mean() < 1
+    with pytest.warns(UserWarning, match="Received a 2-D input to dropout2d"):
+        assert F.dropout2d(torch.ones(40, 50), 0.5).shape == (40, 50)
 
 
 # ---- activations ---------------------------------------------------------------------------

@@ -6,6 +6,8 @@ backward applies the same mask to the gradient, through the same primitive, so i
 differentiable again.
 """
 
+import warnings
+
 from ...autograd.function import Function
 from ...ops.copy import apply_inplace
 from ...ops.creation import rand
@@ -69,13 +71,42 @@ def dropout1d(input, p=0.5, training=True, inplace=False):
     return _feature_dropout("dropout1d", input, p, training, inplace, 3)
 
 
+def _deprecated_rank(name, input, spatial):
+    warnings.warn(
+        f"{name}: Received a {input.ndim}-D input to {name}, which is deprecated and will result "
+        "in an error in a future release. To retain the behavior and silence this warning, "
+        f"please use dropout instead. Note that {name} exists to provide channel-wise dropout "
+        f"on inputs with {spatial} spatial dimensions, a channel dimension, and an optional "
+        f"batch dimension (i.e. {spatial + 1}D or {spatial + 2}D inputs).", stacklevel=3)
+
+
 def dropout2d(input, p=0.5, training=True, inplace=False):
-    """Zero whole channels of (N, C, H, W) or (C, H, W) input."""
-    return _feature_dropout("dropout2d", input, p, training, inplace, 4)
+    """Zero whole channels of (N, C, H, W) input. As in PyTorch 2.13, other ranks warn and
+    draw one value per element of the first two dims (a 3-D input is read as (N, C, L))."""
+    _check_p(p)
+    if input.ndim not in (3, 4):
+        _deprecated_rank("dropout2d", input, 2)
+    if input.ndim == 3:
+        warnings.warn(
+            "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D "
+            "dropout behavior is desired - input is interpreted as shape (N, C, L), where C is "
+            "the channel dim. This behavior will change in a future release to interpret the "
+            "input as one without a batch dimension, i.e. shape (C, H, W). To maintain the 1D "
+            "channel-wise dropout behavior, please switch to using dropout1d instead.",
+            stacklevel=2)
+    mask_shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
+    return _dropout(input, p, training, inplace, mask_shape)
 
 
 def dropout3d(input, p=0.5, training=True, inplace=False):
-    return _feature_dropout("dropout3d", input, p, training, inplace, 5)
+    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) input (other ranks warn, as in
+    PyTorch 2.13, and are read as unbatched)."""
+    _check_p(p)
+    if input.ndim not in (4, 5):
+        _deprecated_rank("dropout3d", input, 3)
+    lead = 2 if input.ndim == 5 else 1
+    mask_shape = tuple(input.shape[:lead]) + (1,) * (input.ndim - lead)
+    return _dropout(input, p, training, inplace, mask_shape)
 
 
 def alpha_dropout(input, p=0.5, training=False, inplace=False):

@@ -312,7 +312,7 @@ def test_state_dict_moves_both_ways_through_files(tmp_path):
         x = RNG.standard_normal((4, 2, 3)).astype(np.float32)
         path = str(tmp_path / "from_wgtorch.pt")
         wgtorch.save(ours.state_dict(), path)  # ours -> torch
-        ref.load_state_dict(pt.load(path))
+        ref.load_state_dict(pt.load(path, map_location="cpu"))
         close(ours(wgtorch.tensor(x))[0], ref(pt.tensor(x))[0])
         ref2 = pt.nn.LSTM(3, 5, num_layers=2, bidirectional=True, proj_size=2)
         path = str(tmp_path / "from_torch.pt")

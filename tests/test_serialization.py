@@ -178,7 +178,7 @@ def _rewrite(raw, change):
     (lambda raw: _rewrite(raw, lambda n, d: None if n.endswith("data/0") else d),
      "has no record 'archive/data/0'"),
     (lambda raw: _rewrite(raw, lambda n, d: d[:40] if n.endswith("data/0") else d),
-     "storage 0 holds 40 bytes but 100 elements"),
+     "storage 0: record size \\(40 bytes\\) does not match expected size \\(400 bytes"),
     (lambda raw: _rewrite(raw, lambda n, d: d[: len(d) // 2] if n.endswith("data.pkl") else d),
      "corrupted checkpoint: cannot unpickle archive/data.pkl"),
     (lambda raw: _rewrite(raw, lambda n, d: None if n.endswith("data.pkl") else d),

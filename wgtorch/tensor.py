@@ -16,6 +16,7 @@ from .backend import get_runtime
 from .device import CPU, GPU, as_device
 
 ELEMENT_BYTES = 4  # every dtype is stored as one 32-bit word (see dtype.py)
+MAX_NUMEL = 2**31 - 1  # elements per tensor: kernels index elements with 32-bit integers
 
 
 class Storage:

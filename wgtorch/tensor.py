@@ -73,7 +73,9 @@ def to_storage_array(array, dtype):
         if a.size and a.dtype.kind in "iu" and (a.min() < 0 or a.max() > 255):
             raise RuntimeError(f"value {int(a.max() if a.max() > 255 else a.min())} cannot be "
                                "converted to type uint8 without overflow")
-        return np.ascontiguousarray(a).astype(np.uint32) & 255
+        words = np.ascontiguousarray(a).astype(np.uint32)
+        words &= 255  # in place: one storage-sized copy, not two
+        return words
     if dtype is dt.bool_:
         return np.ascontiguousarray(array).astype(bool).astype(np.uint32)
     return np.ascontiguousarray(array, dtype=np.float32)
@@ -143,7 +145,7 @@ class Tensor:
         data = to_storage_array(array, dtype).reshape(np.shape(array))
         t = cls._empty(data.shape, dtype, device)
         if data.size:
-            get_runtime().write(t._storage.buffer, data.tobytes())
+            get_runtime().write(t._storage.buffer, data)  # contiguous: uploaded without a copy
             if dtype is dt.int64 or dtype is dt.int32:  # index checks need no readback
                 from .ops.value_range import note_values
 

@@ -110,5 +110,37 @@ def bomb_checkpoint(declared=3 << 30, numel=4):
     pkl = pickle_bytes(tensor((numel,), (1,), numel=numel))
     return zip_with_declared_sizes([
         ("archive/data.pkl", pkl, 0, len(pkl), zlib.crc32(pkl)),
+        ("archive/byteorder", b"little", 0, 6, zlib.crc32(b"little")),
         ("archive/data/0", zeros_deflate_bomb(declared), 8, declared, 0),
+        ("archive/version", b"3\n", 0, 2, zlib.crc32(b"3\n")),
     ])
+
+
+def library_state():
+    """What a hostile load could change in wgtorch: every dtype's fields, the attribute dicts of
+    Tensor, Size, device, Parameter and dtype, the default dtype, the safe-globals list, and the
+    dicts of the modules that loading goes through (values compared by identity)."""
+    import importlib
+    import types
+    from collections import Counter, OrderedDict
+
+    import wgtorch
+    from wgtorch import _torch_pickle, _weights_only, dtypes, serialization
+
+    # NOTE: by module name: wgtorch.tensor and wgtorch.device are also a function and a class
+    tensor = importlib.import_module("wgtorch.tensor")
+    device_module = importlib.import_module("wgtorch.device")
+
+    snap = {("dtype", d.name): tuple(getattr(d, s) for s in type(d).__slots__)
+            for d in dtypes.ALL}
+    for cls in (wgtorch.Tensor, wgtorch.Size, wgtorch.device, wgtorch.nn.Parameter, dtypes.dtype,
+                OrderedDict, Counter, set, tensor.Storage):
+        snap[cls.__qualname__] = {k: id(v) for k, v in vars(cls).items()}
+    for module in (wgtorch, dtypes, device_module, serialization, _torch_pickle, _weights_only,
+                   tensor, wgtorch.nn.functional):
+        snap[module.__name__] = {k: id(v) for k, v in vars(module).items()
+                                 if not isinstance(v, types.ModuleType)}
+    snap["default_dtype"] = wgtorch.get_default_dtype()
+    snap["safe_globals"] = wgtorch.serialization.get_safe_globals()
+    snap["grad_enabled"] = wgtorch.is_grad_enabled()
+    return snap

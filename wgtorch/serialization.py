@@ -142,8 +142,8 @@ def save(obj, f, pickle_module=None, pickle_protocol=DEFAULT_PROTOCOL,
 # ---- reading -------------------------------------------------------------------------------
 
 SMALL_RECORD = 64  # bytes: the most a format marker (byteorder...) may declare
-MAX_RATIO = 1024  # a compressed record expanding more than this is a zip bomb, not a checkpoint
-CHUNK = 16 << 20  # storages are read in chunks of this many bytes
+MAX_PICKLE_RATIO = 64  # a data.pkl inflating more than this is a zip bomb, not a checkpoint
+CHUNK = 1 << 20  # storages are read in chunks of this many bytes
 UNSAFE_MESSAGE = ("Re-running `load` with `weights_only=False` will likely succeed, but it can "
                   "result in arbitrary code execution. Do it only if you got the file from a "
                   "trusted source.")
@@ -194,26 +194,29 @@ class _Archive:
         self.storages = {}
 
     def info(self, record):
-        """The record's zip entry, refused when it declares an implausible expansion."""
         try:
-            info = self.zf.getinfo(self.prefix + record)
+            return self.zf.getinfo(self.prefix + record)
         except KeyError:
             raise _CheckpointError(
                 f"{self.name}: the checkpoint has no record {self.prefix + record!r} "
                 "(the file is truncated or corrupted)"
             ) from None
+
+    def open_pickle(self):
+        """A buffered reader over data.pkl, which is unpickled as it streams; refused when
+        compressed and declaring an implausible expansion.
+
+        NOTE: unpickling can take ~100 bytes of objects per pickle byte (an EMPTY_LIST opcode
+        is one byte), in PyTorch too; this bounds the pickle, hence that, by the file."""
+        info = self.info("data.pkl")
         if info.compress_type != zipfile.ZIP_STORED and (
-            info.file_size > MAX_RATIO * max(info.compress_size, 1024)
+            info.file_size > MAX_PICKLE_RATIO * max(info.compress_size, 1024)
         ):
             raise _CheckpointError(
                 f"{self.name}: record {info.filename!r} declares {info.file_size} bytes from "
                 f"{info.compress_size} compressed bytes (a zip bomb, not a checkpoint)"
             )
-        return info
-
-    def open(self, record):
-        """A buffered reader over the record (data.pkl is unpickled as it streams)."""
-        return io.BufferedReader(self.zf.open(self.info(record)), 1 << 16)
+        return io.BufferedReader(self.zf.open(info), 1 << 16)
 
     def read_small(self, record):
         info = self.info(record)
@@ -298,7 +301,7 @@ def _open_zip(fileobj, name):
 
 
 def _unpickle(archive, weights_only, pickle_module, encoding):
-    with archive.open("data.pkl") as data_pkl:
+    with archive.open_pickle() as data_pkl:
         if weights_only:
             return _weights_only.load(data_pkl, archive.persistent_load, encoding=encoding)
         if pickle_module is not None and pickle_module is not pickle:
@@ -324,6 +327,8 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     weights_only = True if weights_only is None else weights_only
     if weights_only and pickle_module is not None:
         raise RuntimeError("Can not safely load weights when explicit pickle_module is specified")
+    if weights_only:
+        _weights_only.user_allowed_globals()  # a malformed add_safe_globals entry raises here
     encoding = pickle_load_args.get("encoding", "utf-8")
     fileobj, name, owns = _open(f)
     try:

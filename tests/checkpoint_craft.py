@@ -138,8 +138,10 @@ def library_state():
         snap[cls.__qualname__] = {k: id(v) for k, v in vars(cls).items()}
     for module in (wgtorch, dtypes, device_module, serialization, _torch_pickle, _weights_only,
                    tensor, wgtorch.nn.functional):
+        # NOTE: __warningregistry__ is the warnings machinery's bookkeeping, not state
         snap[module.__name__] = {k: id(v) for k, v in vars(module).items()
-                                 if not isinstance(v, types.ModuleType)}
+                                 if not isinstance(v, types.ModuleType)
+                                 and k != "__warningregistry__"}
     snap["default_dtype"] = wgtorch.get_default_dtype()
     snap["safe_globals"] = wgtorch.serialization.get_safe_globals()
     snap["grad_enabled"] = wgtorch.is_grad_enabled()

@@ -96,7 +96,8 @@ def _read_header(f, size, where):
         raise _corrupt(where, f"the header is not JSON ({exc})") from None
     if not isinstance(header, dict):
         raise _corrupt(where, "the header is not a JSON object")
-    metadata = header.pop("__metadata__", None) or {}
+    metadata = header.pop("__metadata__", None)
+    metadata = {} if metadata is None else metadata
     if not (isinstance(metadata, dict) and all(
         isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
     )):
@@ -122,7 +123,10 @@ def _entry(name, info, where):
     try:
         dtype_name, shape, (begin, end) = info["dtype"], tuple(info["shape"]), info["data_offsets"]
         if dtype_name not in FILE_DTYPES:
-            raise KeyError(dtype_name)
+            if not isinstance(dtype_name, str):
+                raise TypeError
+            raise _corrupt(where, f"tensor {name!r} has dtype {dtype_name!r}, of which wgtorch "
+                                  "has no equivalent")
         if not all(type(v) is int and v >= 0 for v in (*shape, begin, end)):
             raise ValueError
     except (KeyError, TypeError, ValueError):
@@ -152,7 +156,10 @@ def _load(f, size, device, where):
         array = np.frombuffer(raw, dtype=file_dtype).reshape(shape)
         if dtype_name == "BF16":
             array = (array.astype(np.uint32) << 16).view(np.float32)
-        out[name] = Tensor._from_numpy(array, dtype, device)
+        try:
+            out[name] = Tensor._from_numpy(array, dtype, device)
+        except RuntimeError as exc:  # int64 values beyond wgtorch's storage, too large...
+            raise RuntimeError(f"{where}: tensor {name!r}: {exc}") from None
     return out
 
 

@@ -148,7 +148,10 @@ class StorageType:
             return (bits << 16).view(np.float32)
         array = np.frombuffer(raw, dtype=np.dtype(self.file_dtype).newbyteorder(order),
                               count=numel)
-        return array.astype(np.float32) if self.file_dtype is np.float64 else array
+        if self.file_dtype is np.float64:
+            with np.errstate(over="ignore"):  # beyond float32's range: inf, as documented
+                return array.astype(np.float32)
+        return array
 
 
 class LoadedStorage:

@@ -45,6 +45,8 @@ import io
 import os
 import pickle
 import random
+import re
+import reprlib
 import struct
 import zipfile
 
@@ -157,14 +159,30 @@ class _CheckpointError(RuntimeError):
     """A problem with the file, already described with its name."""
 
 
+_LOCATION = re.compile(r"(cpu|cuda|mps|wgpu)(:[0-9]+)?")  # tags a storage may carry
+
+
+def _restore_location(location):
+    """PyTorch's default_restore_location, as a check: the file's tag names a device."""
+    if not _LOCATION.fullmatch(location):
+        raise RuntimeError("don't know how to restore data location of storage (tagged with "
+                           f"{reprlib.repr(location)})")
+
+
 def _resolve_device(map_location, storage, location):
+    """Where the storage goes: None (the default device) or a device."""
     if map_location is None:
+        _restore_location(location)
         return None
     if isinstance(map_location, dict):
         target = map_location.get(location)
+        if target is None:
+            _restore_location(location)
         return None if target is None else as_device(target)
     if callable(map_location):
         result = map_location(storage, location)
+        if result is None:
+            _restore_location(location)
         if result is None or result is storage:
             return storage.device
         if isinstance(result, LoadedStorage):
@@ -333,8 +351,9 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     fileobj, name, owns = _open(f)
     try:
         with _open_zip(fileobj, name) as zf:
-            archive = _Archive(zf, name, map_location)
+            archive = None
             try:
+                archive = _Archive(zf, name, map_location)
                 return _unpickle(archive, weights_only, pickle_module, encoding)
             except _weights_only.WeightsOnlyError as exc:
                 raise pickle.UnpicklingError(
@@ -344,10 +363,9 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
             except RuntimeError as exc:  # impossible sizes, int64 values that do not fit ...
                 raise RuntimeError(f"{name}: {exc}") from None
             except _DAMAGE as exc:
-                raise RuntimeError(
-                    f"{name}: corrupted checkpoint: cannot unpickle {archive.prefix}data.pkl "
-                    f"({type(exc).__name__}: {exc})"
-                ) from None
+                what = "its records" if archive is None else f"{archive.prefix}data.pkl"
+                raise RuntimeError(f"{name}: corrupted checkpoint: cannot unpickle {what} "
+                                   f"({type(exc).__name__}: {exc})") from None
     except zipfile.BadZipFile as exc:  # a bad CRC or header while reading a record
         raise RuntimeError(f"{name}: corrupted checkpoint: {exc}") from None
     finally:

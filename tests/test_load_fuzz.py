@@ -189,8 +189,12 @@ class Fuzzer:
             assert got == original, f"{mutator}: loaded {_difference(got, original)}"
 
     def like_reference(self, data, kind, reference_load, mutator):
-        """For a well-formed file describing something else: agree with the reference."""
+        """For a well-formed file describing something else: agree with the reference
+        (``reference_load(data)``, torch's or the safetensors package's load)."""
         status, got = self.load(data, kind)
+        if reference_load is None:  # torch / safetensors not installed: the other rules only
+            self.counts[f"{mutator}:{status}"] += 1
+            return
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -449,11 +453,7 @@ def test_fuzzed_checkpoints_fail_cleanly_and_never_load_something_else():
     fuzz.check_state()
     for _ in range(COUNTS["records"]):
         name, data = rng.choice(pt)
-        variant = rewrite_records(rng, data)
-        if torch_ref is None:
-            fuzz.load(variant, "pt")
-        else:
-            fuzz.like_reference(variant, "pt", torch_ref, "records")
+        fuzz.like_reference(rewrite_records(rng, data), "pt", torch_ref, "records")
     fuzz.check_state()
     for _ in range(COUNTS["st_flip"]):
         name, data = rng.choice(st)
@@ -468,11 +468,7 @@ def test_fuzzed_checkpoints_fail_cleanly_and_never_load_something_else():
     st_ref = _safetensors_reference(fuzz.real) if fuzz.real else None
     for _ in range(COUNTS["st_header"]):
         name, data = rng.choice(st)
-        variant = mutate_safetensors_header(rng, data)
-        if st_ref is None:
-            fuzz.load(variant, "st")
-        else:
-            fuzz.like_reference(variant, "st", st_ref, "st_header")
+        fuzz.like_reference(mutate_safetensors_header(rng, data), "st", st_ref, "st_header")
     for _ in range(COUNTS["st_truncate"]):
         name, data = rng.choice(st)
         fuzz.same_or_error(truncate(rng, data), "st", originals[name], "st_truncate")

@@ -243,9 +243,26 @@ def _check_float_dist(dist, dtype):
         )
 
 
+def _check_int_bounds(op, lo, hi, dtype):
+    """PyTorch's "from/to - 1 is out of bounds" check, against the values wgtorch can hold
+    (integers are 32-bit words on the GPU) and the random kernel can draw (a span < 2**32)."""
+    low, high = {dt.bool_: (0, 1), dt.uint8: (0, 255)}.get(dtype, (dt.INT32_MIN, dt.INT32_MAX))
+    where = dtype.name if dtype in (dt.bool_, dt.uint8) else (
+        f"wgtorch's {dtype.name} (integers are kept as 32-bit on the GPU: {low}..{high})")
+    if not low <= lo <= high:
+        raise RuntimeError(f"{op}: from is out of bounds for {where} (from={lo})")
+    if not low <= hi - 1 <= high:
+        raise RuntimeError(f"{op}: to - 1 is out of bounds for {where} (to={hi})")
+    if hi - lo > 2**32 - 1:
+        raise RuntimeError(f"{op}: the range [{lo}, {hi}) spans {hi - lo} values; wgtorch draws "
+                           "from at most 2**32 - 1")
+
+
 def _random(size, dist, lo, hi, dtype, device, generator, requires_grad):
     dtype = dt.as_dtype(dtype) if dtype is not None else dt.get_default_dtype()
     _check_float_dist(dist, dtype)
+    if dist == rnd.INTEGER:
+        _check_int_bounds("randint", lo, hi, dtype)
     native = dt.int32 if dist == rnd.INTEGER else dt.float32
     t = Tensor._empty(size, native, as_device(device))
     rnd.fill_random(t, dist, lo, hi, generator)
@@ -313,6 +330,8 @@ def _fill_inplace(self, dist, lo, hi, generator):
 
     _check_inplace(self)
     _check_float_dist(dist, self.dtype)
+    if dist == rnd.INTEGER:
+        _check_int_bounds("random_", lo, hi, self.dtype)
     native = dt.int32 if dist == rnd.INTEGER else dt.float32
     fresh = Tensor._empty(self.shape, native, self.device)
     rnd.fill_random(fresh, dist, lo, hi, generator)
@@ -333,8 +352,9 @@ def normal_(self, mean=0.0, std=1.0, *, generator=None):
 
 @tensor_method()
 def random_(self, from_=0, to=None, *, generator=None):
-    if to is None:
-        from_, to = 0, (2**24 if self.dtype.is_floating_point else dt.INT32_MAX)
+    if to is None:  # the dtype's range, as PyTorch (2**24 for floats: exact integers)
+        default = {dt.bool_: 2, dt.uint8: 256}.get(self.dtype, dt.INT32_MAX + 1)
+        from_, to = 0, (2**24 if self.dtype.is_floating_point else default)
     return _fill_inplace(self, rnd.INTEGER, from_, to, generator)
 
 

@@ -45,8 +45,9 @@ def host_index(key, make, device):
 
 def _tensor_list(op, tensors):
     tensors = list(tensors)
-    if not tensors:
-        raise RuntimeError(f"{op}(): expected a non-empty list of Tensors")
+    if not tensors:  # NOTE: PyTorch's cat raises ValueError here, its stack RuntimeError
+        error = ValueError if op == "torch.cat" else RuntimeError
+        raise error(f"{op}(): expected a non-empty list of Tensors")
     for k, t in enumerate(tensors):
         if not isinstance(t, Tensor):
             raise TypeError(f"{op}(): argument 'tensors' must be tuple of Tensors, not "

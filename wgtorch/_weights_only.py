@@ -327,7 +327,7 @@ class Unpickler:
 
     @_op(pickle.BININT1)
     def binint1(self):
-        self.stack.append(self._bytes(1)[0])
+        self.stack.append(self.read(1)[0])  # NOTE: at the end of the file: an IndexError
 
     @_op(pickle.BININT2)
     def binint2(self):
@@ -358,7 +358,7 @@ class Unpickler:
 
     @_op(pickle.BINGET)
     def binget(self):
-        self.stack.append(self.memo[self._bytes(1)[0]])
+        self.stack.append(self.memo[self.read(1)[0]])
 
     @_op(pickle.LONG_BINGET)
     def long_binget(self):
@@ -366,7 +366,7 @@ class Unpickler:
 
     @_op(pickle.BINPUT)
     def binput(self):
-        self.memo[self._bytes(1)[0]] = self.stack[-1]
+        self.memo[self.read(1)[0]] = self.stack[-1]
 
     @_op(pickle.LONG_BINPUT)
     def long_binput(self):

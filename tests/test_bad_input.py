@@ -387,10 +387,6 @@ ROWS = [
 # Known differences: each row's reason says what differs and why it is not fixed here.
 _OWNED_ELSEWHERE = "issue 17's silent-wrong list; the fix is in kernels another helper rewrites"
 XFAIL = {
-    "gpu_linear_on_cpu_input": "matmul/linear have no device check (only elementwise ops do); "
-                               "the one device check per op belongs in the common launch path "
-                               "in ops/ that the kernels helper is rewriting",
-    "cat_across_devices": "cat has no device check (see gpu_linear_on_cpu_input)",
     "gather_out_of_range": "bounds_check in ops/index_kernels.py raises IndexError for every "
                            "op; PyTorch raises RuntimeError for gather and scatter "
                            "(index_kernels.py is being rewritten by the kernels helper)",

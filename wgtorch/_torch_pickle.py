@@ -418,6 +418,8 @@ def _wgtorch_global(module, name):
     import importlib
 
     candidates = ["wg" + module] + (["wgtorch.nn"] if module.startswith("torch.nn.") else [])
+    if module == "torch._C._nn":  # F.gelu, F.hardtanh... are builtins of torch._C._nn
+        candidates = ["wgtorch.nn.functional"]
     for candidate in candidates:
         try:
             return getattr(importlib.import_module(candidate), name)

@@ -102,6 +102,18 @@ def allowed_globals():
     return {**tp.weights_only_globals(), **user_allowed_globals()}
 
 
+def _wgtorch_twin(module, name, user_values):
+    """wgtorch's object for PyTorch's ``module.name`` when the user allowed that object: an
+    allow-list of ``wgtorch.nn.Linear`` lets a file name ``torch.nn.modules.linear.Linear``."""
+    if not user_values or not (module == "torch" or module.startswith("torch.")):
+        return None
+    try:
+        twin = tp._wgtorch_global(module, name)
+    except pickle.UnpicklingError:
+        return None
+    return twin if _is_in(twin, user_values) else None
+
+
 def _is_in(obj, values):
     # NOTE: identity, not ==: the object comes from the file and may define __eq__
     return any(obj is v for v in values)
@@ -178,9 +190,12 @@ class Unpickler:
         if module in BLOCKED_MODULES:
             raise WeightsOnlyError(f"Trying to load unsupported GLOBAL {full_path} whose module "
                                    f"{module} is blocked.")
-        if full_path not in self.globals:
+        found = self.globals.get(full_path)
+        if found is None:
+            found = _wgtorch_twin(module, name, self.user_values)
+        if found is None:
             raise _unsupported_global(full_path)
-        self.stack.append(self.globals[full_path])
+        self.stack.append(found)
 
     @_op(pickle.NEWOBJ)
     def newobj(self):

@@ -30,17 +30,9 @@ from .ops.creation import (
     full_like, linspace, logspace, multinomial, normal, ones, ones_like, rand, rand_like,
     randint, randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like,
 )
-from .ops.elementwise import (
-    abs, absolute, acos, add, asin, atan, atan2, bitwise_and, bitwise_not, bitwise_or, bitwise_xor,
-    ceil, cos, cosh, div, divide, eq, erf, exp, exp2, expm1, floor, floor_divide, fmod, frac, ge,
-    gt, isfinite, isinf, isnan, isneginf, isposinf, le, log, log1p, log2, log10, logical_and,
-    logical_not, logical_or, logical_xor, lt, maximum, minimum, mul, multiply, ne, neg, negative,
-    pow, reciprocal, relu, remainder, rsqrt, sigmoid, sign, signbit, silu, sin, sinh, sqrt, square,
-    sub, subtract, tan, tanh, true_divide, trunc, where,
-)
-from .ops.elementwise_args import (
-    addcdiv, addcmul, clamp, clamp_max, clamp_min, clip, gelu, lerp, nan_to_num, round, softplus,
-)
+from .ops.elementwise import *  # noqa: F403  (the rows: torch.exp, torch.add...)
+from .ops.elementwise_args import *  # noqa: F403  (torch.clamp, torch.lerp, torch.logit...)
+from .ops.activation import *  # noqa: F403  (torch.celu, torch.selu, torch.threshold...)
 from .ops.indexing import (
     argwhere, index_put, masked_fill, masked_scatter, masked_select, nonzero, put, take,
 )
@@ -77,10 +69,6 @@ from . import optim, serialization
 from . import linalg
 from .serialization import load, save
 from .serialization import load_safetensors as load_file, save_safetensors as save_file
-
-greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
-fix = trunc
-arcsin, arccos, arctan = asin, acos, atan
 
 float = float32
 half = float16

@@ -390,9 +390,12 @@ def inplace_method(name, fn):
     def method(self, *args, **kwargs):
         return apply_inplace(self, fn(self, *args, **kwargs))
 
-    method.__name__ = name
+    # named as the op, in tracebacks and profilers too
+    qualname = f"Tensor.{name}"
+    method.__code__ = method.__code__.replace(co_name=name, co_qualname=qualname)
+    method.__name__, method.__qualname__, method.__module__ = name, qualname, fn.__module__
     method.__doc__ = f"In-place version of ``{fn.__name__}``."
-    setattr(Tensor, name, method)
+    return tensor_method(name)(method)
 
 
 def _keep_saved_copies(self, node, depth=2):

@@ -24,7 +24,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor, tensor_method
 from . import index_kernels as ik
-from .copy import _check_inplace, _check_scalar_for, apply_inplace
+from .copy import _check_inplace, _check_scalar_for, apply_inplace, inplace_method
 from .pointwise import broadcast_shapes
 from .reduce import sum_to
 
@@ -455,6 +455,9 @@ def masked_fill(input, mask, value):
         if not input.dtype.is_floating_point and input.dtype is not dt.bool_:
             value = int(value)
     return where(mask, value, input)
+
+
+inplace_method("masked_fill_", masked_fill)
 
 
 @tensor_method()

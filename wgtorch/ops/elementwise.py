@@ -151,23 +151,42 @@ def _times_alpha(g, alpha):
 
 _ARITH = ("f32", "i32", "u32")
 
+def _sub_node(input, other):
+    return "SubBackward0" if isinstance(input, Tensor) else "RsubBackward1"  # 1 - x: rsub
+
+
+# alpha == 1 (every operator) takes the plain kernel; the others one fused kernel
+_add = binary("_add", {t: "{0} + {1}" for t in _ARITH}, SAME,
+              (lambda g, out, a, b: g, lambda g, out, a, b: g), method=False, export=False)
+_sub = binary("_sub", {t: "{0} - {1}" for t in _ARITH}, SAME,
+              (lambda g, out, a, b: g, lambda g, out, a, b: -g), node=_sub_node,
+              method=False, export=False)
+
 
 @binary({t: "{0} + {1} * {2}" for t in _ARITH}, SAME,
-        (lambda g, out, a, b, alpha: g, lambda g, out, a, b, alpha: _times_alpha(g, alpha)))
-def add(input, other, *, alpha=1):
-    """``input + alpha * other`` with broadcasting (either may be a number)."""
-    if alpha != 1:
-        _check_alpha(input, other, alpha)
+        (lambda g, out, a, b, alpha: g, lambda g, out, a, b, alpha: _times_alpha(g, alpha)),
+        node="AddBackward0", method=False, export=False)
+def _add_scaled(input, other, alpha):
     return input, other, alpha
-
-
-def _sub_node(input, other, alpha):
-    return "SubBackward0" if isinstance(input, Tensor) else "RsubBackward1"  # 1 - x: rsub
 
 
 @binary({t: "{0} - {1} * {2}" for t in _ARITH}, SAME,
         (lambda g, out, a, b, alpha: g, lambda g, out, a, b, alpha: _times_alpha(-g, alpha)),
-        node=_sub_node, aliases=("subtract",))
+        node="SubBackward0", method=False, export=False)
+def _sub_scaled(input, other, alpha):
+    return input, other, alpha
+
+
+@register()
+def add(input, other, *, alpha=1):
+    """``input + alpha * other`` with broadcasting (either may be a number)."""
+    if alpha == 1:
+        return _add(input, other)
+    _check_alpha(input, other, alpha)
+    return _add_scaled(input, other, alpha)
+
+
+@register(aliases=("subtract",))
 def sub(input, other, *, alpha=1):
     """``input - alpha * other`` with broadcasting (refused for bool operands, as PyTorch)."""
     if _is_bool(input) or _is_bool(other):
@@ -180,9 +199,10 @@ def sub(input, other, *, alpha=1):
             "Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
             "trying to invert a mask, use the `~` or `logical_not()` operator instead."
         )
-    if alpha != 1:
-        _check_alpha(input, other, alpha)
-    return input, other, alpha
+    if alpha == 1:
+        return _sub(input, other)
+    _check_alpha(input, other, alpha)
+    return _sub_scaled(input, other, alpha)
 
 
 mul = binary("mul", {t: "{0} * {1}" for t in _ARITH}, SAME,

@@ -10,6 +10,7 @@ from ..autograd.function import Function, SavedTensor
 from ..autograd.grad_mode import grad_state
 from ..device import as_device
 from ..tensor import Tensor, tensor_method
+from .naming import named
 from .pointwise import launch_map
 from .value_range import derive
 
@@ -143,8 +144,7 @@ def _converter(name, target):
     def convert(self, memory_format=None):
         return self.to(target)
 
-    convert.__name__ = name
-    convert.__doc__ = f"``self.to({target!r})``."
+    named(convert, name, __name__, f"Tensor.{name}", f"``self.to({target!r})``.")
     tensor_method(name)(convert)
 
 
@@ -390,11 +390,7 @@ def inplace_method(name, fn):
     def method(self, *args, **kwargs):
         return apply_inplace(self, fn(self, *args, **kwargs))
 
-    # named as the op, in tracebacks and profilers too
-    qualname = f"Tensor.{name}"
-    method.__code__ = method.__code__.replace(co_name=name, co_qualname=qualname)
-    method.__name__, method.__qualname__, method.__module__ = name, qualname, fn.__module__
-    method.__doc__ = f"In-place version of ``{fn.__name__}``."
+    named(method, name, fn.__module__, f"Tensor.{name}", f"In-place version of ``{fn.__name__}``.")
     return tensor_method(name)(method)
 
 
@@ -501,4 +497,4 @@ def setitem(self, key, value):
         _record_inplace(target, None)
 
 
-Tensor.__setitem__ = setitem
+tensor_method("__setitem__")(setitem)

@@ -17,6 +17,7 @@ from ..device import as_device
 from ..tensor import Tensor, tensor_method
 from . import value_range
 from .copy import _cast, copy_into, fill_value
+from .naming import named
 
 
 def _size_arg(size):
@@ -152,9 +153,8 @@ def _like(maker):
         return maker(input.shape, dtype=dtype or input.dtype, device=device or input.device,
                      requires_grad=requires_grad, **kw)
 
-    like.__name__ = maker.__name__ + "_like"
-    like.__doc__ = f"``{maker.__name__}`` with the shape (and dtype, device) of ``input``."
-    return like
+    return named(like, maker.__name__ + "_like", __name__,
+                 doc=f"``{maker.__name__}`` with the shape (and dtype, device) of ``input``.")
 
 
 empty_like = _like(empty)

@@ -35,6 +35,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor, tensor_method
 from .copy import inplace_method
+from .naming import named
 from .pointwise import launch_map
 from .reduce import sum_to
 
@@ -211,16 +212,6 @@ def _caller_module(depth=2):
     return sys._getframe(depth).f_globals["__name__"]
 
 
-def _named(fn, name, module, doc=None, qualname=None):
-    """Give a generated function its op's name, in tracebacks and profilers too."""
-    qualname = qualname or name
-    fn.__code__ = fn.__code__.replace(co_name=name, co_qualname=qualname)
-    fn.__name__, fn.__qualname__, fn.__module__ = name, qualname, module
-    if doc is not None:
-        fn.__doc__ = doc
-    return fn
-
-
 def publish(fn, name=None, *, method=True, inplace=None, aliases=(), export=True):
     """Register op ``fn``: ``Tensor.<name>`` (with ``method``), the in-place ``Tensor.<name>_``
     (``inplace``, default: with the method), the aliases, and the name in its module's
@@ -299,7 +290,7 @@ def _declare(name, exprs, kind, grad, n, signature, module, node, options):
         functools.update_wrapper(op, signature)  # PyTorch's signature, for help() and inspect
     doc = signature.__doc__ if signature is not None else (
         f"Elementwise ``{name}`` (PyTorch's ``torch.{name}``).")
-    _named(op, name, module, doc)
+    named(op, name, module, doc=doc)
     return publish(op, **options)
 
 

@@ -134,6 +134,19 @@ def sum_to(grad, shape):
     return out.view(shape) if lead or tuple(out.shape) != shape else out
 
 
+@tensor_method()
+def sum_to_size(self, *size):
+    """``self`` summed over the dims that broadcasting expanded, down to ``size``."""
+    shape = tuple(size[0]) if len(size) == 1 and not isinstance(size[0], int) else size
+    # NOTE: this module's any() and all() are the tensor reductions
+    expandable = len(shape) <= self.ndim and not [
+        n for n, m in zip(reversed(shape), reversed(self.shape)) if n != 1 and n != m]
+    if not expandable:
+        raise RuntimeError(f"size {{{list(shape)}}} is not expandable to size "
+                           f"{{{list(self.shape)}}}.")
+    return sum_to(self, shape)
+
+
 # ---- prod --------------------------------------------------------------------------------
 
 

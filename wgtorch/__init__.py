@@ -9,6 +9,7 @@ from .cuda import empty_cache, memory_allocated, memory_reserved
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd import is_inference_mode_enabled
 from .backend import GPUError, NoAdapterError, get_runtime
+from . import dtypes as _dtypes
 from .device import device
 from .dtypes import (
     bool_ as bool,
@@ -92,15 +93,13 @@ def numel(input):
 
 
 def result_type(tensor1, tensor2):
-    from .dtypes import result_type as _rt
-
-    return _rt(tensor1, tensor2)
+    """The dtype PyTorch's type promotion gives ``tensor1`` op ``tensor2``."""
+    return _dtypes.result_type(tensor1, tensor2)
 
 
 def promote_types(type1, type2):
-    from .dtypes import promote
-
-    return promote(type1, type2)
+    """The smallest dtype both ``type1`` and ``type2`` convert to."""
+    return _dtypes.promote(type1, type2)
 
 
 __version__ = "0.1.0"

@@ -232,8 +232,6 @@ class Tensor:
             )
         if id(self) in memo:
             return memo[id(self)]
-        from .autograd.grad_mode import no_grad
-
         with no_grad():
             new = self.clone()
         new = type(self)._make(new._storage, new.shape, new._stride, new._offset, new.dtype,

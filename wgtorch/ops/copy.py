@@ -11,7 +11,7 @@ from ..autograd.grad_mode import grad_state
 from ..device import as_device
 from ..tensor import Tensor, tensor_method
 from .naming import named
-from .pointwise import launch_map
+from .pointwise import broadcast_shapes, launch_map
 from .value_range import derive
 
 # NOTE: nz_f tests the bits: NaN is true, as in PyTorch (a compiler may assume no NaN).
@@ -168,14 +168,6 @@ def cuda(self, device=None, non_blocking=False, memory_format=None):
     return self.to("wgpu")
 
 
-@tensor_method("new_tensor")
-def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
-    from .creation import tensor
-
-    return tensor(data, dtype=dtype or self.dtype, device=device or self.device,
-                  requires_grad=requires_grad)
-
-
 # ---- in-place ---------------------------------------------------------------------------
 #
 # An in-place op computes its result out of place, checks (_check_inplace), writes it into
@@ -230,15 +222,13 @@ class AsStridedScatterBackward0(Function):
 
     @staticmethod
     def forward(ctx, g, base_shape, geometry):
-        from .creation import zeros
-
         ctx.geometry = geometry
         shape, stride, offset = geometry
         # NOTE: a dim of stride 0 (an expanded view) sends many elements to one: sum them.
         summed = tuple(d for d, (n, st) in enumerate(zip(shape, stride)) if st == 0 and n > 1)
         if summed:
             g = g.sum(summed, keepdim=True)
-        out = zeros(base_shape, dtype=g.dtype, device=g.device)
+        out = g.new_zeros(base_shape)
         copy_into(_region(out, (g.shape, stride, offset)), g)
         return out
 
@@ -290,9 +280,7 @@ class CopyBackwards(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from .creation import zeros_like
-
-        return zeros_like(g) if ctx.needs_input_grad[0] else None, g
+        return g.new_zeros(g.shape) if ctx.needs_input_grad[0] else None, g
 
 
 def _refresh_view(view):
@@ -370,8 +358,6 @@ def apply_inplace(self, result):
     _check_no_overlap(self)
     _check_inplace(self, result, result.dtype)
     if tuple(result.shape) != tuple(self.shape):
-        from .pointwise import broadcast_shapes
-
         if broadcast_shapes(result.shape, self.shape) != tuple(self.shape):
             raise RuntimeError(
                 f"output with shape {list(self.shape)} doesn't match the broadcast shape "
@@ -474,27 +460,3 @@ def fill_(self, value):
 @tensor_method()
 def zero_(self):
     return self.fill_(0)
-
-
-def setitem(self, key, value):
-    """``self[key] = value`` for basic keys (views); advanced keys go to index_put_."""
-    from . import views
-
-    if not views.is_basic_index(key):
-        from . import indexing
-
-        indexing.advanced_setitem(self, key, value)
-        return
-    target = views.basic_view(self, key)
-    if self._base is None or self._view_version is not None:
-        target._view_version = target._storage.version  # a differentiable view of the base
-    _check_inplace(target, value)
-    if isinstance(value, Tensor):
-        copy_into(target, value)
-        _record_inplace(target, value if value.dtype.is_floating_point else None)
-    else:
-        fill_value(target, value)
-        _record_inplace(target, None)
-
-
-tensor_method("__setitem__")(setitem)

@@ -16,7 +16,7 @@ from .. import random as rnd
 from ..device import as_device
 from ..tensor import Tensor, tensor_method
 from . import value_range
-from .copy import _cast, copy_into, fill_value
+from .copy import _cast, _check_inplace, _record_inplace, copy_into, fill_value
 from .naming import named
 
 
@@ -168,6 +168,12 @@ def full_like(input, fill_value, dtype=None, device=None, requires_grad=False, *
 
 
 @tensor_method()
+def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+    return tensor(data, dtype=dtype or self.dtype, device=device or self.device,
+                  requires_grad=requires_grad)
+
+
+@tensor_method()
 def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
     return zeros(*size, dtype=dtype or self.dtype, device=device or self.device,
                  requires_grad=requires_grad)
@@ -309,8 +315,6 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
 
 
 def _fill_inplace(self, dist, lo, hi, generator):
-    from .copy import _check_inplace, _record_inplace
-
     _check_inplace(self)
     _check_float_dist(dist, self.dtype)
     native = dt.int32 if dist == rnd.INTEGER else dt.float32

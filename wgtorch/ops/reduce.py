@@ -18,7 +18,10 @@ from ..autograd.function import Function
 from ..tensor import Tensor, tensor_method
 from ..tensor import prod as _prod
 from . import value_range
+from .creation import zeros
 from .reduce_kernel import normalize_dims, reduce, reduced_shape
+from .scan import prod_others
+from .sort import ScatterAlong
 
 _NONZERO = "select({A}(0), {A}(1), {x} != {T}(0))"
 
@@ -160,8 +163,6 @@ class ProdBackward1(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from .scan import prod_others
-
         (x,) = ctx.saved_tensors
         g = _keep(g, ctx.shape, ctx.dims, ctx.keepdim)
         return g * prod_others(x, ctx.dims), None, None, None
@@ -238,8 +239,6 @@ def _indexed_function(name):
         return values, indices
 
     def backward(ctx, g, _g_indices=None):
-        from .sort import ScatterAlong
-
         (indices,) = ctx.saved_tensors
         g = _keep(g, ctx.shape, (ctx.dim,), ctx.keepdim)
         indices = _keep(indices, ctx.shape, (ctx.dim,), ctx.keepdim)
@@ -255,10 +254,8 @@ MinBackward0 = _indexed_function("min")
 
 def _max_min(name, input, dim, keepdim, other):
     if isinstance(dim, Tensor) or other is not None:  # max(input, other): elementwise
-        from . import elementwise
-
         other = dim if other is None else other
-        return getattr(elementwise, "maximum" if name == "max" else "minimum")(input, other)
+        return input.maximum(other) if name == "max" else input.minimum(other)
     if dim is None:
         if keepdim:
             raise TypeError(f"{name}() received an invalid combination of arguments - got "
@@ -269,8 +266,6 @@ def _max_min(name, input, dim, keepdim, other):
     dims = normalize_dims(input, d)
     _check_nonempty(name, input, dims, False)
     if input.ndim == 0:
-        from .creation import zeros
-
         values = input.clone()
         return getattr(return_types, name)(values, zeros((), dtype=dt.int64,
                                                          device=input.device))

@@ -6,6 +6,8 @@ cross_entropy.py), attention, sampling (interpolate). ``pad`` and ``one_hot`` ar
 declared in ``wgtorch/ops``.
 """
 
+from ...ops.padding import pad as _pad
+from ...ops.scatter import one_hot as _one_hot
 from .activation import (
     celu,
     celu_,
@@ -103,13 +105,9 @@ from .sampling import (
 def pad(input, pad, mode="constant", value=None):
     """Pad the last ``len(pad) // 2`` dims: ``pad = (left, right, top, bottom, ...)``; modes
     'constant', 'reflect', 'replicate', 'circular' (``wgtorch.ops.padding.pad``)."""
-    from ...ops.padding import pad as _pad
-
     return _pad(input, pad, mode=mode, value=value)
 
 
 def one_hot(tensor, num_classes=-1):
     """int64 (*, num_classes) with a 1 at each class index (``wgtorch.ops.scatter.one_hot``)."""
-    from ...ops.scatter import one_hot as _one_hot
-
     return _one_hot(tensor, num_classes)

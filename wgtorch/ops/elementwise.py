@@ -74,11 +74,12 @@ erf = unary("erf", _f("erf_f({0})"), FLOAT,
 reciprocal = unary("reciprocal", _f("1.0 / {0}"), FLOAT, lambda g, out, x: -g * out * out)
 # relu's gradient in one kernel, ``g`` where the result is positive (PyTorch's
 # threshold_backward); it is linear in g, and the result gets no gradient through it
-_relu_grad = binary("_threshold_backward", _f("select(0.0, {0}, {1} > 0.0)"), SAME,
-                    (lambda g, out, gy, y: _relu_grad(g, y), lambda g, out, gy, y: None),
-                    method=False, export=False)
+_threshold_backward = binary(
+    "_threshold_backward", _f("select(0.0, {0}, {1} > 0.0)"), SAME,
+    (lambda g, out, gy, y: _threshold_backward(g, y), lambda g, out, gy, y: None),
+    method=False, export=False)
 relu = unary("relu", {"f32": "select(max({0}, 0.0), {0}, isnan_f({0}))", "i32": "max({0}, 0)",
-                      "u32": "{0}"}, SAME, lambda g, out, x: _relu_grad(g, out))
+                      "u32": "{0}"}, SAME, lambda g, out, x: _threshold_backward(g, out))
 silu = unary("silu", _f("{0} * sigmoid_f({0})"), FLOAT,
              lambda g, out, x: g * (x.sigmoid() * (1.0 + x * (1.0 - x.sigmoid()))))
 _ROUND_INT = {"i32": "{0}", "u32": "{0}"}
@@ -207,9 +208,9 @@ def sub(input, other, *, alpha=1):
 
 mul = binary("mul", {t: "{0} * {1}" for t in _ARITH}, SAME,
              (lambda g, out, a, b: g * b, lambda g, out, a, b: g * a), aliases=("multiply",))
-_true_div = binary("_div", _f("{0} / {1}"), FLOAT,
-                   (lambda g, out, a, b: g / b, lambda g, out, a, b: -g * out / b),
-                   method=False, export=False)
+_div = binary("_div", _f("{0} / {1}"), FLOAT,
+              (lambda g, out, a, b: g / b, lambda g, out, a, b: -g * out / b),
+              method=False, export=False)
 floor_divide = binary("floor_divide", {"f32": "floor({0} / {1})", "i32": "idiv_floor({0}, {1})",
                                        "u32": "{0} / max({1}, 1u)"}, SAME)
 
@@ -288,12 +289,12 @@ bitwise_xor = binary("bitwise_xor", {"i32": "{0} ^ {1}", "u32": "{0} ^ {1}"}, SA
 def div(input, other, *, rounding_mode=None):
     """True division, or ``rounding_mode='floor'|'trunc'``."""
     if rounding_mode is None:
-        return _true_div(input, other)
+        return _div(input, other)
     if rounding_mode == "floor":
         return floor_divide(input, other)
     if rounding_mode == "trunc":
         t = dt.result_type(input, other)
-        q = _true_div(input, other).trunc()
+        q = _div(input, other).trunc()
         return q if t.is_floating_point else q.to(t)
     raise RuntimeError(
         f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "

@@ -18,15 +18,16 @@ returns the kernel's operands, then its parameters (or, rarely, the result itsel
         return input, negative_slope
 
 Operands (tensors or numbers) take part in type promotion; parameters are converted to the
-compute type. A backward rule gets ``(grad, out, *operands, *params)`` and returns the
-operands' gradients (one rule, or a tuple of one rule per operand: then only the gradients
-needed are computed). Only the operands a rule reads are saved for backward, as PyTorch does,
+compute type; a kernel takes at most 4 of them together, 3 of them tensors. A backward rule
+gets ``(grad, out, *operands, *params)`` and returns the operands' gradients (one rule, or a
+tuple of one rule per operand: then only the gradients needed are computed). Only the operands a rule reads are saved for backward, as PyTorch does,
 so a later in-place change to the others stays legal (``x = a + b; x.relu_()``).
 """
 
 import dis
 import functools
 import sys
+from typing import NamedTuple
 
 import numpy as np
 
@@ -44,7 +45,6 @@ SAME = "same"  # result has the (promoted) input dtype
 BOOL = "bool"  # result is bool; compared in the promoted dtype
 
 _OPERAND = (Tensor, bool, int, float)
-_MAX_OPERANDS = 4  # the params slot holds 4 scalars, the kernel binds 3 tensors
 
 
 # ---- launching a row ---------------------------------------------------------------------
@@ -193,7 +193,8 @@ def elementwise_function(name, exprs, kind, grad, n_operands, node=None, module=
         )
 
     module = module or _caller_module()
-    forward.__qualname__ = backward.__qualname__ = name  # tracebacks name the op
+    named(forward, f"{name}.forward", module)  # tracebacks say "in exp.backward"
+    named(backward, f"{name}.backward", module)
     return _function_class(node or node_name(name), forward, backward, module)
 
 
@@ -212,6 +213,20 @@ def _caller_module(depth=2):
     return sys._getframe(depth).f_globals["__name__"]
 
 
+class Published(NamedTuple):
+    """One op registered by ``publish``: what the table's contract test walks."""
+
+    fn: object
+    name: str
+    aliases: tuple
+    method: bool
+    inplace: bool
+    export: bool
+
+
+PUBLISHED = []  # every op published, in declaration order
+
+
 def publish(fn, name=None, *, method=True, inplace=None, aliases=(), export=True):
     """Register op ``fn``: ``Tensor.<name>`` (with ``method``), the in-place ``Tensor.<name>_``
     (``inplace``, default: with the method), the aliases, and the name in its module's
@@ -228,6 +243,7 @@ def publish(fn, name=None, *, method=True, inplace=None, aliases=(), export=True
             module[n] = fn
     if export:
         module.setdefault("__all__", []).extend((name, *aliases))
+    PUBLISHED.append(Published(fn, name, tuple(aliases), method, inplace, export))
     return fn
 
 

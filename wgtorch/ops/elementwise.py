@@ -152,6 +152,7 @@ def _times_alpha(g, alpha):
 
 _ARITH = ("f32", "i32", "u32")
 
+
 def _sub_node(input, other):
     return "SubBackward0" if isinstance(input, Tensor) else "RsubBackward1"  # 1 - x: rsub
 

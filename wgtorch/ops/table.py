@@ -20,8 +20,9 @@ returns the kernel's operands, then its parameters (or, rarely, the result itsel
 Operands (tensors or numbers) take part in type promotion; parameters are converted to the
 compute type; a kernel takes at most 4 of them together, 3 of them tensors. A backward rule
 gets ``(grad, out, *operands, *params)`` and returns the operands' gradients (one rule, or a
-tuple of one rule per operand: then only the gradients needed are computed). Only the operands a rule reads are saved for backward, as PyTorch does,
-so a later in-place change to the others stays legal (``x = a + b; x.relu_()``).
+tuple of one rule per operand: then only the gradients needed are computed). Only the
+operands a rule reads are saved for backward, as PyTorch does, so a later in-place change to
+the others stays legal (``x = a + b; x.relu_()``).
 """
 
 import dis

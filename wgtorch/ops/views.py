@@ -316,7 +316,14 @@ def t(input):
     return input if input.ndim < 2 else transpose(input, 0, 1)
 
 
-Tensor.T = property(lambda self: self.permute(*reversed(range(self.ndim))))
+def _reversed_dims(self):
+    """``x.T``: all dims reversed."""
+    return self.permute(*reversed(range(self.ndim)))
+
+
+Tensor.T = property(_reversed_dims)
+
+
 def _matrix_transpose(self):
     if self.ndim < 2:
         raise RuntimeError(
@@ -327,8 +334,8 @@ def _matrix_transpose(self):
 
 
 Tensor.mT = property(_matrix_transpose)
-Tensor.H = property(lambda self: self.T)
-Tensor.mH = property(lambda self: self.mT)
+Tensor.H = property(_reversed_dims)  # no complex dtypes: the adjoint is the transpose
+Tensor.mH = property(_matrix_transpose)
 
 
 @tensor_method()

@@ -188,4 +188,3 @@ def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
     index = y_soft.argmax(dim, keepdim=True)
     y_hard = (y_soft.detach() * 0).scatter(dim, index, 1.0)
     return y_hard - y_soft.detach() + y_soft
-

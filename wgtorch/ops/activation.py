@@ -9,7 +9,7 @@ Like PyTorch these are functions only (no Tensor method), except where PyTorch a
 from ..tensor import Tensor
 from .elementwise import where
 from .elementwise_args import softplus
-from .table import SAME, unary
+from .table import SAME, binary, unary
 
 __all__ = []  # filled by the declarators
 
@@ -74,8 +74,17 @@ def threshold(input, threshold, value):
     return input, threshold, value
 
 
+# the gradient of hardshrink and softshrink in one kernel (PyTorch's shrink backward); it is
+# linear in the gradient, and the input gets no gradient through it
+@binary(_f("select({0}, 0.0, abs({1}) <= {2})"), SAME,
+        (lambda gg, out, g, x, lambd: _shrink_backward(gg, x, lambd),
+         lambda gg, out, g, x, lambd: None), method=False, export=False)
+def _shrink_backward(grad, input, lambd):
+    return grad, input, lambd
+
+
 @unary(_f("select({0}, 0.0, abs({0}) <= {1})"), SAME,
-       lambda g, out, x, lambd: where(x.abs() <= lambd, 0.0, g), inplace=False)
+       lambda g, out, x, lambd: _shrink_backward(g, x, lambd), inplace=False)
 def hardshrink(input, lambd=0.5):
     """0 where ``|x| <= lambd``, else ``x``."""
     return input, lambd
@@ -90,7 +99,7 @@ def _check_lambda(input, lambd):
 
 @unary(_f("select(select(select(0.0, {0} + {1}, {0} < -{1}), {0} - {1}, {0} > {1}), {0}, "
           "isnan_f({0}))"), SAME,
-       lambda g, out, x, lambd: where(x.abs() <= lambd, 0.0, g), **_NN)
+       lambda g, out, x, lambd: _shrink_backward(g, x, lambd), **_NN)
 def softshrink(input, lambd=0.5):
     """``x`` moved ``lambd`` towards 0, and 0 within ``[-lambd, lambd]``."""
     if isinstance(input, Tensor) and isinstance(lambd, (int, float)):

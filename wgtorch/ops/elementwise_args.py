@@ -144,21 +144,35 @@ def lerp(input, end, weight):
     return input, end, weight
 
 
-def _scaled(g, value):
-    return g if value == 1 else g * value
+# the gradients of addcmul and addcdiv, one kernel each: g * b * value and g * value / b
+@binary({t: "{0} * {1} * {2}" for t in _ALL}, SAME,
+        (lambda gg, out, g, b, value: _mul_scaled(gg, b, value),
+         lambda gg, out, g, b, value: _mul_scaled(gg, g, value)), method=False, export=False)
+def _mul_scaled(input, other, value):
+    return input, other, value
+
+
+@binary(_f("{0} * {2} / {1}"), SAME,
+        (lambda gg, out, g, b, value: _div_scaled(gg, b, value),
+         lambda gg, out, g, b, value: _div_scaled(gg * g, b * b, -value)),
+        method=False, export=False)
+def _div_scaled(input, other, value):
+    return input, other, value
 
 
 @ternary({t: "{0} + {3} * {1} * {2}" for t in _ALL}, SAME,
-         (lambda g, out, x, a, b, value: g, lambda g, out, x, a, b, value: _scaled(g * b, value),
-          lambda g, out, x, a, b, value: _scaled(g * a, value)))
+         (lambda g, out, x, a, b, value: g,
+          lambda g, out, x, a, b, value: _mul_scaled(g, b, value),
+          lambda g, out, x, a, b, value: _mul_scaled(g, a, value)))
 def addcmul(input, tensor1, tensor2, *, value=1):
     """``input + value * tensor1 * tensor2``."""
     return input, tensor1, tensor2, value
 
 
 @ternary(_f("{0} + {3} * {1} / {2}"), SAME,
-         (lambda g, out, x, a, b, value: g, lambda g, out, x, a, b, value: _scaled(g / b, value),
-          lambda g, out, x, a, b, value: _scaled(-g * a / (b * b), value)))
+         (lambda g, out, x, a, b, value: g,
+          lambda g, out, x, a, b, value: _div_scaled(g, b, value),
+          lambda g, out, x, a, b, value: _div_scaled(g * a, b * b, -value)))
 def addcdiv(input, tensor1, tensor2, *, value=1):
     """``input + value * tensor1 / tensor2`` (true division)."""
     if not any(isinstance(t, Tensor) and t.dtype.is_floating_point for t in (tensor1, tensor2)):

@@ -35,6 +35,7 @@ import numpy as np
 from .. import dtypes as dt
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
+from ..device import check_same_device as _check_devices  # the one device check (device.py)
 from ..tensor import Tensor, tensor_method
 from .copy import inplace_method
 from .naming import named
@@ -49,17 +50,6 @@ _OPERAND = (Tensor, bool, int, float)
 
 
 # ---- launching a row ---------------------------------------------------------------------
-
-
-def _check_devices(name, operands):
-    tensors = [op for op in operands if isinstance(op, Tensor) and op.shape]  # 0-d: scalars
-    first = tensors[0].device if tensors else None
-    if any(t.device is not first and t.device != first for t in tensors):
-        a, b = sorted({str(t.device) for t in tensors})[:2]
-        raise RuntimeError(
-            f"Expected all tensors to be on the same device, but found at least two devices, "
-            f"{b} and {a}! (when checking argument for {name.lstrip('_')})"
-        )
 
 
 def _python_numbers(name, operands):

@@ -35,9 +35,8 @@ from .ops.creation import (
 from .ops.elementwise import *  # noqa: F403  (the rows: torch.exp, torch.add...)
 from .ops.elementwise_args import *  # noqa: F403  (torch.clamp, torch.lerp, torch.logit...)
 from .ops.activation import *  # noqa: F403  (torch.celu, torch.selu, torch.threshold...)
-from .ops.indexing import (
-    argwhere, index_put, masked_fill, masked_scatter, masked_select, nonzero, put, take,
-)
+from .ops.indexing import argwhere, index_put, nonzero, put, take
+from .ops.masked import masked_fill, masked_scatter, masked_select
 from .ops.scatter import (
     gather, index_add, index_copy, index_fill, index_select, scatter, scatter_add,
     scatter_reduce, take_along_dim,

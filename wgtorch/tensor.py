@@ -15,7 +15,7 @@ from .autograd.grad_mode import grad_state, is_grad_enabled, no_grad
 from .backend import get_runtime
 from .device import CPU, GPU, as_device
 
-ELEMENT_BYTES = 4  # every dtype is stored as one 32-bit word (see dtype.py)
+ELEMENT_BYTES = 4  # every dtype is stored as one 32-bit word (the table in dtypes.py)
 MAX_NUMEL = 2**31 - 1  # elements per tensor: kernels index elements with 32-bit integers
 
 
@@ -239,8 +239,6 @@ class Tensor:
             )
         if id(self) in memo:
             return memo[id(self)]
-        from .autograd.grad_mode import no_grad
-
         with no_grad():
             new = self.clone()
         new = type(self)._make(new._storage, new.shape, new._stride, new._offset, new.dtype,
@@ -545,10 +543,16 @@ class Size(tuple):
 
 
 def tensor_method(*names):
-    """Attach the decorated op to Tensor under ``names`` (the op is declared once, in ops/)."""
+    """Attach the decorated op to Tensor under ``names`` (the op is declared once, in ops/).
+
+    A name Tensor already has is refused: the last import would silently win otherwise.
+    """
 
     def attach(fn):
         for name in names or (fn.__name__,):
+            if name in Tensor.__dict__:
+                raise RuntimeError(f"Tensor.{name} is declared twice (again by "
+                                   f"{fn.__module__}.{fn.__qualname__})")
             setattr(Tensor, name, fn)
         return fn
 

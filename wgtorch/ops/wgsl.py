@@ -170,28 +170,3 @@ def store_value(dtype, value):
     if dtype is bool_:
         return f"select(0u, 1u, ({value}) != 0u)"
     return value
-
-
-def strided_offsets(n_operands):
-    """WGSL computing ``o``: the element offset of invocation ``i`` in up to 4 operands."""
-    assert n_operands <= 4
-    return """
-    var rem = i;
-    var o = P.off;
-    for (var d = i32(P.ndim) - 1; d >= 0; d--) {
-        let q = u32(d) / 4u; let r = u32(d) % 4u;
-        let s = P.shape[q][r];
-        let c = rem % s;
-        rem = rem / s;
-        o += c * vec4<u32>(P.st[q][r], P.st[2u + q][r], P.st[4u + q][r], P.st[6u + q][r]);
-    }"""
-
-
-PARAMS_STRUCT = """
-struct Params {
-    numel: u32, ndim: u32, extra0: u32, extra1: u32,
-    sc: vec4<u32>,
-    off: vec4<u32>,
-    shape: array<vec4<u32>, 2>,
-    st: array<vec4<u32>, 8>,
-};"""

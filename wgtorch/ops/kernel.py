@@ -1,0 +1,386 @@
+"""One declaration per kernel: its WGSL, its bindings and its parameters by name.
+
+A kernel is declared once, at module level, and launched by name::
+
+    LAYER_NORM = Kernel(
+        "layer_norm", "layer_norm.wgsl",
+        inputs=("x: T", "weight: T", "bias: T"),
+        outputs=("y: T", "mean_out: f32", "rstd_out: f32"),
+        params=("R: u32", "D: u32", "x_off: u32", "flags: u32", "eps: f32", "w_off: u32",
+                "b_off: u32"))
+    LAYER_NORM.launch(ins=[x, w, b], outs=[y, mean, rstd], threads=rows, variant=dict(T=x.dtype),
+                      R=rows, D=d, x_off=x._offset, flags=flags, eps=eps, w_off=0, b_off=0)
+
+This is the only module above ``backend/`` that compiles or dispatches kernels. From the
+declaration it generates, for each variant:
+
+- the header of the WGSL module, in this order: the specialisation lines of ``variant``,
+  ``const WORKGROUP``, ``struct Params`` (WGSL's uniform layout; padding is computed, never
+  written by hand), the bindings (inputs ``var<storage, read>``, then outputs
+  ``var<storage, read_write>``, then the runtime's error flag when ``errors=True``, then
+  ``var<uniform> P: Params``), the error-flag functions, and the shared helpers
+  (``wgsl.HELPERS``, ``linear_id``) the text calls;
+- the Python packing of ``Params`` by field name: a missing or unknown field is a TypeError
+  naming the kernel and the field (``defaults=`` may name fields a launch can leave out).
+
+WGSL is assembled one way only: that header, then the source text (a ``shaders/`` file or
+text generated in Python), whose ``//!include other.wgsl`` lines are replaced by that file and
+whose ``//@NAME`` marker lines are replaced by the code ``generate(variant)`` returns for
+NAME. WGSL resolves module-scope names in any order, so a file may use what the header
+declares (``P``, the bindings, ``store_t``).
+
+The variant is the kernel's compile-time specialisation: the runtime caches the compiled
+kernel under ``(name, *variant values)`` (dtypes by name), so every launch of a kernel names
+the same variant entries in the same order (a launch that does not is refused). UPPER_CASE
+entries become declarations: ``bool`` -> ``const X: bool``, ``int`` ->
+``const X: u32``, ``float`` -> ``const X: f32``, a string -> ``alias X = <type>``, a wgtorch
+dtype -> ``alias X = <storage type>`` plus ``fn store_x(v: X) -> X`` (the rounding the dtype
+needs on store: float16 rounds, uint8 wraps). ``WORKGROUP`` overrides the declaration's
+workgroup size. lower_case entries only parameterise ``generate`` (and the source callable).
+
+Binding types name a WGSL element type, a variant alias (``T``), or ``vec4<T>``; ``inputs``
+and ``outputs`` may also be a function of the variant (a varying number of bindings). A
+launch binds tensors, storages or raw buffers; ``None`` binds a placeholder (an option the
+kernel does not read). Bad launches (wrong binding count, bad field) raise before anything
+is recorded.
+
+Packed 16-/8-bit storage (issue 14) plugs in at the bindings: a binding typed by a
+dtype-valued variant entry (``x: T`` with ``T=x.dtype``) is the one place that knows its
+storage. When dtypes pack two or four elements per u32 word, ``_binding_lines`` declares
+such a binding as ``array<u32>`` and emits ``fn load_x(i: u32) -> T`` / ``fn store_x(i: u32,
+v: T)`` accessors (unpack2x16float, bit shifts; a store that shares a word with another
+invocation's element goes through an atomic), and kernels written against the accessors
+need no other change; the cache key already holds the dtype.
+"""
+
+import re
+import struct
+
+from .. import dtypes as dt
+from ..backend import get_runtime
+from ..tensor import Storage, Tensor
+from . import wgsl
+from .shaders import load_shader
+
+WORKGROUP = wgsl.WORKGROUP
+_LAUNCH_ARGS = frozenset(("ins", "outs", "threads", "workgroups", "variant"))
+_SCALAR_FORMATS = {"u32": "I", "i32": "i", "f32": "f"}
+_FIELD = re.compile(r"^(\w+)\s*:\s*(.+?)\s*$")
+_ARRAY = re.compile(r"^array<\s*vec4<(u32|i32|f32)>\s*,\s*(\d+)\s*>$")
+_VEC = re.compile(r"^vec([24])<(u32|i32|f32)>$")
+_MARKER = re.compile(r"^[ \t]*//@(\w+)[ \t]*\n", re.M)
+_ERROR_FLAG_FILE = "error_flag.wgsl"
+
+# NOTE: grids past 65,535 workgroups in X fold into Y and Z (Runtime.grid); every kernel's
+# linear invocation id unfolds them.
+LINEAR_ID = """
+fn linear_id(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
+    return ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * WORKGROUP + lid;
+}"""
+# The opening of the usual entry point, for generated sources (``i``: the invocation id).
+ENTRY = """@compute @workgroup_size(WORKGROUP)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let i = linear_id(wid, nwg, lid);"""
+
+
+def _split(spec, what, kernel):
+    m = _FIELD.match(spec)
+    if m is None:
+        raise ValueError(f"kernel {kernel!r}: {what} {spec!r} is not 'name: type'")
+    return m.group(1), m.group(2)
+
+
+class _Params:
+    """The uniform ``struct Params`` of a kernel: WGSL text and the packing by field name."""
+
+    def __init__(self, kernel, specs, defaults):
+        self.kernel = kernel
+        self.fields = []  # (name, wgsl type, struct format char, values or None for a scalar)
+        fmt, offset, align = "<", 0, 4
+        for spec in specs:
+            name, wtype = _split(spec, "param", kernel)
+            if name in _LAUNCH_ARGS:
+                raise ValueError(f"kernel {kernel!r}: param {name!r} shadows a launch argument")
+            if wtype in _SCALAR_FORMATS:
+                char, count, size, field_align = _SCALAR_FORMATS[wtype], None, 4, 4
+            elif _VEC.match(wtype):
+                width, scalar = _VEC.match(wtype).groups()
+                count = int(width)
+                char, size, field_align = _SCALAR_FORMATS[scalar], 4 * count, 4 * count
+            elif _ARRAY.match(wtype):
+                scalar, n = _ARRAY.match(wtype).groups()
+                char, count, size, field_align = _SCALAR_FORMATS[scalar], 4 * int(n), 16 * int(n), 16
+            else:
+                raise ValueError(f"kernel {kernel!r}: param type {wtype!r} of {name!r} is not a "
+                                 "uniform type (u32, i32, f32, vec2/vec4 of them, "
+                                 "array<vec4<...>, N>)")
+            pad = -offset % field_align
+            fmt += "x" * pad + char * (count or 1)
+            offset += pad + size
+            align = max(align, field_align)
+            self.fields.append((name, wtype, char, count))
+        fmt += "x" * (-offset % align)
+        self.struct = struct.Struct(fmt)
+        self.names = frozenset(f[0] for f in self.fields)
+        self.defaults = dict(defaults or {})
+        unknown = set(self.defaults) - self.names
+        if unknown:
+            raise ValueError(f"kernel {kernel!r}: defaults for unknown params {sorted(unknown)}")
+        self._fast_pack = self._compile_pack()
+
+    def _compile_pack(self):
+        """``pack`` as one generated expression: a launch's packing costs one struct.pack."""
+        args = []
+        for name, _, _, count in self.fields:
+            value = (f"v[{name!r}]" if name not in self.defaults else
+                     f"v.get({name!r}, {self.defaults[name]!r})")
+            if count is None:
+                args.append(value)
+            else:  # a sequence of at most ``count`` values, zero-filled
+                args.append(f"*{value}, *zeros[{count} - len({value})]")
+        longest = max((f[3] or 0 for f in self.fields), default=0)
+        namespace = {"pack": self.struct.pack, "zeros": [(0,) * k for k in range(longest + 1)]}
+        exec(f"def fast_pack(v):\n    return pack({', '.join(args)})", namespace)
+        return namespace["fast_pack"]
+
+    def wgsl(self):
+        if not self.fields:
+            return "struct Params { unused: u32 };"
+        body = ",\n".join(f"    {name}: {wtype}" for name, wtype, _, _ in self.fields)
+        return "struct Params {\n" + body + ",\n};"
+
+    def pack(self, values):
+        """The bytes of Params from ``values`` (field name -> value; vectors and arrays take a
+        sequence, zero-filled). u32 fields take negative ints modulo 2**32 (wrapping strides)."""
+        if not self.names.issuperset(values):
+            self._refuse(values)
+        try:
+            return self._fast_pack(values)
+        except (KeyError, IndexError, TypeError, struct.error):
+            return self._pack_checked(values)
+
+    def _refuse(self, values):
+        unknown = sorted(values.keys() - self.names)
+        raise TypeError(f"kernel {self.kernel!r}: unknown param {unknown[0]!r}")
+
+    def _pack_checked(self, values):
+        """``pack`` one field at a time, to say which field is wrong (or to wrap a negative
+        u32)."""
+        flat = []
+        for name, _, char, count in self.fields:
+            if name not in values and name not in self.defaults:
+                raise TypeError(f"kernel {self.kernel!r}: missing param {name!r}")
+            v = values.get(name, self.defaults.get(name))
+            items = [v] if count is None else list(v)
+            if count is not None and len(items) > count:
+                raise TypeError(f"kernel {self.kernel!r}: param {name!r} holds at most "
+                                f"{count} values, got {len(items)}")
+            for x in items + [0] * ((count or 1) - len(items)):
+                if char == "I" and isinstance(x, int) and -(1 << 31) <= x < 0:
+                    x &= 0xFFFFFFFF
+                try:
+                    struct.pack(char, x)
+                except struct.error as exc:
+                    raise TypeError(f"kernel {self.kernel!r}: param {name!r} = {x!r}: {exc}") \
+                        from None
+                flat.append(x)
+        return self.struct.pack(*flat)
+
+
+_F32 = struct.Struct("<f")
+_U32 = struct.Struct("<I")
+
+
+def scalar_bits(value, wgsl_type):
+    """The 32 bits of a Python scalar as a kernel reads it from a u32 field: float32 bits for
+    ``f32``, two's complement for ``i32``."""
+    if wgsl_type == "f32":
+        return _U32.unpack(_F32.pack(float(value)))[0]
+    return int(value) & 0xFFFFFFFF
+
+
+def _variant_lines(variant):
+    lines = []
+    for key, value in variant.items():
+        if not key.isupper() or key == "WORKGROUP":
+            continue
+        if isinstance(value, bool):
+            lines.append(f"const {key}: bool = {str(value).lower()};")
+        elif isinstance(value, int):
+            lines.append(f"const {key}: u32 = {value}u;")
+        elif isinstance(value, float):
+            lines.append(f"const {key}: f32 = {value!r};")
+        elif isinstance(value, dt.dtype):
+            store = wgsl.store_value(value, "v")
+            lines.append(f"alias {key} = {value.wgsl};")
+            lines.append(f"fn store_{key.lower()}(v: {key}) -> {key} {{ return {store}; }}")
+        elif isinstance(value, str):
+            lines.append(f"alias {key} = {value};")
+        else:
+            raise TypeError(f"variant entry {key}={value!r} is not a bool, int, float, str or "
+                            "dtype")
+    return lines
+
+
+def _buffer(obj, role):
+    if isinstance(obj, Tensor):
+        return obj._storage.buffer
+    if isinstance(obj, Storage):
+        return obj.buffer
+    if obj is None:
+        return _placeholder(role)
+    return obj
+
+
+_placeholders = {}
+
+
+def _placeholder(role):
+    """A small buffer bound where a kernel does not read an optional binding; distinct per
+    (input/output, slot), so no buffer is ever bound twice in one dispatch."""
+    rt = get_runtime()
+    held = _placeholders.get(role)
+    if held is None or held.runtime is not rt:
+        held = _placeholders[role] = Storage(4)
+    return held.buffer
+
+
+class Kernel:
+    """A compute kernel declared once: name, WGSL source, bindings, parameters.
+
+    ``source``: a ``shaders/`` file name (``*.wgsl``), WGSL text, or a function of the
+    variant returning WGSL text. ``inputs``/``outputs``: ``"name: type"`` per binding (or a
+    function of the variant returning them). ``params``: ``"name: type"`` per Params field.
+    ``errors``: bind the runtime's error flag (``flag_error``, see gpu_errors.py).
+    ``generate``: a function of the variant returning ``{marker: wgsl}`` for the source's
+    ``//@marker`` lines.
+    """
+
+    def __init__(self, name, source, *, inputs=(), outputs=(), params=(), defaults=None,
+                 errors=False, workgroup=WORKGROUP, generate=None):
+        self.name = name
+        self.source = source
+        self.inputs = inputs
+        self.outputs = outputs
+        self.params = _Params(name, params, defaults)
+        self.errors = errors
+        self.workgroup = workgroup
+        self.generate = generate
+        self._compiled = {}  # variant items -> the runtime's compiled kernel
+        self._runtime = None
+        self._variant_names = None  # every launch names the same variant entries, in order
+
+    def __repr__(self):
+        return f"Kernel({self.name!r})"
+
+    # ---- WGSL ------------------------------------------------------------------------------
+
+    def _bindings(self, variant):
+        ins = self.inputs(variant) if callable(self.inputs) else self.inputs
+        outs = self.outputs(variant) if callable(self.outputs) else self.outputs
+        return tuple(ins), tuple(outs)
+
+    def wgsl(self, variant=None):
+        """The complete WGSL module of ``variant`` (what is compiled)."""
+        variant = variant or {}
+        body = self.source(variant) if callable(self.source) else self.source
+        if body.endswith(".wgsl") and "\n" not in body:
+            body = load_shader(body)
+        body = self._fill_markers(body, variant)
+        ins, outs = self._bindings(variant)
+        lines = [f"// kernel {self.name!r}: header generated by wgtorch/ops/kernel.py",
+                 *_variant_lines(variant),
+                 f"const WORKGROUP: u32 = {variant.get('WORKGROUP', self.workgroup)}u;",
+                 self.params.wgsl()]
+        binding = 0
+        for specs, access in ((ins, "read"), (outs, "read_write")):
+            for spec in specs:
+                name, wtype = _split(spec, "binding", self.name)
+                lines.append(f"@group(0) @binding({binding}) var<storage, {access}> "
+                             f"{name}: array<{wtype}>;")
+                binding += 1
+        if self.errors:
+            lines.append(f"@group(0) @binding({binding}) var<storage, read_write> errors: "
+                         "array<atomic<u32>>;")
+            binding += 1
+            body = load_shader(_ERROR_FLAG_FILE) + body
+        lines.append(f"@group(0) @binding({binding}) var<uniform> P: Params;")
+        header = "\n".join(lines)
+        text = header + "\n" + body
+        helpers = wgsl.helpers_for(text)
+        if re.search(r"\blinear_id\b", body):
+            helpers += LINEAR_ID
+        return f"{header}\n{helpers}\n\n{body}"
+
+    def _fill_markers(self, body, variant):
+        code = self.generate(variant) if self.generate is not None else {}
+        used = set()
+
+        def fill(m):
+            if m.group(1) not in code:
+                raise KeyError(f"kernel {self.name!r}: no code for marker //@{m.group(1)}")
+            used.add(m.group(1))
+            return code[m.group(1)].rstrip("\n") + "\n"
+
+        body = _MARKER.sub(fill, body)
+        if set(code) - used:
+            raise KeyError(f"kernel {self.name!r}: no //@ marker for {sorted(set(code) - used)}")
+        return body
+
+    # ---- launching -------------------------------------------------------------------------
+
+    def _compile(self, rt, variant, call_key):
+        if self._variant_names is None:
+            self._variant_names = tuple(variant)
+        elif tuple(variant) != self._variant_names:
+            raise TypeError(f"kernel {self.name!r}: variant entries {list(variant)} differ from "
+                            f"those of its other launches {list(self._variant_names)}")
+        key = (self.name, *(v.name if isinstance(v, dt.dtype) else v for v in variant.values()))
+        kern = rt.kernels.get(key)
+        if kern is None:
+            ins, outs = self._bindings(variant)
+            kern = rt.kernel(key, lambda: self.wgsl(variant), len(ins),
+                             len(outs) + self.errors, variant.get("WORKGROUP", self.workgroup))
+        if self._runtime is not rt:
+            self._compiled.clear()
+            self._runtime = rt
+        self._compiled[call_key] = kern
+        return kern
+
+    def launch(self, *, ins=(), outs=(), threads=None, workgroups=None, variant=None, **params):
+        """Record one dispatch over ``ins`` and ``outs`` with ``params`` packed into Params.
+
+        ``threads``: invocations wanted (rounded up to whole workgroups); or ``workgroups``:
+        a count (folded into Y/Z past the adapter's limit) or an explicit (x, y, z). Nothing
+        is recorded for zero of either.
+        """
+        rt = get_runtime()
+        call_key = tuple(variant.items()) if variant else ()
+        kern = self._compiled.get(call_key) if self._runtime is rt else None
+        if kern is None:
+            kern = self._compile(rt, variant or {}, call_key)
+        data = self.params.pack(params)
+        if len(ins) != kern.n_in or len(outs) + self.errors != kern.n_out:
+            raise TypeError(f"kernel {self.name!r} takes {kern.n_in} inputs and "
+                            f"{kern.n_out - self.errors} outputs, got {len(ins)} and {len(outs)}")
+        try:  # tensors: the common case, in one pass
+            buffers = [b._storage.buffer for b in ins]
+            buffers += [b._storage.buffer for b in outs]
+        except AttributeError:
+            buffers = [_buffer(b, ("in", k)) for k, b in enumerate(ins)]
+            buffers += [_buffer(b, ("out", k)) for k, b in enumerate(outs)]
+        if self.errors:
+            buffers.append(rt.error_buffer)
+        if threads is not None:
+            workgroups = -(-threads // kern.workgroup_size)
+        rt.dispatch(kern, buffers, data, workgroups)
+
+
+def launch_raw(name, source, n_in, n_out, buffers, params, workgroups):
+    """Dispatch a complete WGSL module brought by a developer tool (``wgtorch.bench --wgsl``),
+    which declares its own bindings and Params; ``params`` is its uniform's bytes."""
+    rt = get_runtime()
+    key = ("raw", name, source)
+    kern = rt.kernels.get(key) or rt.kernel(key, lambda: source, n_in, n_out)
+    rt.dispatch(kern, buffers, params, workgroups)

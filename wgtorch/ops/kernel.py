@@ -55,6 +55,7 @@ need no other change; the cache key already holds the dtype.
 
 import re
 import struct
+import textwrap
 
 from .. import dtypes as dt
 from ..backend import get_runtime
@@ -68,7 +69,7 @@ _SCALAR_FORMATS = {"u32": "I", "i32": "i", "f32": "f"}
 _FIELD = re.compile(r"^(\w+)\s*:\s*(.+?)\s*$")
 _ARRAY = re.compile(r"^array<\s*vec4<(u32|i32|f32)>\s*,\s*(\d+)\s*>$")
 _VEC = re.compile(r"^vec([24])<(u32|i32|f32)>$")
-_MARKER = re.compile(r"^[ \t]*//@(\w+)[ \t]*\n", re.M)
+_MARKER = re.compile(r"^([ \t]*)//@(\w+)[ \t]*\n", re.M)
 _ERROR_FLAG_FILE = "error_flag.wgsl"
 
 # NOTE: grids past 65,535 workgroups in X fold into Y and Z (Runtime.grid); every kernel's
@@ -317,11 +318,13 @@ class Kernel:
         code = self.generate(variant) if self.generate is not None else {}
         used = set()
 
-        def fill(m):
-            if m.group(1) not in code:
-                raise KeyError(f"kernel {self.name!r}: no code for marker //@{m.group(1)}")
-            used.add(m.group(1))
-            return code[m.group(1)].rstrip("\n") + "\n"
+        def fill(m):  # the code, indented as the marker line
+            indent, marker = m.groups()
+            if marker not in code:
+                raise KeyError(f"kernel {self.name!r}: no code for marker //@{marker}")
+            used.add(marker)
+            return "".join(indent + line + "\n" if line else "\n"
+                           for line in textwrap.dedent(code[marker]).strip("\n").split("\n"))
 
         body = _MARKER.sub(fill, body)
         if set(code) - used:

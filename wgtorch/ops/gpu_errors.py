@@ -34,10 +34,3 @@ def check_int64(low, high, op):
     n = low.numel()
     INT64_CHECK.launch(ins=[low, high], threads=n, n=n, site=overflow_site(op))
 
-
-def flag_wgsl(binding):
-    """The error flag at ``binding`` for kernels not yet declared with ops/kernel.py."""
-    from .shaders import load_shader
-
-    return (f"@group(0) @binding({binding}) var<storage, read_write> errors: "
-            f"array<atomic<u32>>;\n" + load_shader("error_flag.wgsl"))

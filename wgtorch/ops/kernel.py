@@ -63,7 +63,7 @@ from ..tensor import Storage, Tensor
 from . import wgsl
 from .shaders import load_shader
 
-WORKGROUP = wgsl.WORKGROUP
+WORKGROUP = 64  # invocations per workgroup, unless a declaration or variant says otherwise
 _LAUNCH_ARGS = frozenset(("ins", "outs", "threads", "workgroups", "variant"))
 _SCALAR_FORMATS = {"u32": "I", "i32": "i", "f32": "f"}
 _FIELD = re.compile(r"^(\w+)\s*:\s*(.+?)\s*$")

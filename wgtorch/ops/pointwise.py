@@ -12,7 +12,8 @@ dims that are contiguous in every operand so the index loop stays short.
 from ..tensor import Tensor, contiguous_strides, prod
 from . import wgsl
 from .kernel import ENTRY, Kernel, scalar_bits
-from .wgsl import MAX_DIMS
+
+MAX_DIMS = 8  # dims of the indexed kernel after merging
 
 
 def broadcast_shapes(*shapes):

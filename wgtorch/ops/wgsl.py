@@ -1,28 +1,14 @@
-"""WGSL building blocks shared by generated kernels: the invocation index, the strided
-indexer, helper functions (erf, pow, ...) and dtype conversions.
+"""WGSL helper functions shared by kernels (erf, pow, NaN tests, float16 rounding...) and the
+store conversion of each dtype.
 
-Every generated kernel follows one binding convention: inputs ``var<storage, read>``, then
-outputs ``var<storage, read_write>``, then one ``var<uniform>`` params struct ``P``.
+``helpers_for(code)`` returns the helpers ``code`` calls, with their dependencies; ops/kernel.py
+adds them to every kernel's header, so any kernel (a shaders/ file or generated WGSL) may
+call them.
 """
 
 import re
 
-from ..dtypes import float16, uint8, bool_
-
-WORKGROUP = 64
-MAX_DIMS = 8
-
-# Linear invocation id, with grids folded into Y/Z past 65535 workgroups in X.
-INDEX = f"""
-fn linear_id(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {{
-    return ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * {WORKGROUP}u + lid;
-}}
-"""
-
-ENTRY = f"""@compute @workgroup_size({WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {{
-    let i = linear_id(wid, nwg, lid);"""
+from ..dtypes import bool_, float16, uint8
 
 # NOTE: compilers may assume no NaN/Inf in float math, so these test the bits.
 HELPERS = {

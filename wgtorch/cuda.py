@@ -1,6 +1,13 @@
-"""``torch.cuda`` as scripts use it: ``cuda`` is an alias of the WebGPU device here."""
+"""``torch.cuda`` as scripts use it: ``cuda`` is an alias of the WebGPU device here.
+
+Besides PyTorch's names (``is_initialized()``: whether this process has created its device)
+it holds the two process-level controls the DataLoader uses: ``forbid_device(make_error)``
+(a worker process must never create a device: any later GPU use raises ``make_error()``) and
+``submit_pending()`` (submit recorded work now, without creating a device when none exists).
+"""
 
 from .backend import NoAdapterError, get_runtime
+from .backend import forbid_device, is_initialized, submit_pending  # noqa: F401  (public)
 
 
 def is_available():

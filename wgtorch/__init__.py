@@ -87,7 +87,6 @@ half = float16
 double = float64  # exists only to give a clear error naming float32 when used
 int = int32
 long = int64
-uint8 = uint8
 
 
 def synchronize():

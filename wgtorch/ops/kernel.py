@@ -131,15 +131,19 @@ class _Params:
         self._fast_pack = self._compile_pack()
 
     def _compile_pack(self):
-        """``pack`` as one generated expression: a launch's packing costs one struct.pack."""
+        """``pack`` as one generated expression: a launch's packing costs one struct.pack. A
+        vector takes exactly its width here and an array is zero-filled; anything else falls
+        back to ``_pack_checked``."""
         args = []
-        for name, _, _, count in self.fields:
+        for k, (name, wtype, _, count) in enumerate(self.fields):
             value = (f"v[{name!r}]" if name not in self.defaults else
                      f"v.get({name!r}, {self.defaults[name]!r})")
             if count is None:
                 args.append(value)
-            else:  # a sequence of at most ``count`` values, zero-filled
-                args.append(f"*{value}, *zeros[{count} - len({value})]")
+            elif wtype.startswith("vec"):
+                args.append(f"*{value}")
+            else:
+                args.append(f"*(a{k} := {value}), *zeros[{count} - len(a{k})]")
         longest = max((f[3] or 0 for f in self.fields), default=0)
         namespace = {"pack": self.struct.pack, "zeros": [(0,) * k for k in range(longest + 1)]}
         exec(f"def fast_pack(v):\n    return pack({', '.join(args)})", namespace)
@@ -224,26 +228,28 @@ def _variant_lines(variant):
     return lines
 
 
-def _buffer(obj, role):
-    if isinstance(obj, Tensor):
-        return obj._storage.buffer
+def _buffer(obj, slot):
+    """The GPU buffer a binding argument names: a tensor's, a storage's, a raw buffer, or for
+    None a placeholder (``slot``: the binding's index)."""
+    storage = getattr(obj, "_storage", None)
+    if storage is not None:
+        return storage.buffer
     if isinstance(obj, Storage):
         return obj.buffer
     if obj is None:
-        return _placeholder(role)
+        return _placeholder(slot)
     return obj
 
 
 _placeholders = {}
 
 
-def _placeholder(role):
-    """A small buffer bound where a kernel does not read an optional binding; distinct per
-    (input/output, slot), so no buffer is ever bound twice in one dispatch."""
-    rt = get_runtime()
-    held = _placeholders.get(role)
-    if held is None or held.runtime is not rt:
-        held = _placeholders[role] = Storage(4)
+def _placeholder(slot):
+    """A small buffer bound where a kernel does not read an optional binding; one per binding
+    index, so no buffer is ever bound twice in one dispatch."""
+    held = _placeholders.get(slot)
+    if held is None or held.runtime is not get_runtime():
+        held = _placeholders[slot] = Storage(4)
     return held.buffer
 
 
@@ -251,8 +257,9 @@ class Kernel:
     """A compute kernel declared once: name, WGSL source, bindings, parameters.
 
     ``source``: a ``shaders/`` file name (``*.wgsl``), WGSL text, or a function of the
-    variant returning WGSL text. ``inputs``/``outputs``: ``"name: type"`` per binding (or a
-    function of the variant returning them). ``params``: ``"name: type"`` per Params field.
+    variant returning WGSL text. ``inputs``/``outputs``: ``"name: type"`` per binding;
+    ``params``: ``"name: type"`` per Params field (each may also be a function of the
+    variant returning them); ``defaults``: values of fields a launch may leave out.
     ``errors``: bind the runtime's error flag (``flag_error``, see gpu_errors.py).
     ``generate``: a function of the variant returning ``{marker: wgsl}`` for the source's
     ``//@marker`` lines.
@@ -264,11 +271,15 @@ class Kernel:
         self.source = source
         self.inputs = inputs
         self.outputs = outputs
-        self.params = _Params(name, params, defaults)
+        self.params = params
+        self.defaults = dict(defaults or {})
+        self._layouts = {}  # Params fields -> their _Params
+        if not callable(params):
+            self._params({})
         self.errors = errors
         self.workgroup = workgroup
         self.generate = generate
-        self._compiled = {}  # variant items -> the runtime's compiled kernel
+        self._compiled = {}  # variant values -> (the runtime's compiled kernel, its _Params)
         self._runtime = None
         self._variant_names = None  # every launch names the same variant entries, in order
 
@@ -276,6 +287,16 @@ class Kernel:
         return f"Kernel({self.name!r})"
 
     # ---- WGSL ------------------------------------------------------------------------------
+
+    def _params(self, variant):
+        """The _Params of ``variant``'s layout."""
+        fields = tuple(self.params(variant) if callable(self.params) else self.params)
+        layout = self._layouts.get(fields)
+        if layout is None:
+            names = {_split(f, "param", self.name)[0] for f in fields}
+            defaults = {k: v for k, v in self.defaults.items() if k in names}
+            layout = self._layouts[fields] = _Params(self.name, fields, defaults)
+        return layout
 
     def _bindings(self, variant):
         ins = self.inputs(variant) if callable(self.inputs) else self.inputs
@@ -293,7 +314,7 @@ class Kernel:
         lines = [f"// kernel {self.name!r}: header generated by wgtorch/ops/kernel.py",
                  *_variant_lines(variant),
                  f"const WORKGROUP: u32 = {variant.get('WORKGROUP', self.workgroup)}u;",
-                 self.params.wgsl()]
+                 self._params(variant).wgsl()]
         binding = 0
         for specs, access in ((ins, "read"), (outs, "read_write")):
             for spec in specs:
@@ -348,8 +369,8 @@ class Kernel:
         if self._runtime is not rt:
             self._compiled.clear()
             self._runtime = rt
-        self._compiled[call_key] = kern
-        return kern
+        entry = self._compiled[call_key] = (kern, self._params(variant))
+        return entry
 
     def launch(self, *, ins=(), outs=(), threads=None, workgroups=None, variant=None, **params):
         """Record one dispatch over ``ins`` and ``outs`` with ``params`` packed into Params.
@@ -359,20 +380,19 @@ class Kernel:
         is recorded for zero of either.
         """
         rt = get_runtime()
-        call_key = tuple(variant.items()) if variant else ()
-        kern = self._compiled.get(call_key) if self._runtime is rt else None
-        if kern is None:
-            kern = self._compile(rt, variant or {}, call_key)
-        data = self.params.pack(params)
+        call_key = tuple(variant.values()) if variant else ()
+        entry = self._compiled.get(call_key) if self._runtime is rt else None
+        if entry is None:
+            entry = self._compile(rt, variant or {}, call_key)
+        kern, layout = entry
+        data = layout.pack(params)
         if len(ins) != kern.n_in or len(outs) + self.errors != kern.n_out:
             raise TypeError(f"kernel {self.name!r} takes {kern.n_in} inputs and "
                             f"{kern.n_out - self.errors} outputs, got {len(ins)} and {len(outs)}")
-        try:  # tensors: the common case, in one pass
-            buffers = [b._storage.buffer for b in ins]
-            buffers += [b._storage.buffer for b in outs]
-        except AttributeError:
-            buffers = [_buffer(b, ("in", k)) for k, b in enumerate(ins)]
-            buffers += [_buffer(b, ("out", k)) for k, b in enumerate(outs)]
+        buffers = [b._storage.buffer if isinstance(b, Tensor) else _buffer(b, k)
+                   for k, b in enumerate(ins)]
+        buffers += [b._storage.buffer if isinstance(b, Tensor) else _buffer(b, k)
+                    for k, b in enumerate(outs, len(ins))]
         if self.errors:
             buffers.append(rt.error_buffer)
         if threads is not None:

@@ -3,10 +3,7 @@
 
 //!include batch_norm.wgsl
 
-@compute @workgroup_size(WORKGROUP)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = linear_id(wid, nwg, lid);
+fn run(i: u32) {
     if (i >= P.count) { return; }
     let span = span_of(i);
     let c = span.z;

@@ -4,10 +4,7 @@
 
 //!include batch_norm.wgsl
 
-@compute @workgroup_size(WORKGROUP)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = linear_id(wid, nwg, lid);  // (chunk k, channel c)
+fn run(i: u32) {  // (chunk k, channel c)
     if (i >= P.count) { return; }
     let c = i % P.C;
     let first = (i / P.C) * P.chunk;  // position in channel c's (n, s) order

@@ -3,10 +3,7 @@
 
 //!include batch_norm.wgsl
 
-@compute @workgroup_size(WORKGROUP)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let c = linear_id(wid, nwg, lid);
+fn run(c: u32) {
     if (c >= P.C) { return; }
     let m = P.momentum;
     if ((P.flags & 1u) != 0u) {

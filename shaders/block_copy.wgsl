@@ -8,10 +8,7 @@
 // Bindings (declared in wgtorch/ops/index_kernels.py): src (read), dst (read_write).
 // Params: count (elements of the block), cols, src_off, src_row, dst_off, dst_row.
 
-@compute @workgroup_size(WORKGROUP)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = linear_id(wid, nwg, lid);
+fn run(i: u32) {
     if (i >= P.count) { return; }
     let r = i / P.cols;
     let c = i % P.cols;

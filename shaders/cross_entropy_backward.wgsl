@@ -19,10 +19,7 @@ fn w_at(c: u32) -> f32 {
     return 1.0;
 }
 
-@compute @workgroup_size(WORKGROUP)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = linear_id(wid, nwg, lid);
+fn run(i: u32) {
     if (i >= P.total) { return; }
     let s = i % P.S;
     let c = (i / P.S) % P.C;

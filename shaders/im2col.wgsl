@@ -14,10 +14,7 @@
 //         x_off, st_n, st_c, st_h, st_w (x's strides), cols_row (elements from one row of
 //         cols to the next: OH*OW, or more when padded).
 
-@compute @workgroup_size(WORKGROUP)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = linear_id(wid, nwg, lid);
+fn run(i: u32) {
     if (i >= P.total) { return; }
     var t = i;
     var ow0 = 0u;

@@ -8,10 +8,7 @@
 // Each invocation reduces CHUNK consecutive elements (bounded loop; CHUNK comes from the
 // launcher's BOUNDS_CHUNK), then one atomic each.
 
-@compute @workgroup_size(WORKGROUP)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = linear_id(wid, nwg, lid);
+fn run(i: u32) {
     let start = i * CHUNK;
     if (start >= P.count) { return; }
     let n = min(CHUNK, P.count - start);

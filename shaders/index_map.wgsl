@@ -33,10 +33,7 @@ fn wrap_index(k: i32, s: vec4<u32>) -> u32 {
     return u32(clamp(select(k, k + n, k < 0), 0, max(n - 1, 0)));
 }
 
-@compute @workgroup_size(WORKGROUP)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = linear_id(wid, nwg, lid);
+fn run(i: u32) {
     if (i >= P.numel) { return; }
     var rem = i;
     var t = P.base;

@@ -5,10 +5,7 @@
 // Bindings (declared in wgtorch/ops/gpu_errors.py): low (i32: the value's low 32 bits),
 // high (i32: its high 32 bits), the error flag. Params: n (values), site (the error's id).
 
-@compute @workgroup_size(WORKGROUP)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = linear_id(wid, nwg, lid);
+fn run(i: u32) {
     if (i >= P.n) { return; }
     let lo = low[i];
     let hi = high[i];

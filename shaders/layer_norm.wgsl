@@ -10,10 +10,7 @@
 //           store_t rounds), mean_out, rstd_out (read_write; [R]).
 // Params: R, D, x_off, flags, eps, w_off, b_off.
 
-@compute @workgroup_size(WORKGROUP)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let r = linear_id(wid, nwg, lid);
+fn run(r: u32) {
     if (r >= P.R) { return; }
     let base = P.x_off + r * P.D;
     let shift = x[base];

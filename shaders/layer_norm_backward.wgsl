@@ -16,10 +16,7 @@ fn w_at(k: u32) -> f32 {
     return 1.0;
 }
 
-@compute @workgroup_size(WORKGROUP)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = linear_id(wid, nwg, lid);
+fn run(i: u32) {
     if (MODE == 0u) {
         if (i >= P.R) { return; }
         let xb = P.x_off + i * P.D;

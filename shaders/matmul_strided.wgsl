@@ -17,10 +17,7 @@ fn scalar(bits: u32) -> T {
     return bitcast<T>(bits);
 }
 
-@compute @workgroup_size(WORKGROUP)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = linear_id(wid, nwg, lid);
+fn run(i: u32) {
     let tiles_m = (P.M + 3u) / 4u;
     let per_batch = tiles_m * P.tiles_n;
     if (i >= per_batch * P.batch) { return; }

@@ -42,10 +42,7 @@ fn store_c(bidx: u32, oc: u32, m: u32, n: u32, acc: T) {
     C[idx] = store_t(v);
 }
 
-@compute @workgroup_size(WORKGROUP)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = linear_id(wid, nwg, lid);
+fn run(i: u32) {
     let tiles_m = (P.M + TM - 1u) / TM;
     let per_batch = tiles_m * P.tiles_n;
     if (i >= per_batch * P.batch) { return; }

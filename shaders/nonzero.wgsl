@@ -16,10 +16,7 @@ fn is_nonzero(bits: u32) -> bool {
     return select(bits != 0u, (bits & 0x7fffffffu) != 0u, FLOAT);
 }
 
-@compute @workgroup_size(WORKGROUP)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let c = linear_id(wid, nwg, lid);
+fn run(c: u32) {
     let start = c * CHUNK;
     if (start >= P.numel) { return; }
     let n = min(CHUNK, P.numel - start);

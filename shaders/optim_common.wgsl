@@ -58,10 +58,7 @@ fn out_of_range(i: u32) -> bool {
     return i >= (P.numel + 3u) / 4u;
 }
 
-@compute @workgroup_size(WORKGROUP)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = linear_id(wid, nwg, lid);
+fn run(i: u32) {
     if (out_of_range(i)) { return; }
     let p = load_param(i);
     store_param(i, p, update(i, p, load_grad(i)));

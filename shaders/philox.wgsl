@@ -36,10 +36,7 @@ fn value(bits: vec4<u32>, k: u32) -> OUT {
     //@VALUE
 }
 
-@compute @workgroup_size(WORKGROUP)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = linear_id(wid, nwg, lid);
+fn run(i: u32) {
     if (i * 4u >= P.numel) { return; }
     let bits = philox(vec4<u32>(i, P.stream_lo, P.stream_hi, 0u), vec2<u32>(P.seed_lo, P.seed_hi));
     for (var k = 0u; k < 4u; k++) {

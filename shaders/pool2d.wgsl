@@ -19,10 +19,7 @@
 //   DH, DW, flags (bit 0: count_include_pad), divisor (divisor_override or 0), st (x's
 //   strides of n, c, h, w), x_off.
 
-@compute @workgroup_size(WORKGROUP)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = linear_id(wid, nwg, lid);
+fn run(i: u32) {
     if (i >= P.total) { return; }
     var t = i;
     var ow = 0u;

@@ -90,10 +90,7 @@ fn nonoverlap_one(plane: u32, h: u32, w: u32) -> f32 {
     return v;
 }
 
-@compute @workgroup_size(WORKGROUP)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = linear_id(wid, nwg, lid);
+fn run(i: u32) {
     if (i >= P.total) { return; }
     if (PARTITION) {
         if (ROWS) {

@@ -28,10 +28,7 @@ fn push(v: f32) {
 
 //@RESULT
 
-@compute @workgroup_size(WORKGROUP)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = linear_id(wid, nwg, lid);
+fn run(i: u32) {
     if (i >= P.rows) { return; }
     let ii = i % P.inner;
     let o = i / P.inner;

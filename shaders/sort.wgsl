@@ -40,10 +40,7 @@ fn before(ka: KEY, ia: i32, kb: KEY, ib: i32) -> bool {
     return ka < kb;
 }
 
-@compute @workgroup_size(WORKGROUP)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = linear_id(wid, nwg, lid);
+fn run(i: u32) {
     if (i >= P.total) { return; }
     //@BODY
 }

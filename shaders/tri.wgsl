@@ -7,10 +7,7 @@
 // Params: numel, ndim, rows and cols (the matrix shape), diag (the diagonal), upper (1 for
 // triu), off, shape and st (array<vec4<u32>, 2>: up to 8 merged dims).
 
-@compute @workgroup_size(WORKGROUP)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = linear_id(wid, nwg, lid);
+fn run(i: u32) {
     if (i >= P.numel) { return; }
     var rem = i;
     var o = P.off;

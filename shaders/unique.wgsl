@@ -5,10 +5,7 @@
 // cumsum of run starts after the first), uniq (read_write; KEY), inverse (read_write),
 // starts (read_write; run start offsets, then n). Params: n, n_unique.
 
-@compute @workgroup_size(WORKGROUP)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = linear_id(wid, nwg, lid);
+fn run(i: u32) {
     if (i >= P.n) { return; }
     var u = 0;
     if (i > 0u) { u = ends[i - 1u]; }

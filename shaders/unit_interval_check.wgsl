@@ -12,10 +12,7 @@ fn in_unit(v: f32) -> bool {
     return b <= 0x3f800000u || b == 0x80000000u;
 }
 
-@compute @workgroup_size(WORKGROUP)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = linear_id(wid, nwg, lid);
+fn run(i: u32) {
     if (i >= P.n) { return; }
     if (!in_unit(f32(x[P.x_off + i]))) {
         flag_error(P.site_x, 0u, 0u, 0u);

@@ -18,8 +18,10 @@ declaration it generates, for each variant:
   ``const WORKGROUP``, ``struct Params`` (WGSL's uniform layout; padding is computed, never
   written by hand), the bindings (inputs ``var<storage, read>``, then outputs
   ``var<storage, read_write>``, then the runtime's error flag when ``errors=True``, then
-  ``var<uniform> P: Params``), the error-flag functions, and the shared helpers
-  (``wgsl.HELPERS``, ``linear_id``) the text calls;
+  ``var<uniform> P: Params``), the error-flag functions (shaders/error_flag.wgsl), and the
+  shared helpers the text calls (``wgsl.HELPERS``, ``linear_id``);
+- the entry point, when the source defines ``fn run(i: u32)`` (called once per invocation
+  id) rather than its own ``main`` (for kernels that use workgroup ids or memory);
 - the Python packing of ``Params`` by field name: a missing or unknown field is a TypeError
   naming the kernel and the field (``defaults=`` may name fields a launch can leave out).
 
@@ -31,26 +33,26 @@ declares (``P``, the bindings, ``store_t``).
 
 The variant is the kernel's compile-time specialisation: the runtime caches the compiled
 kernel under ``(name, *variant values)`` (dtypes by name), so every launch of a kernel names
-the same variant entries in the same order (a launch that does not is refused). UPPER_CASE
-entries become declarations: ``bool`` -> ``const X: bool``, ``int`` ->
-``const X: u32``, ``float`` -> ``const X: f32``, a string -> ``alias X = <type>``, a wgtorch
-dtype -> ``alias X = <storage type>`` plus ``fn store_x(v: X) -> X`` (the rounding the dtype
-needs on store: float16 rounds, uint8 wraps). ``WORKGROUP`` overrides the declaration's
-workgroup size. lower_case entries only parameterise ``generate`` (and the source callable).
+the same variant entries in the same order (a compile that does not is refused). UPPER_CASE
+entries become declarations: ``bool`` -> ``const X: bool``, ``int`` -> ``const X: u32``,
+``float`` -> ``const X: f32``, a string -> ``alias X = <type>``, a wgtorch dtype ->
+``alias X = <storage type>`` plus ``fn store_x(v: X) -> X`` (the rounding the dtype needs on
+store: float16 rounds, uint8 wraps). ``WORKGROUP`` overrides the declaration's workgroup
+size. lower_case entries only parameterise ``generate`` and the callables below.
 
-Binding types name a WGSL element type, a variant alias (``T``), or ``vec4<T>``; ``inputs``
-and ``outputs`` may also be a function of the variant (a varying number of bindings). A
-launch binds tensors, storages or raw buffers; ``None`` binds a placeholder (an option the
-kernel does not read). Bad launches (wrong binding count, bad field) raise before anything
-is recorded.
+Binding types name a WGSL element type, a variant alias (``T``), or ``vec4<T>``. ``inputs``,
+``outputs`` and ``params`` may each be a function of the variant (a varying number of
+bindings, a smaller Params for a variant that reads less). A launch binds tensors, storages
+or raw buffers; ``None`` binds a placeholder (an option the kernel does not read). Bad
+launches (wrong binding count, bad field, no size) raise before anything is recorded.
 
-Packed 16-/8-bit storage (issue 14) plugs in at the bindings: a binding typed by a
+Packed 16-/8-bit storage (issue 14) plugs in at ``_binding_lines``: a binding typed by a
 dtype-valued variant entry (``x: T`` with ``T=x.dtype``) is the one place that knows its
-storage. When dtypes pack two or four elements per u32 word, ``_binding_lines`` declares
-such a binding as ``array<u32>`` and emits ``fn load_x(i: u32) -> T`` / ``fn store_x(i: u32,
-v: T)`` accessors (unpack2x16float, bit shifts; a store that shares a word with another
-invocation's element goes through an atomic), and kernels written against the accessors
-need no other change; the cache key already holds the dtype.
+element's storage. When a dtype packs two or four elements per u32 word, that function
+declares the binding as ``array<u32>`` (``atomic<u32>`` for outputs) and emits accessors
+``fn read_x(i: u32) -> T`` and ``fn write_x(i: u32, v: T)`` (unpack2x16float, shifts and
+masks; an atomic read-modify-write where two invocations may share a word), and a kernel
+written against the accessors needs no other change. The cache key already holds the dtype.
 """
 
 import re
@@ -78,11 +80,16 @@ LINEAR_ID = """
 fn linear_id(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
     return ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * WORKGROUP + lid;
 }"""
-# The opening of the usual entry point, for generated sources (``i``: the invocation id).
-ENTRY = """@compute @workgroup_size(WORKGROUP)
+# The entry point of a kernel whose source defines ``fn run(i: u32)`` (one call per
+# invocation id) rather than its own ``main`` (which may read the workgroup builtins).
+RUN_ENTRY = """
+@compute @workgroup_size(WORKGROUP)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-    let i = linear_id(wid, nwg, lid);"""
+    run(linear_id(wid, nwg, lid));
+}"""
+_RUN = re.compile(r"\bfn run\(")
+_MAIN = re.compile(r"\bfn main\(")
 
 
 def _split(spec, what, kernel):
@@ -111,7 +118,8 @@ class _Params:
                 char, size, field_align = _SCALAR_FORMATS[scalar], 4 * count, 4 * count
             elif _ARRAY.match(wtype):
                 scalar, n = _ARRAY.match(wtype).groups()
-                char, count, size, field_align = _SCALAR_FORMATS[scalar], 4 * int(n), 16 * int(n), 16
+                count = 4 * int(n)
+                char, size, field_align = _SCALAR_FORMATS[scalar], 4 * count, 16
             else:
                 raise ValueError(f"kernel {kernel!r}: param type {wtype!r} of {name!r} is not a "
                                  "uniform type (u32, i32, f32, vec2/vec4 of them, "
@@ -253,6 +261,23 @@ def _placeholder(slot):
     return held.buffer
 
 
+def _binding_lines(kernel, ins, outs, errors):
+    """The binding declarations: inputs, outputs, the error flag, then P."""
+    lines, binding = [], 0
+    for specs, access in ((ins, "read"), (outs, "read_write")):
+        for spec in specs:
+            name, wtype = _split(spec, "binding", kernel)
+            lines.append(f"@group(0) @binding({binding}) var<storage, {access}> "
+                         f"{name}: array<{wtype}>;")
+            binding += 1
+    if errors:
+        lines.append(f"@group(0) @binding({binding}) var<storage, read_write> errors: "
+                     "array<atomic<u32>>;")
+        binding += 1
+    lines.append(f"@group(0) @binding({binding}) var<uniform> P: Params;")
+    return lines
+
+
 class Kernel:
     """A compute kernel declared once: name, WGSL source, bindings, parameters.
 
@@ -310,30 +335,20 @@ class Kernel:
         if body.endswith(".wgsl") and "\n" not in body:
             body = load_shader(body)
         body = self._fill_markers(body, variant)
-        ins, outs = self._bindings(variant)
         lines = [f"// kernel {self.name!r}: header generated by wgtorch/ops/kernel.py",
                  *_variant_lines(variant),
                  f"const WORKGROUP: u32 = {variant.get('WORKGROUP', self.workgroup)}u;",
-                 self._params(variant).wgsl()]
-        binding = 0
-        for specs, access in ((ins, "read"), (outs, "read_write")):
-            for spec in specs:
-                name, wtype = _split(spec, "binding", self.name)
-                lines.append(f"@group(0) @binding({binding}) var<storage, {access}> "
-                             f"{name}: array<{wtype}>;")
-                binding += 1
+                 self._params(variant).wgsl(),
+                 *_binding_lines(self.name, *self._bindings(variant), self.errors)]
         if self.errors:
-            lines.append(f"@group(0) @binding({binding}) var<storage, read_write> errors: "
-                         "array<atomic<u32>>;")
-            binding += 1
             body = load_shader(_ERROR_FLAG_FILE) + body
-        lines.append(f"@group(0) @binding({binding}) var<uniform> P: Params;")
+        if _RUN.search(body) and not _MAIN.search(body):
+            body += RUN_ENTRY
         header = "\n".join(lines)
-        text = header + "\n" + body
-        helpers = wgsl.helpers_for(text)
+        helpers = wgsl.helpers_for(header + "\n" + body)
         if re.search(r"\blinear_id\b", body):
             helpers += LINEAR_ID
-        return f"{header}\n{helpers}\n\n{body}"
+        return f"{header}\n{helpers}\n\n{body}\n"
 
     def _fill_markers(self, body, variant):
         code = self.generate(variant) if self.generate is not None else {}
@@ -397,6 +412,8 @@ class Kernel:
             buffers.append(rt.error_buffer)
         if threads is not None:
             workgroups = -(-threads // kern.workgroup_size)
+        elif workgroups is None:
+            raise TypeError(f"kernel {self.name!r}: a launch needs threads= or workgroups=")
         rt.dispatch(kern, buffers, data, workgroups)
 
 

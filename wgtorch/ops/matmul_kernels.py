@@ -10,9 +10,10 @@ Variants (``kernel_choice.choose`` picks one per call; that is the only place th
 - ``strided``: any strides, 4x4 outputs per invocation, scalar loads
   (shaders/matmul_strided.wgsl). Cheap to compile; for small or oddly strided products.
 - ``tiled``: TM x TN outputs per invocation in registers, vec4 loads along each operand's
-  unit-stride dim, fully unrolled (shaders/matmul_tiled.wgsl, a template). The fast kernel on
-  CPU-type adapters. Needs 16-byte aligned rows: an operand without them is copied into a
-  padded buffer first when the product is large enough to pay for the copy.
+  unit-stride dim, fully unrolled (shaders/matmul_tiled.wgsl; ``_tiled_code`` generates the
+  unrolled code at its markers). The fast kernel on CPU-type adapters. Needs 16-byte
+  aligned rows: an operand without them is copied into a padded buffer first when the
+  product is large enough to pay for the copy.
 - ``workgroup``: 64x64 tiles staged through workgroup memory by 256 invocations
   (shaders/matmul_workgroup.wgsl): the usual GPU kernel, any strides.
 

@@ -11,7 +11,7 @@ dims that are contiguous in every operand so the index loop stays short.
 
 from ..tensor import Tensor, contiguous_strides, prod
 from . import wgsl
-from .kernel import ENTRY, Kernel, scalar_bits
+from .kernel import Kernel, scalar_bits
 
 MAX_DIMS = 8  # dims of the indexed kernel after merging
 
@@ -109,7 +109,7 @@ def _map_source(variant):
     if vec4:
         body.append("    out0[i + P.off.w] = r;")
     guard = "    if (i >= P.numel) { return; }"
-    return "\n".join([ENTRY, guard, *body, "}", ""])
+    return "\n".join(["fn run(i: u32) {", guard, *body, "}", ""])
 
 
 # ``o``: the element offsets of invocation ``i`` in the (up to 3) tensor operands and out

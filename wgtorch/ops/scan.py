@@ -94,9 +94,8 @@ def _check_int64_sums(x, low, dim, reverse):
     if x.numel() == 0 or largest is not None and \
             largest * (x.shape[dim] if x.ndim else 1) <= dt.INT32_MAX:
         return
-    steps = launch_map("cumsum_carry",
-                       "select(0, 1, bitcast<u32>({0}) < bitcast<u32>({1})) - select(0, 1, {1} < 0)",
-                       [low, x], ["i32", "i32"], dt.int32)
+    carry = "select(0, 1, bitcast<u32>({0}) < bitcast<u32>({1})) - select(0, 1, {1} < 0)"
+    steps = launch_map("cumsum_carry", carry, [low, x], ["i32", "i32"], dt.int32)
     check_int64(low, scan(steps, dim, "sum", dt.int32, reverse=reverse), "cumsum")
 
 

@@ -3,10 +3,11 @@
 ``sort`` is a bitonic network on the GPU (``shaders/sort.wgsl``): each row is padded to a
 power of two; one dispatch sorts blocks of 16 in registers, then each further stage runs up
 to 4 network steps per dispatch on 16 positions per invocation held in registers (about
-log2(P)^2 / 8 loop-free dispatches in all). Ties are broken by original position, so every sort is stable (``stable=`` is accepted and always
-honoured). NaN sorts after every number, or first when descending, as in PyTorch. topk,
-kthvalue and median select from the sorted rows; unique sorts the flattened input and
-compacts it with a cumsum (its output size needs one read back to the host).
+log2(P)^2 / 8 loop-free dispatches in all). Ties are broken by original position, so every
+sort is stable (``stable=`` is accepted and always honoured). NaN sorts after every number,
+or first when descending, as in PyTorch. topk, kthvalue and median select from the sorted
+rows; unique sorts the flattened input and compacts it with a cumsum (its output size needs
+one read back to the host).
 
 Gradients: values produced by a sort are a gather of the input at the returned indices, so
 their backward rule scatters the gradient back through those indices (``ScatterAlong``),

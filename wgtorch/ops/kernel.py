@@ -131,31 +131,10 @@ class _Params:
             self.fields.append((name, wtype, char, count))
         fmt += "x" * (-offset % align)
         self.struct = struct.Struct(fmt)
-        self.names = frozenset(f[0] for f in self.fields)
         self.defaults = dict(defaults or {})
-        unknown = set(self.defaults) - self.names
+        unknown = set(self.defaults) - {f[0] for f in self.fields}
         if unknown:
             raise ValueError(f"kernel {kernel!r}: defaults for unknown params {sorted(unknown)}")
-        self._fast_pack = self._compile_pack()
-
-    def _compile_pack(self):
-        """``pack`` as one generated expression: a launch's packing costs one struct.pack. A
-        vector takes exactly its width here and an array is zero-filled; anything else falls
-        back to ``_pack_checked``."""
-        args = []
-        for k, (name, wtype, _, count) in enumerate(self.fields):
-            value = (f"v[{name!r}]" if name not in self.defaults else
-                     f"v.get({name!r}, {self.defaults[name]!r})")
-            if count is None:
-                args.append(value)
-            elif wtype.startswith("vec"):
-                args.append(f"*{value}")
-            else:
-                args.append(f"*(a{k} := {value}), *zeros[{count} - len(a{k})]")
-        longest = max((f[3] or 0 for f in self.fields), default=0)
-        namespace = {"pack": self.struct.pack, "zeros": [(0,) * k for k in range(longest + 1)]}
-        exec(f"def fast_pack(v):\n    return pack({', '.join(args)})", namespace)
-        return namespace["fast_pack"]
 
     def wgsl(self):
         if not self.fields:
@@ -163,28 +142,38 @@ class _Params:
         body = ",\n".join(f"    {name}: {wtype}" for name, wtype, _, _ in self.fields)
         return "struct Params {\n" + body + ",\n};"
 
-    def pack(self, values):
-        """The bytes of Params from ``values`` (field name -> value; vectors and arrays take a
-        sequence, zero-filled). u32 fields take negative ints modulo 2**32 (wrapping strides)."""
-        if not self.names.issuperset(values):
-            self._refuse(values)
-        try:
-            return self._fast_pack(values)
-        except (KeyError, IndexError, TypeError, struct.error):
-            return self._pack_checked(values)
-
-    def _refuse(self, values):
-        unknown = sorted(values.keys() - self.names)
-        raise TypeError(f"kernel {self.kernel!r}: unknown param {unknown[0]!r}")
+    def launcher(self, record):
+        """``Kernel.launch``, generated: the fields are its keyword-only arguments (so a
+        missing or unknown one is Python's own TypeError, naming the kernel and the field)
+        and the packing is one struct.pack. ``record(ins, outs, threads, workgroups, variant,
+        data)`` dispatches; a value that does not pack goes through ``_pack_checked``."""
+        fields, args = [], []
+        for name, _, _, count in self.fields:
+            fields.append(f"{name}=__default_{name}" if name in self.defaults else name)
+            # a vector or array takes a sequence of at most ``count`` values, zero-filled
+            args.append(name if count is None else f"*{name}, *__zeros[{count} - len({name})]")
+        longest = max((f[3] or 0 for f in self.fields), default=0)
+        namespace = {"__pack": self.struct.pack, "__zeros": [(0,) * k for k in range(longest + 1)],
+                     "__checked": self._pack_checked, "__record": record, "__error": struct.error,
+                     **{f"__default_{k}": v for k, v in self.defaults.items()}}
+        values = ", ".join(f"{name!r}: {name}" for name, _, _, _ in self.fields)
+        exec(f"""def launch(*, ins=(), outs=(), threads=None, workgroups=None, variant=None,
+                   {", ".join(fields)}):
+    try:
+        data = __pack({", ".join(args)})
+    except (TypeError, IndexError, __error):
+        data = __checked({{{values}}})
+    __record(ins, outs, threads, workgroups, variant, data)""", namespace)
+        launch = namespace["launch"]
+        launch.__qualname__ = f"Kernel({self.kernel!r}).launch"
+        return launch
 
     def _pack_checked(self, values):
         """``pack`` one field at a time, to say which field is wrong (or to wrap a negative
         u32)."""
         flat = []
         for name, _, char, count in self.fields:
-            if name not in values and name not in self.defaults:
-                raise TypeError(f"kernel {self.kernel!r}: missing param {name!r}")
-            v = values.get(name, self.defaults.get(name))
+            v = values[name]
             items = [v] if count is None else list(v)
             if count is not None and len(items) > count:
                 raise TypeError(f"kernel {self.kernel!r}: param {name!r} holds at most "
@@ -282,12 +271,18 @@ class Kernel:
     """A compute kernel declared once: name, WGSL source, bindings, parameters.
 
     ``source``: a ``shaders/`` file name (``*.wgsl``), WGSL text, or a function of the
-    variant returning WGSL text. ``inputs``/``outputs``: ``"name: type"`` per binding;
-    ``params``: ``"name: type"`` per Params field (each may also be a function of the
-    variant returning them); ``defaults``: values of fields a launch may leave out.
-    ``errors``: bind the runtime's error flag (``flag_error``, see gpu_errors.py).
-    ``generate``: a function of the variant returning ``{marker: wgsl}`` for the source's
-    ``//@marker`` lines.
+    variant returning WGSL text. ``inputs``/``outputs``: ``"name: type"`` per binding (or a
+    function of the variant returning them); ``params``: ``"name: type"`` per Params field;
+    ``defaults``: values of fields a launch may leave out. ``errors``: bind the runtime's
+    error flag (``flag_error``, see gpu_errors.py). ``generate``: a function of the variant
+    returning ``{marker: wgsl}`` for the source's ``//@marker`` lines.
+
+    ``launch(*, ins=(), outs=(), threads=None, workgroups=None, variant=None, **fields)``
+    records one dispatch over the ``ins`` and ``outs`` bindings with the Params ``fields``
+    (every field by name; vectors and arrays take a sequence, zero-filled; u32 fields take
+    negative ints modulo 2**32, for wrapping strides). ``threads``: invocations wanted
+    (rounded up to whole workgroups); or ``workgroups``: a count (folded into Y/Z past the
+    adapter's limit) or an explicit (x, y, z). Nothing is recorded for zero of either.
     """
 
     def __init__(self, name, source, *, inputs=(), outputs=(), params=(), defaults=None,
@@ -296,15 +291,12 @@ class Kernel:
         self.source = source
         self.inputs = inputs
         self.outputs = outputs
-        self.params = params
-        self.defaults = dict(defaults or {})
-        self._layouts = {}  # Params fields -> their _Params
-        if not callable(params):
-            self._params({})
+        self.params = _Params(name, params, defaults)
+        self.launch = self.params.launcher(self._record)
         self.errors = errors
         self.workgroup = workgroup
         self.generate = generate
-        self._compiled = {}  # variant values -> (the runtime's compiled kernel, its _Params)
+        self._compiled = {}  # variant values -> the runtime's compiled kernel
         self._runtime = None
         self._variant_names = None  # every launch names the same variant entries, in order
 
@@ -312,16 +304,6 @@ class Kernel:
         return f"Kernel({self.name!r})"
 
     # ---- WGSL ------------------------------------------------------------------------------
-
-    def _params(self, variant):
-        """The _Params of ``variant``'s layout."""
-        fields = tuple(self.params(variant) if callable(self.params) else self.params)
-        layout = self._layouts.get(fields)
-        if layout is None:
-            names = {_split(f, "param", self.name)[0] for f in fields}
-            defaults = {k: v for k, v in self.defaults.items() if k in names}
-            layout = self._layouts[fields] = _Params(self.name, fields, defaults)
-        return layout
 
     def _bindings(self, variant):
         ins = self.inputs(variant) if callable(self.inputs) else self.inputs
@@ -338,7 +320,7 @@ class Kernel:
         lines = [f"// kernel {self.name!r}: header generated by wgtorch/ops/kernel.py",
                  *_variant_lines(variant),
                  f"const WORKGROUP: u32 = {variant.get('WORKGROUP', self.workgroup)}u;",
-                 self._params(variant).wgsl(),
+                 self.params.wgsl(),
                  *_binding_lines(self.name, *self._bindings(variant), self.errors)]
         if self.errors:
             body = load_shader(_ERROR_FLAG_FILE) + body
@@ -384,23 +366,16 @@ class Kernel:
         if self._runtime is not rt:
             self._compiled.clear()
             self._runtime = rt
-        entry = self._compiled[call_key] = (kern, self._params(variant))
-        return entry
+        self._compiled[call_key] = kern
+        return kern
 
-    def launch(self, *, ins=(), outs=(), threads=None, workgroups=None, variant=None, **params):
-        """Record one dispatch over ``ins`` and ``outs`` with ``params`` packed into Params.
-
-        ``threads``: invocations wanted (rounded up to whole workgroups); or ``workgroups``:
-        a count (folded into Y/Z past the adapter's limit) or an explicit (x, y, z). Nothing
-        is recorded for zero of either.
-        """
+    def _record(self, ins, outs, threads, workgroups, variant, data):
+        """The dispatch of ``launch``, once the Params are packed into ``data``."""
         rt = get_runtime()
         call_key = tuple(variant.values()) if variant else ()
-        entry = self._compiled.get(call_key) if self._runtime is rt else None
-        if entry is None:
-            entry = self._compile(rt, variant or {}, call_key)
-        kern, layout = entry
-        data = layout.pack(params)
+        kern = self._compiled.get(call_key) if self._runtime is rt else None
+        if kern is None:
+            kern = self._compile(rt, variant or {}, call_key)
         if len(ins) != kern.n_in or len(outs) + self.errors != kern.n_out:
             raise TypeError(f"kernel {self.name!r} takes {kern.n_in} inputs and "
                             f"{kern.n_out - self.errors} outputs, got {len(ins)} and {len(outs)}")

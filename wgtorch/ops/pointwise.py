@@ -124,17 +124,16 @@ _STRIDED_OFFSETS = """
         o += c * vec4<u32>(P.st[q][r], P.st[2u + q][r], P.st[4u + q][r], P.st[6u + q][r]);
     }"""
 
-def _map_params(variant):
-    """The vec4 variant reads P.numel (in vec4s), P.sc (the scalar operands' bits) and P.off
-    (offsets in vec4s); the strided one also P.shape (merged dims, innermost last) and P.st
-    (strides of operand k in st[2k], st[2k + 1]; out's in st[6], st[7])."""
-    if variant["vec4"]:
-        return ("numel: u32", "sc: vec4<u32>", "off: vec4<u32>")
-    return ("numel: u32", "ndim: u32", "sc: vec4<u32>", "off: vec4<u32>",
-            f"shape: array<vec4<u32>, {MAX_DIMS // 4}>", f"st: array<vec4<u32>, {MAX_DIMS}>")
-
-
-MAP = Kernel("map", _map_source, inputs=_map_inputs, outputs=_map_outputs, params=_map_params)
+# The generated map kernels: one generator, two Params layouts (both named "map"). The
+# strided variant reads P.shape (merged dims, innermost last) and P.st (strides of operand k
+# in st[2k], st[2k + 1]; out's in st[6], st[7]); the vec4 variant only P.numel (in vec4s),
+# P.sc (the scalar operands' bits) and P.off (offsets in vec4s).
+MAP = Kernel("map", _map_source, inputs=_map_inputs, outputs=_map_outputs,
+             params=("numel: u32", "ndim: u32", "sc: vec4<u32>", "off: vec4<u32>",
+                     f"shape: array<vec4<u32>, {MAX_DIMS // 4}>",
+                     f"st: array<vec4<u32>, {MAX_DIMS}>"))
+MAP_VEC4 = Kernel("map", _map_source, inputs=_map_inputs, outputs=_map_outputs,
+                  params=("numel: u32", "sc: vec4<u32>", "off: vec4<u32>"))
 
 
 def launch_map(name, expr, operands, casts, out_dtype, out=None):
@@ -184,8 +183,8 @@ def launch_map(name, expr, operands, casts, out_dtype, out=None):
     pad = [0] * (3 - len(tensors))
     if vec4:
         offs = [t._offset // 4 for t in tensors] + pad + [out._offset // 4]
-        MAP.launch(ins=tensors, outs=[out], threads=-(-n // 4), variant=variant,
-                   numel=-(-n // 4), sc=sc, off=offs)
+        MAP_VEC4.launch(ins=tensors, outs=[out], threads=-(-n // 4), variant=variant,
+                        numel=-(-n // 4), sc=sc, off=offs)
     else:
         offs = [t._offset for t in tensors] + pad + [out._offset]
         dims, strides = _strided_dims(name, shape, tensors, out, out_strided)

@@ -24,8 +24,10 @@ ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
 MAX_LINES = 550
 ABOVE_BACKEND_FREE = ("wgtorch.nn", "wgtorch.optim", "wgtorch.utils", "wgtorch.autograd")
 KERNEL_MODULES = ("wgtorch.backend", "wgtorch.ops.kernel")
-# binary file formats packed with struct on purpose (not kernel parameters)
-STRUCT_ALLOWED = KERNEL_MODULES + ("wgtorch._safetensors",)
+# checkpoint formats (safetensors' header, pickle opcodes) read and written with struct on
+# purpose: they are not kernel parameters
+STRUCT_ALLOWED = KERNEL_MODULES + ("wgtorch._safetensors", "wgtorch._weights_only",
+                                   "wgtorch.serialization")
 
 
 def _modules():

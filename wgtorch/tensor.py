@@ -1,6 +1,7 @@
 """Tensor: a strided view of a GPU buffer, with dtype, device and autograd fields.
 
-This file holds the core only (storage, metadata, host transfers, autograd entry points).
+This file holds the core only (metadata, host transfers, autograd entry points; the GPU
+buffer behind it is ``storage.py``).
 Ops attach themselves as methods with ``tensor_method`` where they are declared, so each
 op is declared once, in ``wgtorch/ops``.
 """
@@ -14,69 +15,14 @@ from .autograd.function import RemovableHandle, grad_accumulator
 from .autograd.grad_mode import grad_state, is_grad_enabled, no_grad
 from .backend import get_runtime
 from .device import CPU, GPU, as_device
-
-ELEMENT_BYTES = 4  # every dtype is stored as one 32-bit word (see dtype.py)
-
-
-class Storage:
-    """A GPU buffer holding ``numel`` elements, shared by a tensor and its views."""
-
-    __slots__ = ("buffer", "numel", "version", "runtime", "__weakref__")
-
-    def __init__(self, numel):
-        self.runtime = get_runtime()
-        self.buffer = self.runtime.alloc(numel * ELEMENT_BYTES)
-        self.numel = numel
-        self.version = 0
-
-    def __del__(self):
-        try:
-            self.runtime.free(self.buffer)
-        except Exception:  # interpreter shutdown
-            pass
-
-
-def contiguous_strides(shape):
-    strides, acc = [], 1
-    for s in reversed(shape):
-        strides.append(acc)
-        acc *= max(s, 1)
-    return tuple(reversed(strides))
-
-
-def prod(shape):
-    n = 1
-    for s in shape:
-        n *= s
-    return n
-
-
-def to_storage_array(array, dtype):
-    """numpy data as the dtype's 32-bit storage array, refusing values that would wrap."""
-    if dtype is dt.float16:
-        with np.errstate(over="ignore"):  # too large for half precision: inf, as in PyTorch
-            return np.ascontiguousarray(array, dtype=np.float16).astype(np.float32)
-    if dtype is dt.int64 or dtype is dt.int32:
-        a = np.asarray(array)
-        if a.size and a.dtype.kind in "iu" and (a.min() < dt.INT32_MIN or a.max() > dt.INT32_MAX):
-            bad = a.max() if a.max() > dt.INT32_MAX else a.min()
-            raise RuntimeError(
-                f"value {int(bad)} does not fit in wgtorch's {dtype.name} storage: integers are "
-                f"kept as 32-bit on the GPU (range {dt.INT32_MIN}..{dt.INT32_MAX})"
-            )
-        if a.dtype.kind == "f" and a.size and not np.all(np.isfinite(a)):
-            raise RuntimeError(f"cannot convert non-finite values to {dtype.name}")
-        return np.ascontiguousarray(a).astype(np.int32)
-    if dtype is dt.uint8:
-        a = np.asarray(array)
-        if a.size and a.dtype.kind in "iu" and (a.min() < 0 or a.max() > 255):
-            raise RuntimeError(f"value {int(a.max() if a.max() > 255 else a.min())} cannot be "
-                               "converted to type uint8 without overflow")
-        return np.ascontiguousarray(a).astype(np.uint32) & 255
-    if dtype is dt.bool_:
-        return np.ascontiguousarray(array).astype(bool).astype(np.uint32)
-    return np.ascontiguousarray(array, dtype=np.float32)
-
+from .storage import (  # noqa: F401  (ops import these from here)
+    ELEMENT_BYTES,
+    MAX_NUMEL,
+    Storage,
+    contiguous_strides,
+    prod,
+    to_storage_array,
+)
 
 class Tensor:
     """A multi-dimensional array on the WebGPU adapter, with PyTorch's API.
@@ -142,7 +88,7 @@ class Tensor:
         data = to_storage_array(array, dtype).reshape(np.shape(array))
         t = cls._empty(data.shape, dtype, device)
         if data.size:
-            get_runtime().write(t._storage.buffer, data.tobytes())
+            get_runtime().write(t._storage.buffer, data)  # contiguous: uploaded without a copy
             if dtype is dt.int64 or dtype is dt.int32:  # index checks need no readback
                 from .ops.value_range import note_values
 
@@ -209,6 +155,10 @@ class Tensor:
     def is_cpu(self):
         return self.device.type == "cpu"
 
+    # Devices and layouts wgtorch does not have (the WebGPU device answers ``is_cuda``).
+    is_xpu = is_mps = is_meta = is_mkldnn = is_vulkan = is_ipu = is_mtia = is_maia = False
+    is_sparse = is_sparse_csr = is_quantized = is_nested = False
+
     @property
     def _version(self):
         return self._storage.version
@@ -232,8 +182,6 @@ class Tensor:
             )
         if id(self) in memo:
             return memo[id(self)]
-        from .autograd.grad_mode import no_grad
-
         with no_grad():
             new = self.clone()
         new = type(self)._make(new._storage, new.shape, new._stride, new._offset, new.dtype,
@@ -314,6 +262,14 @@ class Tensor:
         if self.dtype is dt.bool_:
             return bool(v)
         return float(v) if self.dtype.is_floating_point else int(v)
+
+    def pin_memory(self, device=None):
+        """Self: there is no pinned host memory to stage through, every upload goes straight
+        to the adapter (so ``x.pin_memory().to(device, non_blocking=True)`` runs as is)."""
+        return self
+
+    def is_pinned(self, device=None):
+        return False
 
     def tolist(self):
         return self.detach().numpy().tolist()
@@ -530,10 +486,16 @@ class Size(tuple):
 
 
 def tensor_method(*names):
-    """Attach the decorated op to Tensor under ``names`` (the op is declared once, in ops/)."""
+    """Attach the decorated op to Tensor under ``names`` (the op is declared once, in ops/).
+
+    A name Tensor already has is refused: the last import would silently win otherwise.
+    """
 
     def attach(fn):
         for name in names or (fn.__name__,):
+            if name in Tensor.__dict__:
+                raise RuntimeError(f"Tensor.{name} is declared twice (again by "
+                                   f"{fn.__module__}.{fn.__qualname__})")
             setattr(Tensor, name, fn)
         return fn
 

@@ -9,6 +9,7 @@ invocation, 16-byte loads); anything else takes the general indexed kernel, afte
 dims that are contiguous in every operand so the index loop stays short.
 """
 
+from ..device import result_device
 from ..tensor import Tensor, contiguous_strides, prod
 from . import wgsl
 from .kernel import Kernel, scalar_bits
@@ -165,7 +166,7 @@ def launch_map(name, expr, operands, casts, out_dtype, out=None):
         if not tensors:
             raise TypeError(f"{name.lstrip('_')}(): argument 'input' (position 1) must be "
                             f"Tensor, not {type(operands[0]).__name__}")
-        out = Tensor._empty(shape, out_dtype, tensors[0].device)
+        out = Tensor._empty(shape, out_dtype, result_device(tensors))
         contiguous = out._stride
     n = prod(shape)
     if n == 0:

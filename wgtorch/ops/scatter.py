@@ -11,11 +11,15 @@ differentiable out-of-place form.
 from .. import dtypes as dt
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
+from ..device import check_same_device
 from ..tensor import Tensor, tensor_method
 from . import index_kernels as ik
 from . import value_range
 from .copy import _check_inplace, _check_scalar_for, apply_inplace
+from .creation import ones, ones_like, zeros, zeros_like
+from .elementwise import where
 from .indexing import INDEX_DTYPES, IndexBackward0, IndexPutBackward0
+from .pointwise import broadcast_shapes
 
 
 class IndexSelectBackward0(IndexBackward0):
@@ -62,6 +66,7 @@ def _dim_plan(op, input, dim, index):
     Returns (plan, target): target is input, or its 1-D view when input is 0-d.
     """
     _check_index(op, index)
+    check_same_device(op, (input, index))
     if index.ndim > 1:
         raise IndexError(f"{op}(): Index is supposed to be a vector")
     d = input._wrap_dim(dim)
@@ -84,6 +89,7 @@ def _gather_plan(op, input, dim, index, src=None):
     Returns (plan, target): target is input, or its 1-D view when input is 0-d.
     """
     _check_index(op, index)
+    check_same_device(op, (input, index, src))
     d = input._wrap_dim(dim)
     if index.ndim != input.ndim and not (input.ndim == 0 and index.numel() <= 1):
         raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
@@ -142,8 +148,6 @@ def take_along_dim(input, indices, dim=None):
             f"torch.take_along_dim(): input and indices should have the same number of "
             f"dimensions, but got {input.ndim} dimensions for input, and {indices.ndim} "
             f"dimensions for indices")
-    from .pointwise import broadcast_shapes
-
     d = input._wrap_dim(dim)
     a, b = list(input.shape), list(indices.shape)
     a[d] = b[d] = 1
@@ -253,8 +257,6 @@ def _scatter_reduce_raw(input, target, plan, src, reduce, include_self):
         ik.scatter_into(out, plan, _reduce_identity(reduce, input.dtype), "store")
     ik.scatter_into(out, plan, src, _REDUCE_MODES[reduce])
     if reduce == "mean":
-        from .creation import ones, zeros
-
         count = (ones if include_self else zeros)(out.shape, device=input.device)
         ik.scatter_into(count, plan, 1.0, "add")
         out = out / count.clamp(min=1.0)
@@ -274,9 +276,6 @@ class ScatterReduceBackward0(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from .creation import ones_like, zeros_like
-        from .elementwise import where
-
         input, src, out, index = ctx.saved_tensors
         dim, reduce, include_self = ctx.args
         input, src, out, index = input.detach(), src.detach(), out.detach(), index.detach()
@@ -347,6 +346,7 @@ def _index_source(op, input, plan, source):
     if not isinstance(source, Tensor):
         raise TypeError(f"{op}(): argument 'source' must be Tensor, not {type(source).__name__}")
     _check_same_dtype(op, input, source)
+    check_same_device(op, (input, source))
     if tuple(source.shape) == tuple(plan.shape):
         return source
     if input.ndim <= 1 and source.ndim <= 1 and source.numel() == ik.prod(plan.shape):
@@ -427,8 +427,6 @@ def one_hot(tensor, num_classes=-1):
     (as PyTorch does) unless it is known (value_range.py); otherwise a class value out of
     range raises at once when known, else at the next host readback.
     """
-    from .creation import zeros
-
     if not isinstance(tensor, Tensor) or tensor.dtype is not dt.int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     if tensor.numel() == 0:

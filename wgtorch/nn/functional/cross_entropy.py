@@ -5,6 +5,7 @@ wgtorch ops when C is past what one invocation may loop over on lavapipe.
 """
 
 from ... import dtypes as dt
+from ...device import check_same_device
 from ...ops.cross_entropy import (
     MEAN_BY_ROWS,
     MEAN_BY_WEIGHT,
@@ -34,6 +35,7 @@ def _target_error(input, target):
 def cross_entropy_loss(input, target, weight, ignore_index, label_smoothing, reduction):
     """``F.cross_entropy`` once its reduction argument is resolved ('none', 'mean', 'sum')."""
     check_float("cross_entropy", input)
+    check_same_device("cross_entropy", (input, target, weight))
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(
             f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}"

@@ -6,6 +6,7 @@ a per-channel scale and shift.
 """
 
 from ...autograd.grad_mode import no_grad
+from ...device import check_same_device
 from ...ops.normalization import (
     FUSED_MAX_D,  # noqa: F401  (the row length past which layer_norm is composite)
     NativeBatchNormBackward0,
@@ -21,6 +22,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if isinstance(normalized_shape, int):
         normalized_shape = (normalized_shape,)
     normalized_shape = tuple(normalized_shape)
+    check_same_device("layer_norm", (input, weight, bias))
     n = len(normalized_shape)
     if n == 0 or tuple(input.shape[input.ndim - n:]) != normalized_shape or input.ndim < n:
         raise RuntimeError(
@@ -49,6 +51,7 @@ def _channel_view(t, ndim):
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Normalise each of ``num_groups`` channel groups of (N, C, *) input per sample."""
+    check_same_device("group_norm", (input, weight, bias))
     if input.ndim < 2:
         raise RuntimeError(
             f"Expected at least 2 dimensions for input tensor but received {input.ndim}"
@@ -85,6 +88,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if input.ndim < 2:
         raise ValueError(f"expected 2D or 3D input (got {input.ndim}D input)")
     check_float("batch_norm", input)
+    check_same_device("batch_norm", (input, running_mean, running_var, weight, bias))
     c = input.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):

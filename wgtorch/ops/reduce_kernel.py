@@ -239,6 +239,17 @@ def geometry(x, dims):
     return moved, outer, r, 1, so, sr, 0
 
 
+def along(x, dim):
+    """``geometry`` of ``x`` with rows along wrapped ``dim`` (any dim of a 0-d tensor), for
+    kernels whose output keeps ``x``'s shape: strides that do not merge read a contiguous copy
+    rather than a permuted one."""
+    dims = (dim,) if x.ndim else ()
+    found = geometry(x, dims)
+    if found[0] is not x and tuple(found[0].shape) != tuple(x.shape):
+        found = geometry(x.contiguous(), dims)
+    return found
+
+
 def _two_groups(x, dims):
     """For reduced ``dims`` that do not merge into one strided dim but split into two that do,
     with the kept dims merging into one: (outer, so, R1, s1, R2, s2); else None."""

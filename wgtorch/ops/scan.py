@@ -21,7 +21,7 @@ from . import value_range
 from .gpu_errors import check_int64
 from .kernel import Kernel
 from .pointwise import launch_map
-from .reduce_kernel import acc_type, geometry
+from .reduce_kernel import acc_type, along
 
 BLOCK = 1024
 _OPS = {"sum": ("a + b", "0"), "prod": ("a * b", "1")}
@@ -50,10 +50,7 @@ def scan(x, dim, op, out_dtype, reverse=False, exclusive=False):
     out = Tensor._empty(x.shape, out_dtype, x.device)
     if x.numel() == 0:
         return out
-    dims = (dim,) if x.ndim else ()
-    src, outer, L, inner, so, sr, si = geometry(x, dims)
-    if src is not x and tuple(src.shape) != tuple(x.shape):
-        src, outer, L, inner, so, sr, si = geometry(x.contiguous(), dims)
+    src, outer, L, inner, so, sr, si = along(x, dim)
     acc_t = acc_type(out_dtype)
     acc_dtype = {"f32": dt.float32, "i32": dt.int32, "u32": dt.int32}[acc_t]
     nb = -(-L // BLOCK)

@@ -20,7 +20,7 @@ from ..backend import get_runtime
 from ..tensor import Tensor, prod, tensor_method
 from .kernel import Kernel
 from .pointwise import launch_map
-from .reduce_kernel import geometry, normalize_dims, reduce, reduced_shape
+from .reduce_kernel import along, normalize_dims, reduce, reduced_shape
 
 ROW_STEPS_LIMIT = 16384  # loop steps per pass of the fused kernel (two passes per row)
 GPU_MIN_ROWS = 2048  # on real GPUs, fewer rows than this take the parallel two-step path
@@ -58,15 +58,12 @@ def _forward(kind, x, dim):
     out = Tensor._empty(x.shape, x.dtype, x.device)
     if x.numel() == 0:
         return out
-    dims = (dim,) if x.ndim else ()
-    src, outer, L, inner, so, sr, si = geometry(x, dims)
-    if src is not x and tuple(src.shape) != tuple(x.shape):
-        # strides that don't merge: read a contiguous copy so the output keeps x's layout
-        src, outer, L, inner, so, sr, si = geometry(x.contiguous(), dims)
+    src, outer, L, inner, so, sr, si = along(x, dim)
     base, rows = src._offset, outer * inner
     vec4 = inner == 1 and sr == 1 and L % 4 == 0 and base % 4 == 0 and so % 4 == 0
     steps = L // 4 if vec4 else L
     if _two_step(rt, steps, rows, L):
+        dims = (dim,) if x.ndim else ()
         lse = reduce(src, dims, "logsumexp", [dt.float32], reduced_shape(x.shape, dims, True))[0]
         return launch_map(kind, _POINTWISE[kind], [x, lse], ["f32", "f32"], x.dtype, out=out)
     variant = dict(kind=kind, T=x.dtype, ELEM="vec4<f32>" if vec4 else "f32")

@@ -20,7 +20,7 @@ from ..autograd.function import Function
 from ..tensor import Tensor, tensor_method
 from . import value_range
 from .kernel import Kernel
-from .reduce_kernel import geometry
+from .reduce_kernel import along
 
 BLOCK = 16  # positions one invocation sorts first, in registers (the stages k <= BLOCK)
 GROUP_BITS = 4  # network steps one dispatch runs in registers afterwards (16 positions)
@@ -157,10 +157,7 @@ def _sorted_rows(x, dim, descending, k=None):
     indices = Tensor._empty(shape, dt.int64, x.device)
     if values.numel() == 0:
         return values, indices
-    dims = (dim,) if x.ndim else ()
-    src, outer, L, inner, so, sr, si = geometry(x, dims)
-    if src is not x and tuple(src.shape) != tuple(x.shape):
-        src, outer, L, inner, so, sr, si = geometry(x.contiguous(), dims)
+    src, outer, L, inner, so, sr, si = along(x, dim)
     P = max(BLOCK, 1 << (L - 1).bit_length())
     rows = outer * inner
     key_t = x.dtype.wgsl

@@ -6,7 +6,7 @@
 //   tiles_n, flags (bit 0: add beta * bias, bit 1: add the current C), alpha and beta (bits
 //   of T), ndim_batch, out_off (C's first element),
 //   off      element offsets of A, B, bias; then (tiled) the junk element of C
-//   a_st     A strides: m, k            b_st  B strides: k, n         c_st  bias strides: m, n
+//   a_st     A strides: m, k (vec2)     b_st  B strides: k, n         c_st  bias strides: m, n
 //   batch_shape   up to 4 batch dims, innermost last; batch_a, batch_b, batch_c their strides
 
 // batch index -> element offsets of this batch in A, B, bias

@@ -6,7 +6,7 @@
 // [P.k_begin, P.k_begin + P.k_len), so a long K is split over several dispatches that
 // accumulate (lavapipe stops any loop after 65,535 iterations per invocation).
 //
-// Bindings: A (read), B (read), bias (read; a placeholder when P.flags bit 0 is clear),
+// Bindings: A (read), B (read), bias (read; any buffer when P.flags bit 0 is clear),
 //           C (read_write, contiguous [batch, M, N] from element P.out_off).
 // P.flags: bit 0 add beta * bias, bit 1 add the current C (a later K chunk).
 

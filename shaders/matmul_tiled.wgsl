@@ -16,7 +16,7 @@
 // Lavapipe runs loops for at most 65,535 iterations per invocation, so the launcher gives each
 // dispatch at most choice.k_chunk values of k; later chunks accumulate into C (EPILOGUE bit 1).
 //
-// Bindings: A (read, vec4<T>), B (read, vec4<T>), bias (read, T; a placeholder when EPILOGUE
+// Bindings: A (read, vec4<T>), B (read, vec4<T>), bias (read, T; any buffer when EPILOGUE
 //           bit 0 is clear), C (read_write, T, contiguous [batch, M, N] from element
 //           P.out_off, plus one junk element P.off.w).
 // Requirements checked by the launcher: A's and B's offsets, batch strides and non-unit

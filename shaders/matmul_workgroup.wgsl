@@ -8,7 +8,7 @@
 // T is f32, i32 or u32; the launcher gives each dispatch at most choice.k_chunk values of k
 // (later chunks accumulate into C: P.flags bit 1).
 //
-// Bindings: A (read), B (read), bias (read; a placeholder when P.flags bit 0 is clear),
+// Bindings: A (read), B (read), bias (read; any buffer when P.flags bit 0 is clear),
 //           C (read_write, contiguous [batch, M, N] from element P.out_off).
 // Dispatch: one workgroup (WORKGROUP = 256 invocations) per 64x64 tile of C, tiles of one
 // batch entry consecutive.

@@ -148,10 +148,12 @@ class _Params:
         and the packing is one struct.pack. ``record(ins, outs, threads, workgroups, variant,
         data)`` dispatches; a value that does not pack goes through ``_pack_checked``."""
         fields, args = [], []
-        for name, _, _, count in self.fields:
+        for name, wtype, _, count in self.fields:
             fields.append(f"{name}=__default_{name}" if name in self.defaults else name)
-            # a vector or array takes a sequence of at most ``count`` values, zero-filled
-            args.append(name if count is None else f"*{name}, *__zeros[{count} - len({name})]")
+            if count is None or wtype.startswith("vec"):  # a vecN takes exactly N values
+                args.append(name if count is None else f"*{name}")
+            else:  # an array takes a sequence of at most ``count`` values, zero-filled
+                args.append(f"*{name}, *__zeros[{count} - len({name})]")
         longest = max((f[3] or 0 for f in self.fields), default=0)
         namespace = {"__pack": self.struct.pack, "__zeros": [(0,) * k for k in range(longest + 1)],
                      "__checked": self._pack_checked, "__record": record, "__error": struct.error,
@@ -172,12 +174,14 @@ class _Params:
         """``pack`` one field at a time, to say which field is wrong (or to wrap a negative
         u32)."""
         flat = []
-        for name, _, char, count in self.fields:
+        for name, wtype, char, count in self.fields:
             v = values[name]
             items = [v] if count is None else list(v)
-            if count is not None and len(items) > count:
-                raise TypeError(f"kernel {self.kernel!r}: param {name!r} holds at most "
-                                f"{count} values, got {len(items)}")
+            if count is not None and (len(items) > count or wtype.startswith("vec")
+                                      and len(items) != count):
+                raise TypeError(f"kernel {self.kernel!r}: param {name!r} of type {wtype} takes "
+                                f"{'at most ' if len(items) > count else ''}{count} values, got "
+                                f"{len(items)}")
             for x in items + [0] * ((count or 1) - len(items)):
                 if char == "I" and isinstance(x, int) and -(1 << 31) <= x < 0:
                     x &= 0xFFFFFFFF
@@ -225,17 +229,13 @@ def _variant_lines(variant):
     return lines
 
 
-def _buffer(obj, slot):
-    """The GPU buffer a binding argument names: a tensor's, a storage's, a raw buffer, or for
-    None a placeholder (``slot``: the binding's index)."""
-    storage = getattr(obj, "_storage", None)
-    if storage is not None:
-        return storage.buffer
+def _buffer(obj):
+    """The GPU buffer a binding argument other than a tensor names: a storage's, a raw
+    buffer, or None (a placeholder is bound there)."""
     if isinstance(obj, Storage):
         return obj.buffer
-    if obj is None:
-        return _placeholder(slot)
-    return obj
+    storage = getattr(obj, "_storage", None)  # a Tensor-like object
+    return storage.buffer if storage is not None else obj
 
 
 _placeholders = {}
@@ -373,18 +373,18 @@ class Kernel:
         """The dispatch of ``launch``, once the Params are packed into ``data``."""
         rt = get_runtime()
         call_key = tuple(variant.values()) if variant else ()
-        kern = self._compiled.get(call_key) if self._runtime is rt else None
-        if kern is None:
+        kern = self._compiled.get(call_key)
+        if kern is None or self._runtime is not rt:
             kern = self._compile(rt, variant or {}, call_key)
-        if len(ins) != kern.n_in or len(outs) + self.errors != kern.n_out:
-            raise TypeError(f"kernel {self.name!r} takes {kern.n_in} inputs and "
-                            f"{kern.n_out - self.errors} outputs, got {len(ins)} and {len(outs)}")
-        buffers = [b._storage.buffer if isinstance(b, Tensor) else _buffer(b, k)
-                   for k, b in enumerate(ins)]
-        buffers += [b._storage.buffer if isinstance(b, Tensor) else _buffer(b, k)
-                    for k, b in enumerate(outs, len(ins))]
+        buffers = [b._storage.buffer if isinstance(b, Tensor) else _buffer(b)
+                   for b in (*ins, *outs)]
+        if None in buffers:  # (buffers, unlike tensors, compare by identity)
+            buffers = [_placeholder(k) if b is None else b for k, b in enumerate(buffers)]
         if self.errors:
             buffers.append(rt.error_buffer)
+        if len(ins) != kern.n_in:  # (Runtime.dispatch refuses a wrong total)
+            raise TypeError(f"kernel {self.name!r} takes {kern.n_in} inputs and "
+                            f"{kern.n_out - self.errors} outputs, got {len(ins)} and {len(outs)}")
         if threads is not None:
             workgroups = -(-threads // kern.workgroup_size)
         elif workgroups is None:

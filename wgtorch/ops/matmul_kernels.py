@@ -123,8 +123,8 @@ def _tiled_code(variant):
 
 _PARAMS = ("M: u32", "N: u32", "K: u32", "batch: u32", "k_begin: u32", "k_len: u32",
            "tiles_n: u32", "flags: u32", "alpha: u32", "beta: u32", "ndim_batch: u32",
-           "out_off: u32", "off: vec4<u32>", "a_st: vec4<u32>", "b_st: vec4<u32>",
-           "c_st: vec4<u32>", "batch_shape: vec4<u32>", "batch_a: vec4<u32>",
+           "out_off: u32", "off: vec4<u32>", "a_st: vec2<u32>", "b_st: vec2<u32>",
+           "c_st: vec2<u32>", "batch_shape: vec4<u32>", "batch_a: vec4<u32>",
            "batch_b: vec4<u32>", "batch_c: vec4<u32>")
 _SCALAR_BINDINGS = dict(inputs=("A: T", "B: T", "bias: T"), outputs=("C: T",), params=_PARAMS)
 MATMUL_STRIDED = Kernel("matmul_strided", "matmul_strided.wgsl", **_SCALAR_BINDINGS)
@@ -282,8 +282,9 @@ def _dispatch_range(kernel, variant, tile, a, b, bias, alpha, beta, out, k_begin
             flags = FLAG_ACCUMULATE if n else first_flags
             if kernel is MATMUL_TILED:
                 variant = {**variant, "EPILOGUE": flags}
-            kernel.launch(ins=[a, b, bias], outs=[out], variant=variant, **grid,
-                          M=M, N=N, K=K, batch=inner_count, k_begin=k0,
+            # without a bias (flags bit 0 clear) the kernel reads none: bind A again there
+            kernel.launch(ins=[a, b, a if bias is None else bias], outs=[out], variant=variant,
+                          **grid, M=M, N=N, K=K, batch=inner_count, k_begin=k0,
                           k_len=min(k_chunk, k_end - k0), tiles_n=tiles_n, flags=flags,
                           alpha=scalar_bits(alpha, scalar_t), beta=scalar_bits(beta, scalar_t),
                           ndim_batch=MAX_BATCH_DIMS, out_off=out_off,

@@ -171,13 +171,13 @@ def launch_map(name, expr, operands, casts, out_dtype, out=None):
     n = prod(shape)
     if n == 0:
         return out
-    vec4 = (
-        all(t.shape == shape and t._stride == contiguous and t._offset % 4 == 0 for t in tensors)
-        and out._stride == contiguous
-        and out._offset % 4 == 0
-        # the last vec4 may write past n: only into padding that no other tensor owns
-        and (n % 4 == 0 or (out._offset == 0 and out._storage.numel == n))
-    )
+    # the last vec4 may write past n: only into padding that no other tensor owns
+    vec4 = (out._stride == contiguous and out._offset % 4 == 0
+            and (n % 4 == 0 or (out._offset == 0 and out._storage.numel == n)))
+    for t in tensors:
+        if not vec4:
+            break
+        vec4 = t.shape == shape and t._stride == contiguous and t._offset % 4 == 0
     out_strided = not vec4 and not (out._offset == 0 and out._stride == contiguous)
     variant = dict(name=name, expr=expr, kinds=kinds, casts=tuple(casts), out=out_dtype,
                    vec4=vec4, out_strided=out_strided)

@@ -27,7 +27,7 @@ _PARAMS = ("total: u32", "C: u32", "H: u32", "W: u32", "OH: u32", "OW: u32", "KH
 POOL2D = Kernel("pool2d", "pool2d.wgsl", inputs=("x: T", "idx_in: i32"),
                 outputs=("out: T", "idx: i32"), params=_PARAMS)
 POOL2D_BACKWARD = Kernel("pool2d_backward", "pool2d_backward.wgsl", inputs=("g: T", "idx: i32"),
-                         outputs=("dx: T",), params=_PARAMS, defaults={"st": ()})
+                         outputs=("dx: T",), params=_PARAMS, defaults={"st": (0, 0, 0, 0)})
 
 
 def _params(g, total, channels, offset):

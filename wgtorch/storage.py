@@ -5,6 +5,8 @@ storage of ``numel`` elements holds ``4 * numel`` bytes; ``to_storage_array`` tu
 data into those words, refusing values the storage cannot hold.
 """
 
+import math
+
 import numpy as np
 
 from . import dtypes as dt
@@ -33,6 +35,10 @@ class Storage:
 
 
 def contiguous_strides(shape):
+    """Row-major strides of ``shape`` (a size-0 dim counts as 1)."""
+    n = len(shape)
+    if n <= 2:  # most tensors: no loop
+        return () if n == 0 else (1,) if n == 1 else (max(shape[1], 1), 1)
     strides, acc = [], 1
     for s in reversed(shape):
         strides.append(acc)
@@ -40,11 +46,7 @@ def contiguous_strides(shape):
     return tuple(reversed(strides))
 
 
-def prod(shape):
-    n = 1
-    for s in shape:
-        n *= s
-    return n
+prod = math.prod  # the number of elements of a shape (1 for ())
 
 
 def to_storage_array(array, dtype):

@@ -232,10 +232,9 @@ def _variant_lines(variant):
 def _buffer(obj):
     """The GPU buffer a binding argument other than a tensor names: a storage's, a raw
     buffer, or None (a placeholder is bound there)."""
-    if isinstance(obj, Storage):
-        return obj.buffer
-    storage = getattr(obj, "_storage", None)  # a Tensor-like object
-    return storage.buffer if storage is not None else obj
+    if obj is None or not isinstance(obj, Storage):
+        return obj
+    return obj.buffer
 
 
 _placeholders = {}

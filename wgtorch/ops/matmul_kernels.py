@@ -196,6 +196,8 @@ def shared_operand(x, k):
 def _batch_geometry(batch_shape, a, b, bias):
     """Merged batch dims and each operand's batch strides (0 where broadcast)."""
     nb = len(batch_shape)
+    if nb == 0:
+        return [], [], [], []
     sa = [0 if n == 1 else s for n, s in zip(batch_shape, a._stride[:nb])]
     sb = [0 if n == 1 else s for n, s in zip(batch_shape, b._stride[:nb])]
     sc = broadcast_strides(bias, (*batch_shape, 1, 1))[:nb] if bias is not None else [0] * nb

@@ -19,7 +19,8 @@ MAX_DIMS = 8  # dims of the indexed kernel after merging
 
 def broadcast_shapes(*shapes):
     """PyTorch's broadcast of several shapes; RuntimeError when they do not match."""
-    if len(shapes) == 1 or all(s == shapes[0] for s in shapes):
+    if len(shapes) == 1 or len(shapes) == 2 and shapes[0] == shapes[1] \
+            or all(s == shapes[0] for s in shapes):
         return tuple(shapes[0]) if shapes else ()
     ndim = max((len(s) for s in shapes), default=0)
     out = [1] * ndim
@@ -153,7 +154,8 @@ def launch_map(name, expr, operands, casts, out_dtype, out=None):
             kinds.append("s")
             sc[k] = scalar_bits(op, casts[k])
     kinds = tuple(kinds)
-    shape = broadcast_shapes(*[t.shape for t in tensors])
+    shape = tuple(tensors[0].shape) if len(tensors) == 1 else \
+        broadcast_shapes(*[t.shape for t in tensors])
     if out is not None:
         shape = broadcast_shapes(shape, out.shape)
         if shape != tuple(out.shape):

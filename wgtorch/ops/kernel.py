@@ -177,10 +177,10 @@ class _Params:
         for name, wtype, char, count in self.fields:
             v = values[name]
             items = [v] if count is None else list(v)
-            if count is not None and (len(items) > count or wtype.startswith("vec")
-                                      and len(items) != count):
+            vector = wtype.startswith("vec")
+            if count is not None and (len(items) > count or vector and len(items) != count):
                 raise TypeError(f"kernel {self.kernel!r}: param {name!r} of type {wtype} takes "
-                                f"{'at most ' if len(items) > count else ''}{count} values, got "
+                                f"{'' if vector else 'at most '}{count} values, got "
                                 f"{len(items)}")
             for x in items + [0] * ((count or 1) - len(items)):
                 if char == "I" and isinstance(x, int) and -(1 << 31) <= x < 0:

@@ -77,6 +77,7 @@ from . import optim, serialization
 from . import linalg
 from .serialization import load, save
 from .serialization import load_safetensors as load_file, save_safetensors as save_file
+from . import distributed  # after the ops it uses; starts nothing (MPI starts at init)
 
 greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
 fix = trunc

@@ -20,6 +20,14 @@ def current_device():
     return 0
 
 
+def set_device(device):
+    """Accept the device a data-parallel script selects (``cuda:<LOCAL_RANK>``); a process
+    uses one adapter, so nothing changes. RuntimeError for an index it cannot mean."""
+    from .device import device as as_device
+
+    as_device(device if not isinstance(device, int) else f"cuda:{device}")
+
+
 def get_device_name(device=None):
     return get_runtime().info["device"]
 

@@ -7,7 +7,21 @@ Every wgtorch op runs as a WGSL shader on the WebGPU adapter. Tensors are create
 ``"cpu"`` is a placement tag kept so that PyTorch code keeps working: a CPU tensor computes
 correctly (its kernels also run on the adapter), ``.cpu()``/``.numpy()``/``.to("cpu")`` work,
 and mixing a CPU and a GPU tensor in one op raises PyTorch's device-mismatch error.
+
+A process uses one adapter, index 0. In a data-parallel job, ``cuda:<LOCAL_RANK>`` is accepted
+as well and names the same adapter (the one chosen for that local rank), so the usual
+``device = f"cuda:{local_rank}"`` runs unchanged.
 """
+
+import os
+
+
+def _local_rank():
+    # A data-parallel rank's scripts say "cuda:<LOCAL_RANK>": that is this process's adapter
+    # (one per local rank, see backend/adapter.py), so the index is accepted and means it.
+    value = os.environ.get("LOCAL_RANK", "").strip()
+    return int(value) if value.isdigit() else 0
+
 
 _ALIASES = {"wgpu": "wgpu", "cuda": "wgpu", "gpu": "wgpu", "webgpu": "wgpu", "mps": "wgpu"}
 
@@ -30,7 +44,7 @@ class device:
         if name == "cpu":
             self.type, self.index = "cpu", None
         elif name in _ALIASES:
-            if index not in (None, 0):
+            if index not in (None, 0, _local_rank()):
                 raise RuntimeError(f"wgtorch uses one adapter; device index {index} is invalid")
             self.type, self.index = "wgpu", 0
         else:

@@ -103,3 +103,4 @@ from .sampling import (
 )
 from .sparse import Embedding
 from .transformer import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer
+from . import parallel  # noqa: F401

@@ -1,0 +1,5 @@
+"""``wgtorch.nn.parallel``: ``DistributedDataParallel`` (one process per GPU, on MPI)."""
+
+from .distributed import DistributedDataParallel
+
+__all__ = ["DistributedDataParallel"]

@@ -52,7 +52,13 @@ def irecv(tensor, src=None, group=None, tag=0, group_src=None):
 
     def steps(comm):
         statuses = yield comm.Irecv(raw(data), source=peer, tag=tag)
-        return data, statuses[0].Get_source()
+        source, nbytes = statuses[0].Get_source(), statuses[0].Get_count(mpi.BYTE)
+        if nbytes != data.nbytes:
+            raise RuntimeError(
+                f"irecv: expected {data.nbytes} bytes for a tensor of {data.size} elements, but "
+                f"rank {get_global_rank(pg, source)} sent {nbytes} (tag {tag})"
+            )
+        return data, source
 
     box = []  # the sender's global rank, once received
 

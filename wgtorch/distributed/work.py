@@ -37,15 +37,25 @@ class Work:
         """
         if timeout is not None and hasattr(timeout, "total_seconds"):
             timeout = timeout.total_seconds()
-        result = self._job.wait(timeout)
+        try:
+            result = self._job.wait(timeout)
+        except Exception:
+            if self._job.done.is_set():
+                self._drop()  # failed: its outputs will never be written
+            raise
         self._complete(result)
         return True
 
     def _complete(self, result):
+        finish = self._drop()
+        if finish is not None:
+            finish(result)
+
+    def _drop(self):
         finish, self._finish = self._finish, None
         if finish is not None:
             _unfinished.remove(self)
-            finish(result)
+        return finish
 
     def is_completed(self):
         """True once the operation has completed (its outputs are then up to date)."""
@@ -80,18 +90,25 @@ class Work:
         return f"<wgtorch.distributed.Work {self._job.name} ({state})>"
 
 
-def finish_completed():
-    """Upload the outputs of every operation that has completed (called on each API entry)."""
+def finish_completed(block=False):
+    """Upload the outputs of the operations that have completed (called on each API entry);
+    with ``block``, wait for all of them first. A failed operation raises its error only
+    where its own ``wait()`` is called."""
     for work in list(_unfinished):
         job = work._job
-        if job.done.is_set() and job.error is None:
+        if block:
+            job.done.wait()
+        if not job.done.is_set():
+            continue
+        if job.error is None:
             work._complete(job.result)
+        else:
+            work._drop()
 
 
 def wait_all():
     """Wait for every unfinished operation (barrier and destroy_process_group do this)."""
-    for work in list(_unfinished):
-        work.wait()
+    finish_completed(block=True)
 
 
 __all__ = ["Work", "finish_completed", "wait_all"]

@@ -15,7 +15,11 @@ EXPECTED = [
     "find_unused_parameters: unused everywhere keeps grad None",
     "unused parameters without find_unused_parameters", "forward under no_grad",
     "buffers broadcast at construction", "buffers broadcast from rank 0 before forward",
-    "DDP of a module without trainable parameters", "DDP of different models", "done",
+    "DDP of a module without trainable parameters", "DDP of different models",
+    "uneven inputs under join (divide_by_initial_world_size=True)",
+    "uneven inputs under join (divide_by_initial_world_size=True): replicas identical after join",
+    "uneven inputs under join (divide_by_initial_world_size=False)",
+    "collectives after join", "done",
 ]
 
 

@@ -101,7 +101,8 @@ def check_no_sync():
     ddp = DDP(model, bucket_cap_mb=0.001)
     local_ref = copy.deepcopy(model)
     union_ref = copy.deepcopy(model)
-    micro = [[r * 8 + m * 4 + k for k in range(4)] for r in range(WORLD) for m in range(2)]
+    micro = [[(r * 8 + m * 4 + k) % N_SAMPLES for k in range(4)] for r in range(WORLD)
+             for m in range(2)]
 
     def batch(rank, m):
         return data[micro[2 * rank + m]]
@@ -191,6 +192,41 @@ def check_buffers_and_checks():
            match="DDP expects same model across all ranks")
 
 
+def check_uneven_inputs():
+    """Rank r has 2 + 2r batches; under ddp.join() the ranks that finish shadow the others."""
+    rng = np.random.default_rng(9)
+    batches = [[(torch.tensor(rng.standard_normal((3, 4)).astype(np.float32)),
+                 torch.tensor(rng.integers(0, 2, 3))) for _ in range(2 + 2 * r)]
+               for r in range(WORLD)]
+    for divide_by_world in (True, False):
+        name = f"uneven inputs under join (divide_by_initial_world_size={divide_by_world})"
+        torch.manual_seed(4)
+        model = nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 2))
+        reference = copy.deepcopy(model)
+        ddp = DDP(model, bucket_cap_mb=0.0001)
+        opt = torch.optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
+        with ddp.join(divide_by_initial_world_size=divide_by_world):
+            for x, y in batches[RANK]:
+                opt.zero_grad()
+                F.cross_entropy(ddp(x), y).backward()
+                opt.step()
+        # reference: each step averages the losses of the ranks that still had a batch
+        ref_opt = torch.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
+        for step in range(len(batches[-1])):
+            active = [b[step] for b in batches if step < len(b)]
+            ref_opt.zero_grad()
+            loss = sum(F.cross_entropy(reference(x), y) for x, y in active)
+            (loss / (WORLD if divide_by_world else len(active))).backward()
+            ref_opt.step()
+        for k, (a, b) in enumerate(zip(params_of(model), params_of(reference))):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=f"{name}: param {k}")
+        ok(name)
+        check_same_everywhere(f"{name}: replicas identical after join", params_of(model))
+    t = torch.ones(2)
+    dist.all_reduce(t)  # the ranks are in step again
+    close("collectives after join", t, np.full(2, WORLD, np.float32))
+
+
 if __name__ == "__main__":
     dist.init_process_group("nccl", timeout=timedelta(seconds=60))  # served by MPI
     RANK, WORLD = dist.get_rank(), dist.get_world_size()
@@ -198,5 +234,6 @@ if __name__ == "__main__":
     check_no_sync()
     check_unused_parameters()
     check_buffers_and_checks()
+    check_uneven_inputs()
     dist.destroy_process_group()
     print(f"[rank {RANK}] OK done", flush=True)

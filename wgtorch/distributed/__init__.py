@@ -17,7 +17,8 @@ MPICH's wheel; no compiler or system package). How it fits together:
   in order, polling nonblocking requests (timeouts, overlap, no deadlocks in send/recv);
 - ``staging.py``: GPU tensors to host arrays and back, one readback and one upload per call;
 - ``collectives.py``, ``p2p.py``, ``objects.py``: the operations; ``work.py``: ``Work``;
-- ``reducer.py``: DistributedDataParallel's gradient buckets;
+- ``reducer.py``: DistributedDataParallel's gradient buckets; ``algorithms/join.py``: ``Join``
+  (uneven inputs);
 - ``run.py``: the torchrun-style launcher; ``rendezvous.py``: joining several nodes;
 - ``failure.py``: a failing rank ends the job with its traceback.
 
@@ -28,6 +29,7 @@ uncaught exception end the whole job (see ``failure.py``). MPI itself starts onl
 """
 
 from . import failure as _failure
+from . import algorithms
 from .collectives import (
     all_gather,
     all_gather_into_tensor,
@@ -87,7 +89,7 @@ del _ranks
 
 __all__ = [
     "Backend", "DistBackendError", "DistError", "DistNetworkError", "DistStoreError",
-    "GroupMember", "P2POp", "ProcessGroup", "ReduceOp", "Work", "all_gather",
+    "GroupMember", "P2POp", "ProcessGroup", "ReduceOp", "Work", "algorithms", "all_gather",
     "all_gather_into_tensor", "all_gather_object", "all_gather_single", "all_reduce",
     "all_to_all", "all_to_all_single", "barrier", "batch_isend_irecv", "broadcast",
     "broadcast_object_list", "default_pg_timeout", "destroy_process_group", "gather",

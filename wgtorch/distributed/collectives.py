@@ -104,6 +104,19 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     return pg.run("all_reduce", steps, _uploader([tensor]), [tensor], async_op)
 
 
+def all_reduce_host(pg, values, op="SUM"):
+    """Start an all-reduce of a few control numbers held on the host (no GPU transfer);
+    returns the ``Job``, whose ``wait()`` gives the reduced float64 array."""
+    data = np.array(values, dtype=np.float64)
+    mpi = pg.mpi
+
+    def steps(comm):
+        yield comm.Iallreduce(mpi.IN_PLACE, data, getattr(mpi, op))
+        return data
+
+    return pg.start("all_reduce of control values", steps)
+
+
 def _broadcast_flat(pg, tensors, root, name, async_op):
     """Broadcast ``tensors`` (one dtype) as one flat buffer: read back on the root only."""
     is_root = pg.rank() == root

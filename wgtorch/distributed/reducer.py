@@ -142,6 +142,7 @@ class Reducer:
         self.ready = set()
         self.next_bucket = 0
         self.static_unused = None  # static_graph: the unused parameters found in iteration 1
+        self.active_ranks = None  # Join: the job counting this iteration's active ranks
         self.comm_wait_s = 0.0  # time spent waiting for the all-reduces (for benchmarks)
         self.handles = [p.register_post_accumulate_grad_hook(functools.partial(self._on_grad, i))
                         for i, p in enumerate(self.params)]
@@ -156,9 +157,14 @@ class Reducer:
             self.expect_hooks = False
             raise RuntimeError(UNFINISHED_REDUCTION.format(rank=self.pg.rank(), missing=missing))
 
-    def prepare_for_backward(self, outputs):
-        """Expect this iteration's gradients; mark the parameters ``outputs`` does not use."""
+    def prepare_for_backward(self, outputs, active_ranks=None):
+        """Expect this iteration's gradients; mark the parameters ``outputs`` does not use.
+
+        ``active_ranks``: under ``Join`` without ``divide_by_initial_world_size``, the job
+        counting the ranks still training (the average then divides by that count).
+        """
         self.check_finished()
+        self.active_ranks = active_ranks
         self.expect_hooks = True
         self.ready = set()
         self.next_bucket = 0
@@ -215,10 +221,25 @@ class Reducer:
         for p, offset, used in zip(bucket.params, bucket.offsets, bucket.used):
             if not used or p.grad is None:
                 host[offset:offset + p.numel()] = 0
-        if host_dtype(bucket.params[0]) == np.float16:
-            host = host.astype(np.float32)
+        host = host.astype(self._wire_dtype(bucket), copy=False)
         if self.track_use:
             host = np.concatenate([host, bucket.used.astype(host.dtype)])
+        self._all_reduce(bucket, host)
+
+    @staticmethod
+    def _wire_dtype(bucket):
+        return np.float32 if host_dtype(bucket.params[0]) == np.float16 else host_dtype(
+            bucket.params[0])
+
+    def shadow_backward(self):
+        """A joined rank's part of one backward of the others: all-reduce zeros per bucket."""
+        for bucket in self.buckets:
+            n = bucket.numel + (len(bucket.params) if self.track_use else 0)
+            self._all_reduce(bucket, np.zeros(n, dtype=self._wire_dtype(bucket)))
+        for bucket in self.buckets:
+            bucket.job.wait()
+
+    def _all_reduce(self, bucket, host):
         mpi, n = self.pg.mpi, bucket.numel
 
         def average(comm):
@@ -236,6 +257,10 @@ class Reducer:
         start = time.perf_counter()
         results = [bucket.job.wait() for bucket in self.buckets]
         self.comm_wait_s += time.perf_counter() - start
+        if self.active_ranks is not None:  # Join: average over the ranks still training
+            scale = self.pg.size() / self.active_ranks.wait()[0]
+            for bucket, host in zip(self.buckets, results):
+                host[:bucket.numel] *= scale
         for bucket, host in zip(self.buckets, results):
             staged = new_tensor(host[:bucket.numel], dtype=bucket.dtype, device=bucket.device)
             used_anywhere = host[bucket.numel:] > 0 if self.track_use else None

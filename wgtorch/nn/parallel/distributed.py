@@ -14,7 +14,9 @@ keeps the replicas identical:
 
 ``no_sync()`` skips the all-reduce for the backward passes of forwards run inside it (the
 gradients accumulate locally; the first synchronised backward after it averages the sum).
-``find_unused_parameters`` and ``static_graph`` handle parameters a forward does not use.
+``find_unused_parameters`` and ``static_graph`` handle parameters a forward does not use;
+``join()`` handles ranks with different numbers of batches (uneven inputs, see
+``wgtorch/distributed/algorithms/join.py``).
 The wrapped module is ``.module``; ``state_dict()`` keys start with ``module.`` as in PyTorch.
 ``device_ids``/``output_device`` are accepted (one adapter per process).
 """
@@ -22,6 +24,8 @@ The wrapped module is ``.module``; ``state_dict()`` keys start with ``module.`` 
 from contextlib import contextmanager
 
 from ...autograd.grad_mode import is_grad_enabled
+from ...distributed.algorithms.join import Join, JoinHook, Joinable, _JoinConfig
+from ...distributed.collectives import all_reduce_host, broadcast_coalesced
 from ..module import Module
 
 _MB = 1024 * 1024
@@ -42,7 +46,7 @@ def _verify_param_shapes(params, pg):
             )
 
 
-class DistributedDataParallel(Module):
+class DistributedDataParallel(Module, Joinable):
     """Wrap ``module`` for data-parallel training across the ranks of ``process_group``.
 
     Example (under ``python -m wgtorch.distributed.run --nproc_per_node=2 train.py``)::
@@ -61,7 +65,6 @@ class DistributedDataParallel(Module):
                  delay_all_reduce_named_params=None, param_to_hook_all_reduce=None,
                  mixed_precision=None, device_mesh=None, skip_all_reduce_unused_params=False):
         super().__init__()
-        from ...distributed.collectives import broadcast_coalesced
         from ...distributed.process_group import resolve
         from ...distributed.reducer import (
             DEFAULT_FIRST_BUCKET_BYTES,
@@ -86,6 +89,8 @@ class DistributedDataParallel(Module):
         self.gradient_as_bucket_view = gradient_as_bucket_view
         self.require_backward_grad_sync = True
         self.require_forward_param_sync = True
+        self._join_config = _JoinConfig.construct_disabled_join_config()
+        self._divide_by_initial_world_size = True
         ignored = set(getattr(module, "_ddp_params_and_buffers_to_ignore", ()))
         named = [(n, p) for n, p in module.named_parameters() if n not in ignored]
         self._params = [p for _, p in named if p.requires_grad]
@@ -113,16 +118,20 @@ class DistributedDataParallel(Module):
 
     def forward(self, *inputs, **kwargs):
         sync = is_grad_enabled() and self.require_backward_grad_sync
+        joining = self._join_config.enable
         if sync:
             self.reducer.check_finished()
+        active = Join.notify_join_context(self) if joining else None
         if self.will_sync_module_buffers():
-            from ...distributed.collectives import broadcast_coalesced
-
-            broadcast_coalesced(self.modules_buffers, src=0, group=self.process_group)
+            src = self._find_common_rank(self.process_group.rank(), True) if joining else 0
+            broadcast_coalesced(self.modules_buffers, src=src, group=self.process_group)
+        if joining:  # tells the joined ranks whether a gradient all-reduce follows
+            all_reduce_host(self.process_group, [1.0 if sync else 0.0])
         output = self.module(*inputs, **kwargs)
         if sync:
             self.require_forward_param_sync = True
-            self.reducer.prepare_for_backward(output)
+            self.reducer.prepare_for_backward(
+                output, None if self._divide_by_initial_world_size else active)
         else:
             self.require_forward_param_sync = False
         return output
@@ -145,6 +154,48 @@ class DistributedDataParallel(Module):
         finally:
             self.require_backward_grad_sync = old
 
+    # ---- uneven inputs (Join) ---------------------------------------------------------------
+
+    def join(self, divide_by_initial_world_size=True, enable=True,
+             throw_on_early_termination=False):
+        """A context manager for ranks with different numbers of batches: a rank that runs out
+        shadows the others' gradient all-reduces until all are done, then every rank takes
+        the model of the last one to finish.
+
+        ``divide_by_initial_world_size``: average over the world size (True, as if the missing
+        ranks sent zeros) or over the ranks still training. Example::
+
+            with ddp.join():
+                for x, y in my_uneven_batches:
+                    loss_fn(ddp(x), y).backward()
+                    optimizer.step()
+        """
+        return Join([self], enable, throw_on_early_termination,
+                    divide_by_initial_world_size=divide_by_initial_world_size)
+
+    def join_hook(self, **kwargs):
+        return _DDPJoinHook(self, kwargs.get("divide_by_initial_world_size", True))
+
+    @property
+    def join_device(self):
+        return self._params[0].device
+
+    @property
+    def join_process_group(self):
+        return self.process_group
+
+    def _find_common_rank(self, rank, condition):
+        """The highest rank for which ``condition`` holds (an all-reduce of host values)."""
+        found = all_reduce_host(self.process_group, [rank if condition else -1], "MAX").wait()
+        if found[0] < 0:
+            raise ValueError("Expected rank_cond to be true for at least one process.")
+        return int(found[0])
+
+    def _sync_final_model(self, is_last_joiner):
+        src = self._find_common_rank(self.process_group.rank(), is_last_joiner)
+        broadcast_coalesced([p for p in self.module.parameters()] + self.modules_buffers,
+                            src=src, group=self.process_group)
+
     def _set_static_graph(self):
         self.static_graph = True
         self.reducer.static_graph = True
@@ -157,6 +208,28 @@ class DistributedDataParallel(Module):
 
     def extra_repr(self):
         return ""
+
+
+class _DDPJoinHook(JoinHook):
+    """DDP while joined: shadow each iteration's buffer broadcast and gradient all-reduces;
+    at the end, take the model of the last rank to join."""
+
+    def __init__(self, ddp, divide_by_initial_world_size):
+        self.ddp = ddp
+        ddp._divide_by_initial_world_size = divide_by_initial_world_size
+
+    def main_hook(self):
+        ddp = self.ddp
+        if ddp.will_sync_module_buffers():
+            src = ddp._find_common_rank(ddp.process_group.rank(), False)
+            broadcast_coalesced(ddp.modules_buffers, src=src, group=ddp.process_group)
+        sync = all_reduce_host(ddp.process_group, [0.0]).wait()[0] != 0
+        ddp.require_forward_param_sync = sync
+        if sync:
+            ddp.reducer.shadow_backward()
+
+    def post_hook(self, is_last_joiner):
+        self.ddp._sync_final_model(is_last_joiner)
 
 
 __all__ = ["DistributedDataParallel"]

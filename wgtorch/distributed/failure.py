@@ -21,6 +21,7 @@ import signal
 import sys
 
 _previous_hook = None
+abort_comm = None  # the world communicator once joined across nodes (several MPI jobs)
 
 
 def _abort_job(exc_type, exc, tb):
@@ -39,7 +40,7 @@ def _end_job(code):
             pass
     mpi = sys.modules.get("mpi4py.MPI")
     if mpi is not None and mpi.Is_initialized() and not mpi.Is_finalized():
-        mpi.COMM_WORLD.Abort(code)
+        (abort_comm or mpi.COMM_WORLD).Abort(code)
     os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -212,6 +212,7 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
                                      group_name or "0")
     _world.groups = [_world.default_pg]
     failure.install(comm.Get_size())
+    failure.abort_comm = comm
     if not _world.exit_hook:
         atexit.register(_at_exit)  # NOTE: runs before mpi4py's MPI_Finalize (registered earlier)
         _world.exit_hook = True

@@ -24,9 +24,9 @@ def run_two_nodes(extra_env=None):
         argv = [sys.executable, "-m", "wgtorch.distributed.run", "--nnodes", "2", "--node_rank",
                 str(node), "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
                 "--master_port", port, os.path.join(WORKERS, "multinode_worker.py")]
-        procs.append(subprocess.Popen(argv, env=job_env(extra_env), cwd=ROOT, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, text=True,
-                                      start_new_session=True))
+        procs.append(subprocess.Popen(argv, env=job_env(extra_env), cwd=ROOT,
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                      text=True, start_new_session=True))
     outputs = []
     try:
         for proc in procs:

@@ -64,7 +64,8 @@ def test_epochs_reshuffle_and_ranks_agree():
 
 
 def test_bad_rank():
-    with pytest.raises(ValueError, match=r"Invalid rank 2, rank should be in the interval \[0, 1\]"):
+    message = r"Invalid rank 2, rank should be in the interval \[0, 1\]"
+    with pytest.raises(ValueError, match=message):
         DistributedSampler(Sized(4), num_replicas=2, rank=2)
     with pytest.raises(ValueError, match="Invalid rank -1"):
         DistributedSampler(Sized(4), num_replicas=2, rank=-1)

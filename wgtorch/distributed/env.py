@@ -4,8 +4,9 @@
 WORLD_SIZE, LOCAL_WORLD_SIZE, GROUP_RANK, MASTER_ADDR, MASTER_PORT...). A script started by a
 plain ``mpiexec -n N python train.py`` gets only the MPI launcher's variables, so on import
 ``fill_from_mpi_launcher`` derives the missing torchrun ones from them (MPICH/Intel MPI's Hydra:
-PMI_RANK, PMI_SIZE, MPI_LOCALRANKID, MPI_LOCALNRANKS; Open MPI: OMPI_COMM_WORLD_*). Scripts that read ``os.environ["RANK"]`` before calling
-``init_process_group`` (nanoGPT does) then run unchanged. Variables already set are kept.
+PMI_RANK, PMI_SIZE, MPI_LOCALRANKID, MPI_LOCALNRANKS; Open MPI: OMPI_COMM_WORLD_*). Scripts
+that read ``os.environ["RANK"]`` before calling ``init_process_group`` (nanoGPT does) then run
+unchanged. Variables already set are kept.
 
 Nothing here imports MPI: reading the environment must not start it.
 """
@@ -71,7 +72,8 @@ def env_int(name, default=None, environ=None):
     try:
         return int(value)
     except ValueError:
-        raise ValueError(f"environment variable {name} should be an integer, got {value!r}") from None
+        raise ValueError(
+            f"environment variable {name} should be an integer, got {value!r}") from None
 
 
 __all__ = ["DEFAULT_MASTER_PORT", "env_int", "fill_from_mpi_launcher", "mpi_launcher_ranks"]

@@ -13,8 +13,8 @@ import pickle
 
 import numpy as np
 
-from .process_group import group_peer, resolve
 from .collectives import not_member
+from .process_group import group_peer, resolve
 
 _TENSOR = "wgtorch.Tensor"
 

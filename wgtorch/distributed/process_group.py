@@ -1,4 +1,5 @@
-"""Process groups: ``init_process_group``, ``new_group``, ranks, backends, ``destroy_process_group``.
+"""Process groups: ``init_process_group``, ``new_group``, ranks, backends and
+``destroy_process_group``.
 
 Backends: every name is served by one engine, MPI (mpi4py over the MPI library of the
 ``wgtorch[distributed]`` extra, MPICH's wheel). ``"mpi"`` is the native name; ``"gloo"``,

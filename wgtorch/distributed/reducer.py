@@ -143,7 +143,8 @@ class Reducer:
         self.next_bucket = 0
         self.static_unused = None  # static_graph: the unused parameters found in iteration 1
         self.active_ranks = None  # Join: the job counting this iteration's active ranks
-        self.comm_wait_s = 0.0  # time spent waiting for the all-reduces (for benchmarks)
+        self.comm_wait_s = 0.0  # time blocked waiting for the all-reduces (for benchmarks)
+        self.stage_s = 0.0  # time gathering and reading back buckets during backward
         self.handles = [p.register_post_accumulate_grad_hook(functools.partial(self._on_grad, i))
                         for i, p in enumerate(self.params)]
 
@@ -211,6 +212,7 @@ class Reducer:
 
     def _launch(self, bucket):
         """Gather the bucket's gradients on the GPU, read them back once, start the all-reduce."""
+        start = time.perf_counter()
         if bucket.flat is None:
             bucket.flat = zeros(bucket.numel, dtype=bucket.dtype, device=bucket.device)
         with no_grad():
@@ -225,6 +227,7 @@ class Reducer:
         if self.track_use:
             host = np.concatenate([host, bucket.used.astype(host.dtype)])
         self._all_reduce(bucket, host)
+        self.stage_s += time.perf_counter() - start
 
     @staticmethod
     def _wire_dtype(bucket):

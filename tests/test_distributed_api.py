@@ -166,3 +166,34 @@ def test_cuda_local_rank_names_this_processs_adapter(monkeypatch):
 
 def test_default_timeout_is_pytorchs():
     assert dist.default_pg_timeout == timedelta(minutes=30)
+
+
+def test_post_accumulate_grad_hooks_as_ddp_uses_them():
+    """Once per leaf per backward (a parameter used twice included), after its gradient is
+    accumulated, last layer first; a hook may replace ``.grad`` (DDP's averaged slice)."""
+    w1 = torch.ones(3, requires_grad=True)
+    w2 = torch.full((3,), 2.0, requires_grad=True)
+    order = []
+
+    def hook(name):
+        def record(p):
+            order.append((name, p.grad.tolist()))
+            if name == "w1":
+                p.grad = p.grad * 10
+
+        return record
+
+    handles = [w1.register_post_accumulate_grad_hook(hook("w1")),
+               w2.register_post_accumulate_grad_hook(hook("w2"))]
+    h = w1 * 3 + w1  # w1 used twice: one accumulation of 4
+    (h * w2).sum().backward()
+    assert order == [("w2", [4.0] * 3), ("w1", [8.0] * 3)]
+    assert w1.grad.tolist() == [80.0] * 3
+    order.clear()
+    (w1 * w2).sum().backward()  # accumulates onto .grad; the hook sees the sum
+    assert ("w1", [82.0] * 3) in order
+    for handle in handles:
+        handle.remove()
+    order.clear()
+    (w1 * w2).sum().backward()
+    assert order == []

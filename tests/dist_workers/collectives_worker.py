@@ -295,6 +295,11 @@ def check_groups():
         assert any("does not belong to the given group" in str(w.message) for w in caught)
         close("all_reduce outside the group leaves the tensor", t,
               np.full(2, RANK + 1, np.float32))
+    if RANK == last:  # only the members call it with local synchronization
+        alone = dist.new_group([last], use_local_synchronization=True)
+        t = torch.full((2,), 3.0)
+        dist.all_reduce(t, op=ReduceOp.PRODUCT, group=alone)
+        close("new_group with local synchronization", t, np.full(2, 3.0, np.float32))
     everyone = dist.new_group(timeout=timedelta(seconds=60))
     t = torch.tensor(data(RANK, (3,), 70))
     dist.broadcast(t, src=last, group=everyone)

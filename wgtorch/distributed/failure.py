@@ -21,6 +21,7 @@ import signal
 import sys
 
 _previous_hook = None
+_owner_pid = None  # the rank's process (a forked DataLoader worker must not end the job)
 abort_comm = None  # the world communicator once joined across nodes (several MPI jobs)
 
 
@@ -29,7 +30,8 @@ def _abort_job(exc_type, exc, tb):
     try:
         hook(exc_type, exc, tb)
     finally:
-        _end_job(1)
+        if os.getpid() == _owner_pid:
+            _end_job(1)
 
 
 def _end_job(code):
@@ -46,9 +48,10 @@ def _end_job(code):
 
 def install(world_size):
     """End the job on an uncaught exception when several ranks run (idempotent)."""
-    global _previous_hook
+    global _previous_hook, _owner_pid
     if world_size <= 1 or sys.excepthook is _abort_job:
         return
+    _owner_pid = os.getpid()
     _previous_hook = sys.excepthook
     sys.excepthook = _abort_job
 

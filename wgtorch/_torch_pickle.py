@@ -254,8 +254,24 @@ def add_safe_globals(safe_globals):
 
 
 def get_safe_globals():
-    """The user-allowed globals for ``weights_only`` loads."""
-    return list(_safe_globals.values())
+    """The user-allowed globals for ``weights_only`` loads, as they were added."""
+    def default_name(obj):
+        return f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', '')}"
+
+    return [obj if name == default_name(obj) else (obj, name)
+            for name, obj in _safe_globals.items()]
+
+
+def _allowed_wgtorch_twin(module, name):
+    """wgtorch's object for PyTorch's ``module.name`` when the user allowed that object (an
+    allow-list names ``torch.nn.modules.linear.Linear``, which is ``wgtorch.nn.Linear``)."""
+    if not (module == "torch" or module.startswith("torch.")):
+        return None
+    try:
+        twin = _wgtorch_global(module, name)
+    except pickle.UnpicklingError:
+        return None
+    return twin if any(twin is obj for obj in _safe_globals.values()) else None
 
 
 def clear_safe_globals():
@@ -285,6 +301,9 @@ class Unpickler(pickle.Unpickler):
             return found
         if f"{module}.{name}" in _safe_globals:
             return _safe_globals[f"{module}.{name}"]
+        allowed = _allowed_wgtorch_twin(module, name)  # torch.nn.modules.linear.Linear...
+        if allowed is not None:
+            return allowed
         if self.weights_only:
             raise UnsupportedGlobal(
                 f"Weights only load failed. Unsupported global: GLOBAL {module}.{name} was not "
@@ -310,6 +329,8 @@ def _wgtorch_global(module, name):
     import importlib
 
     candidates = ["wg" + module] + (["wgtorch.nn"] if module.startswith("torch.nn.") else [])
+    if module == "torch._C._nn":  # F.gelu, F.hardtanh... are builtins of torch._C._nn
+        candidates = ["wgtorch.nn.functional"]
     for candidate in candidates:
         try:
             return getattr(importlib.import_module(candidate), name)

@@ -15,11 +15,15 @@ Tensors that share a storage (views) share it in the file and again after loadin
 
 Decisions (documented here, as DESIGN.md asks):
 
-- Devices. ``save`` records every tensor with PyTorch's ``"cpu"`` location so that the file
-  loads in any PyTorch build. PyTorch's default device (cpu) corresponds to wgtorch's
-  default device (the GPU), so ``load`` puts tensors on the GPU device unless ``map_location``
-  says otherwise (``"cpu"``, ``"cuda"``, a ``device``, a dict of locations, or a callable
-  ``fn(storage, location)`` returning ``storage``, ``storage.cpu()`` or ``storage.cuda()``).
+- Devices, as PyTorch: ``save`` records each storage's device as PyTorch's location tag
+  (``"cpu"`` for cpu tensors, ``"cuda:0"`` for the WebGPU device, whose alias is ``cuda``),
+  and ``load`` restores every tensor on the device it was saved from (``"cuda"``/``"mps"``/
+  ``"wgpu"`` tags: the WebGPU device) unless ``map_location`` says otherwise: a string or
+  ``device`` (everything there), a dict of tags (``{"cuda:0": "cpu"}``; tags it lacks restore
+  as saved), or a callable ``fn(storage, location)`` returning None (as saved), ``storage``
+  (cpu, as PyTorch hands the callable a cpu storage), ``storage.cpu()``, ``storage.cuda()``
+  or ``storage.to(device)``. So a checkpoint of GPU tensors needs ``map_location="cpu"`` in
+  a PyTorch without CUDA, exactly as one saved from CUDA does.
 - dtypes. float64 and bfloat16 tensors load as float32, int8/int16 as int32 (wgtorch has no
   such dtypes); int64 values must fit in int32 (wgtorch's int64 storage) or loading raises.
 - ``weights_only`` defaults to True, as in PyTorch 2.6+: a restricted unpickler accepts only
@@ -47,11 +51,11 @@ from ._torch_pickle import (
     get_safe_globals,
 )
 from .backend import get_runtime
-from .device import as_device
-from .tensor import ELEMENT_BYTES
+from .device import CPU, GPU, as_device
+from .tensor import ELEMENT_BYTES, Tensor
 
 __all__ = ["save", "load", "add_safe_globals", "get_safe_globals", "clear_safe_globals",
-           "save_safetensors", "load_safetensors"]
+           "safe_globals", "save_safetensors", "load_safetensors"]
 
 save_safetensors = save_file
 load_safetensors = load_file
@@ -69,6 +73,25 @@ def _storage_bytes(ref):
     raw = get_runtime().read(ref.storage.buffer, 0, ref.numel * ELEMENT_BYTES)
     words = np.frombuffer(raw, dtype=dt.STORAGE_NP[ref.dtype.wgsl])
     return words.astype(np.dtype(ref.dtype.np_dtype).newbyteorder("<")).tobytes()
+
+
+class _LocatedPickler(Pickler):
+    """The checkpoint pickler, writing each storage's device as PyTorch's location tag."""
+
+    def __init__(self, file, protocol):
+        super().__init__(file, protocol)
+        self.devices = {}  # id(storage) -> the device of the tensors that use it
+
+    def reducer_override(self, obj):
+        if isinstance(obj, Tensor):
+            self.devices.setdefault(id(obj._storage), obj.device)
+        return super().reducer_override(obj)
+
+    def persistent_id(self, obj):
+        pid = super().persistent_id(obj)
+        if pid is not None and self.devices.get(id(obj.storage), CPU) == GPU:
+            pid = pid[:3] + ("cuda:0",) + pid[4:]
+        return pid
 
 
 def _archive_name(f):
@@ -108,7 +131,7 @@ def save(obj, f, pickle_module=None, pickle_protocol=DEFAULT_PROTOCOL,
         raise RuntimeError("wgtorch.save writes only PyTorch's zip format "
                            "(_use_new_zipfile_serialization=True)")
     data_pkl = io.BytesIO()
-    pickler = Pickler(data_pkl, pickle_protocol)
+    pickler = _LocatedPickler(data_pkl, pickle_protocol)
     pickler.dump(obj)
     prefix = _archive_name(f) + "/"
     owns = isinstance(f, (str, os.PathLike))
@@ -137,7 +160,22 @@ class _CheckpointError(RuntimeError):
     """A problem with the file, already described with its name."""
 
 
+def _saved_device(location):
+    """The device a location tag names: ``"cpu"``, or the WebGPU device for ``"cuda"``,
+    ``"cuda:0"``, ``"wgpu"``, ``"mps"`` (PyTorch's default_restore_location)."""
+    if location == "cpu":
+        return CPU
+    try:
+        return as_device(location)
+    except (RuntimeError, ValueError):
+        raise RuntimeError(
+            f"cannot restore a storage saved on device {location!r}: wgtorch has one adapter "
+            "('cuda:0') and 'cpu'; pass map_location (e.g. map_location='cuda') to choose where "
+            "it goes") from None
+
+
 def _resolve_device(map_location, storage, location):
+    """Where a storage saved at ``location`` goes (None: where it was saved)."""
     if map_location is None:
         return None
     if isinstance(map_location, dict):
@@ -145,10 +183,10 @@ def _resolve_device(map_location, storage, location):
         return None if target is None else as_device(target)
     if callable(map_location):
         result = map_location(storage, location)
-        if result is None or result is storage:
-            return storage.device
+        if result is None:
+            return None
         if isinstance(result, LoadedStorage):
-            return result.device
+            return result.device or CPU  # NOTE: PyTorch hands the callable a cpu storage
         raise RuntimeError("map_location callables must return the storage they were given "
                            "(optionally moved with .cpu(), .cuda() or .to(device))")
     return as_device(map_location)
@@ -193,7 +231,8 @@ class _Archive:
                 )
             array = storage_type.decode(raw, numel, self.big_endian)
             found = LoadedStorage(array, storage_type.dtype, location)
-            found.device = _resolve_device(self.map_location, found, location)
+            found.device = (_resolve_device(self.map_location, found, location)
+                            or _saved_device(location))
             self.storages[key] = found
         return found
 
@@ -210,8 +249,9 @@ def _open(f):
 def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None,
          **pickle_load_args):
     """Load an object saved by ``torch.save`` or ``wgtorch.save`` from ``f`` (a path or a binary
-    file object). Tensors land on the GPU device unless ``map_location`` says otherwise (see
-    the module docstring). ``weights_only=True`` (the default) refuses arbitrary objects.
+    file object). Tensors land on the device they were saved from unless ``map_location``
+    says otherwise (see the module docstring). ``weights_only=True`` (the default) refuses
+    arbitrary objects.
 
     Example::
 
@@ -257,3 +297,25 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
         if owns:
             fileobj.close()
 
+
+
+class safe_globals:
+    """Allow these globals in ``weights_only`` loads inside a ``with`` block only, as
+    ``torch.serialization.safe_globals``.
+
+    Example::
+
+        with torch.serialization.safe_globals([MyConfig]):
+            ckpt = torch.load("ckpt.pt")
+    """
+
+    def __init__(self, safe_globals):
+        self.safe_globals = list(safe_globals)
+
+    def __enter__(self):
+        self.before = get_safe_globals()
+        add_safe_globals(self.safe_globals)
+
+    def __exit__(self, *exc):
+        clear_safe_globals()
+        add_safe_globals(self.before)

@@ -209,6 +209,10 @@ class Tensor:
     def is_cpu(self):
         return self.device.type == "cpu"
 
+    # Devices and layouts wgtorch does not have (the WebGPU device answers ``is_cuda``).
+    is_xpu = is_mps = is_meta = is_mkldnn = is_vulkan = is_ipu = is_mtia = is_maia = False
+    is_sparse = is_sparse_csr = is_quantized = is_nested = False
+
     @property
     def _version(self):
         return self._storage.version
@@ -314,6 +318,14 @@ class Tensor:
         if self.dtype is dt.bool_:
             return bool(v)
         return float(v) if self.dtype.is_floating_point else int(v)
+
+    def pin_memory(self, device=None):
+        """Self: there is no pinned host memory to stage through, every upload goes straight
+        to the adapter (so ``x.pin_memory().to(device, non_blocking=True)`` runs as is)."""
+        return self
+
+    def is_pinned(self, device=None):
+        return False
 
     def tolist(self):
         return self.detach().numpy().tolist()

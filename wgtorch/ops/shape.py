@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import dtypes as dt
 from ..autograd.function import Function
+from ..device import check_same_device
 from ..tensor import Size, Tensor, prod, tensor_method
 from . import index_kernels as ik
 from .copy import copy_into
@@ -57,6 +58,7 @@ def _tensor_list(op, tensors):
 class CatBackward0(Function):
     @staticmethod
     def forward(ctx, dim, *tensors):
+        check_same_device("cat", tensors)
         skip = [t.ndim == 1 and t.shape[0] == 0 for t in tensors]  # legacy: ignored
         used = [t for t, s in zip(tensors, skip) if not s]
         ref = used[0] if used else tensors[0]

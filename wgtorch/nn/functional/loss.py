@@ -12,6 +12,7 @@ import warnings
 from string import Template
 
 from ...backend import get_runtime
+from ...device import check_same_device
 from ...ops import elementwise as ew
 from ...ops import elementwise_args as ewa
 from ...ops import wgsl
@@ -85,6 +86,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     """Negative log-likelihood of log-probabilities ``input`` (N, C, *) at class indices."""
     reduction = _reduction(reduction, size_average, reduce)
     _check_reduction(reduction)
+    check_same_device("nll_loss", (input, target, weight))
     if input.ndim < 1 or (input.ndim > 1 and target.ndim != input.ndim - 1) or \
             (input.ndim == 1 and target.ndim != 0):
         raise ValueError(

@@ -6,6 +6,7 @@ itself, and prints ``OK <check>`` lines; an assertion failure in a rank ends the
 """
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -47,9 +48,9 @@ class Job:
         self.seconds = seconds
 
     def ok_lines(self, rank):
-        prefix = f"[rank {rank}] OK "
-        return {line[len(prefix):].strip() for line in self.output.splitlines()
-                if line.startswith(prefix)}
+        """The checks rank ``rank`` reported (lines of different ranks may interleave)."""
+        found = re.findall(r"\[rank (\d+)\] OK ([^\n\[]+)", self.output)
+        return {name.strip() for r, name in found if int(r) == rank}
 
     def describe(self):
         return f"exit code {self.returncode} after {self.seconds:.1f} s; output:\n{self.output}"

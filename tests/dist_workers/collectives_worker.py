@@ -11,7 +11,7 @@ import warnings
 from datetime import timedelta
 
 import numpy as np
-from common import close, ok, raises
+from common import close, ok, raises, say
 
 import wgtorch as torch
 import wgtorch.distributed as dist
@@ -62,7 +62,7 @@ def check_one_transfer_each(name, before):
 def check_environment():
     env = {k: os.environ.get(k) for k in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE",
                                           "MASTER_ADDR", "MASTER_PORT", "GROUP_RANK")}
-    print(f"[rank {RANK}] ENV {json.dumps(env)}", flush=True)
+    say(f"[rank {RANK}] ENV {json.dumps(env)}")
     assert env["RANK"] == str(RANK) and env["WORLD_SIZE"] == str(WORLD), env
     assert env["LOCAL_RANK"] == str(RANK) and env["LOCAL_WORLD_SIZE"] == str(WORLD), env
     assert dist.is_initialized() and dist.get_backend() == "gloo"
@@ -369,4 +369,4 @@ if __name__ == "__main__":
     dist.monitored_barrier(timeout=timedelta(seconds=30))
     dist.destroy_process_group()
     assert not dist.is_initialized()
-    print(f"[rank {RANK}] OK done", flush=True)
+    ok("done", RANK)

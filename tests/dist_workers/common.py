@@ -1,12 +1,20 @@
 """What every worker rank shares: reporting a passed check, comparing with numpy."""
 
+import sys
+
 import numpy as np
 
 import wgtorch.distributed as dist
 
 
-def ok(name):
-    print(f"[rank {dist.get_rank()}] OK {name}", flush=True)
+def say(line):
+    """One line in one write: the ranks share the output pipe (print writes the end apart)."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def ok(name, rank=None):
+    say(f"[rank {dist.get_rank() if rank is None else rank}] OK {name}")
 
 
 def close(name, got, expected, atol=1e-6, rtol=1e-6):

@@ -236,4 +236,4 @@ if __name__ == "__main__":
     check_buffers_and_checks()
     check_uneven_inputs()
     dist.destroy_process_group()
-    print(f"[rank {RANK}] OK done", flush=True)
+    ok("done", RANK)

@@ -10,8 +10,9 @@ overlap the backward pass and keeps point-to-point exchanges from deadlocking.
 
 Why poll instead of blocking in MPI: a blocking MPI call spins a core at 100% (MPICH polls
 shared memory), and here the ranks share the CPU cores with the software GPU adapter. The thread
-tests its requests, then sleeps a little longer each time nothing progresses (20 us up to 1 ms);
-a new job wakes it at once. The thread never touches a GPU tensor: jobs move numpy arrays, and
+tests its requests; for 1 ms after any progress it tests again at once (yielding the GIL in
+between: a large message needs many progress calls), then it sleeps a little longer each time
+nothing progresses (20 us up to 1 ms). A new job wakes it at once. The thread never touches a GPU tensor: jobs move numpy arrays, and
 the calling thread reads tensors back before submitting and uploads results after completion.
 
 A job that does not complete within its process group's ``timeout`` fails with
@@ -28,6 +29,7 @@ import time
 
 POLL_MIN_S = 20e-6
 POLL_MAX_S = 1e-3
+SPIN_S = 1e-3  # after progress, poll without sleeping this long
 
 
 class DistError(RuntimeError):
@@ -131,6 +133,7 @@ class Engine:
     def _run(self):
         in_flight = []
         delay = POLL_MIN_S
+        last_progress = 0.0
         while True:
             with self._cond:
                 while not self._queue and not in_flight and not self._stopping:
@@ -144,8 +147,13 @@ class Engine:
                 if job.done.is_set():
                     in_flight.remove(job)
             self._expire(in_flight)
+            now = time.monotonic()
             if progressed:
                 delay = POLL_MIN_S
+                last_progress = now
+                continue
+            if in_flight and now - last_progress < SPIN_S:
+                time.sleep(0)  # lets the calling thread run (the GIL), then tests again
                 continue
             with self._cond:
                 if not self._queue or any(j.serial for j in in_flight):

@@ -70,11 +70,19 @@ def raw(array):
     return np.ascontiguousarray(array).reshape(-1).view(np.uint8)
 
 
+def displacements(counts):
+    """Where each of ``counts`` consecutive pieces starts (MPI's ``displs``)."""
+    starts, offset = [], 0
+    for c in counts:
+        starts.append(offset)
+        offset += int(c)
+    return starts
+
+
 def byte_layout(tensors):
     """(byte counts, byte displacements) of ``tensors`` laid end to end."""
     counts = [t.numel() * host_dtype(t).itemsize for t in tensors]
-    displs = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int).tolist() if counts else []
-    return counts, displs
+    return counts, displacements(counts)
 
 
 def _uploader(tensors):
@@ -409,8 +417,7 @@ def _split_layout(t, splits, size, what):
         raise ValueError(f"all_to_all_single: {what}_split_sizes {splits} must have one entry per "
                          f"rank ({size}) and sum to dim 0 ({rows})")
     counts = [s * row_bytes for s in splits]
-    displs = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int).tolist()
-    return counts, displs
+    return counts, displacements(counts)
 
 
 def all_to_all_single(output, input, output_split_sizes=None, input_split_sizes=None,

@@ -13,7 +13,7 @@ import pickle
 
 import numpy as np
 
-from .collectives import not_member
+from .collectives import displacements, not_member
 from .process_group import group_peer, resolve
 
 _TENSOR = "wgtorch.Tensor"
@@ -58,10 +58,6 @@ def loads(data):
     return _Unpickler(io.BytesIO(memoryview(data))).load()
 
 
-def _displacements(counts):
-    return np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int).tolist()
-
-
 def broadcast_object_list(object_list, src=None, group=None, device=None, group_src=None):
     """Broadcast the picklable objects of ``object_list`` from rank ``src`` (default 0):
     the other ranks' ``object_list`` (same length) is filled in place."""
@@ -87,7 +83,7 @@ def broadcast_object_list(object_list, src=None, group=None, device=None, group_
 
     pg.run("broadcast_object_list", steps, None, (), async_op=False, serial=True)
     if not is_root:
-        offsets = _displacements(sizes)
+        offsets = displacements(sizes)
         for k, (start, n) in enumerate(zip(offsets, sizes)):
             object_list[k] = loads(out["data"][start:start + int(n)])
 
@@ -107,7 +103,7 @@ def _gathered(pg, name, obj, root):
             yield comm.Iallgather(count, counts)
         else:
             yield comm.Igather(count, counts if here else None, root=root)
-        displs = _displacements(counts)
+        displs = displacements(counts)
         recv = np.empty(int(counts.sum()) if here else 0, dtype=np.uint8)
         spec = [recv, counts.astype(int).tolist(), displs, mpi.BYTE]
         if root is None:
@@ -179,7 +175,7 @@ def scatter_object_list(scatter_object_output_list, scatter_object_input_list=No
         recv = np.empty(int(count[0]), dtype=np.uint8)
         send = None
         if is_root:
-            send = [np.concatenate(pickles), counts.astype(int).tolist(), _displacements(counts),
+            send = [np.concatenate(pickles), counts.astype(int).tolist(), displacements(counts),
                     mpi.BYTE]
         yield comm.Iscatterv(send, [recv, mpi.BYTE], root=root)
         out["data"] = recv

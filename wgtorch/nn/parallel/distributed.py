@@ -18,7 +18,9 @@ gradients accumulate locally; the first synchronised backward after it averages 
 ``join()`` handles ranks with different numbers of batches (uneven inputs, see
 ``wgtorch/distributed/algorithms/join.py``).
 The wrapped module is ``.module``; ``state_dict()`` keys start with ``module.`` as in PyTorch.
-``device_ids``/``output_device`` are accepted (one adapter per process).
+``device_ids``/``output_device`` are accepted (one adapter per process). The averaged
+gradients are views into each bucket's uploaded buffer, as PyTorch's
+``gradient_as_bucket_view=True`` makes them (so no copy per parameter); the flag is accepted.
 """
 
 from contextlib import contextmanager

@@ -257,7 +257,7 @@ def check_point_to_point():
     assert recv.source_rank() == prev
 
     if RANK == 0:
-        for r in range(1, WORLD):
+        for _ in range(1, WORLD):
             t = torch.zeros(2, dtype=torch.int64)
             sender = dist.recv(t, tag=5)  # from any rank
             close(f"recv any source ({sender})", t, np.array([sender, 7 * sender], np.int64))

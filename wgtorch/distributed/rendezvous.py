@@ -14,6 +14,7 @@ intra-communicator, ordered so that the global rank is ``node_rank * nproc_per_n
 local_rank``. All the data moves over MPI.
 """
 
+import os
 import socket
 import struct
 import time
@@ -57,8 +58,6 @@ def _recv_text(sock):
 
 
 def _master():
-    import os
-
     return os.environ.get("MASTER_ADDR", "127.0.0.1"), env_int("MASTER_PORT", 29500)
 
 

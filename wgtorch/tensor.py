@@ -15,7 +15,8 @@ from .autograd.grad_mode import grad_state, is_grad_enabled, no_grad
 from .backend import get_runtime
 from .device import CPU, GPU, as_device
 
-ELEMENT_BYTES = 4  # every dtype is stored as one 32-bit word (see dtype.py)
+ELEMENT_BYTES = 4  # every dtype is stored as one 32-bit word (the table in dtypes.py)
+MAX_NUMEL = 2**31 - 1  # elements per tensor: kernels index elements with 32-bit integers
 
 
 class Storage:
@@ -72,7 +73,9 @@ def to_storage_array(array, dtype):
         if a.size and a.dtype.kind in "iu" and (a.min() < 0 or a.max() > 255):
             raise RuntimeError(f"value {int(a.max() if a.max() > 255 else a.min())} cannot be "
                                "converted to type uint8 without overflow")
-        return np.ascontiguousarray(a).astype(np.uint32) & 255
+        words = np.ascontiguousarray(a).astype(np.uint32)
+        words &= 255  # in place: one storage-sized copy, not two
+        return words
     if dtype is dt.bool_:
         return np.ascontiguousarray(array).astype(bool).astype(np.uint32)
     return np.ascontiguousarray(array, dtype=np.float32)
@@ -142,7 +145,7 @@ class Tensor:
         data = to_storage_array(array, dtype).reshape(np.shape(array))
         t = cls._empty(data.shape, dtype, device)
         if data.size:
-            get_runtime().write(t._storage.buffer, data.tobytes())
+            get_runtime().write(t._storage.buffer, data)  # contiguous: uploaded without a copy
             if dtype is dt.int64 or dtype is dt.int32:  # index checks need no readback
                 from .ops.value_range import note_values
 
@@ -236,8 +239,6 @@ class Tensor:
             )
         if id(self) in memo:
             return memo[id(self)]
-        from .autograd.grad_mode import no_grad
-
         with no_grad():
             new = self.clone()
         new = type(self)._make(new._storage, new.shape, new._stride, new._offset, new.dtype,
@@ -542,10 +543,16 @@ class Size(tuple):
 
 
 def tensor_method(*names):
-    """Attach the decorated op to Tensor under ``names`` (the op is declared once, in ops/)."""
+    """Attach the decorated op to Tensor under ``names`` (the op is declared once, in ops/).
+
+    A name Tensor already has is refused: the last import would silently win otherwise.
+    """
 
     def attach(fn):
         for name in names or (fn.__name__,):
+            if name in Tensor.__dict__:
+                raise RuntimeError(f"Tensor.{name} is declared twice (again by "
+                                   f"{fn.__module__}.{fn.__qualname__})")
             setattr(Tensor, name, fn)
         return fn
 

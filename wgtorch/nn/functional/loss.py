@@ -84,6 +84,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
              reduction="mean"):
     """Negative log-likelihood of log-probabilities ``input`` (N, C, *) at class indices."""
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f"\"nll_loss\" not implemented for '{input.dtype.legacy_name}'")
     reduction = _reduction(reduction, size_average, reduce)
     _check_reduction(reduction)
     check_same_device("nll_loss", (input, target, weight))

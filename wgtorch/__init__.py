@@ -70,6 +70,7 @@ from . import optim, serialization
 from . import linalg, onnx
 from .serialization import load, save
 from .serialization import load_safetensors as load_file, save_safetensors as save_file
+from . import distributed  # after the ops it uses; starts nothing (MPI starts at init)
 
 float = float32
 half = float16

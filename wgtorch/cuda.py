@@ -38,12 +38,12 @@ def _check_device(device, optional=True):
     """Refuse a device other than the one adapter (None, 0, "cuda", "cuda:0", a device)."""
     if device is None and optional:
         return
+    from .device import _local_rank, as_device
+
     if isinstance(device, int) and not isinstance(device, bool):
-        if device not in (-1, 0):
+        if device not in (-1, 0, _local_rank()):  # cuda:<LOCAL_RANK>: see device.py
             raise RuntimeError(f"wgtorch uses one adapter; device index {device} is invalid")
         return
-    from .device import as_device
-
     d = as_device(device)
     if d.type != "wgpu":
         raise ValueError(f"Expected a cuda device, but got: {d}")
@@ -54,7 +54,8 @@ def current_device():
 
 
 def set_device(device):
-    """Select the device: only the one adapter (index 0) exists."""
+    """Select the device: only the one adapter exists (index 0, which a data-parallel rank may
+    also call ``cuda:<LOCAL_RANK>``)."""
     _check_device(device)
 
 

@@ -4,8 +4,8 @@
 - ``nn/``, ``optim/``, ``utils/`` and ``autograd/`` import nothing from ``backend/``: they speak
   tensors and ops, and kernels are launched from ``ops/``.
 - Only ``backend/`` and ``ops/kernel.py`` compile or dispatch kernels and pack bytes with
-  ``struct`` (a kernel's Params come from its declaration); the checkpoint formats'
-  own headers are the listed exceptions.
+  ``struct`` (a kernel's Params come from its declaration); the checkpoint and wire formats
+  are the listed exceptions.
 - No file under ``wgtorch/`` passes MAX_LINES lines.
 - No public name is defined twice: in one module's (or class's) body, as an attribute of a
   wgtorch class (a class body, ``Class.attr = ...``, ``tensor_method``), or registered on
@@ -24,10 +24,10 @@ ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
 MAX_LINES = 550
 ABOVE_BACKEND_FREE = ("wgtorch.nn", "wgtorch.optim", "wgtorch.utils", "wgtorch.autograd")
 KERNEL_MODULES = ("wgtorch.backend", "wgtorch.ops.kernel")
-# checkpoint formats (safetensors' header, pickle opcodes) read and written with struct on
-# purpose: they are not kernel parameters
+# file and wire formats (safetensors' header, pickle opcodes, the rendezvous' length-prefixed
+# messages) read and written with struct on purpose: they are not kernel parameters
 STRUCT_ALLOWED = KERNEL_MODULES + ("wgtorch._safetensors", "wgtorch._weights_only",
-                                   "wgtorch.serialization")
+                                   "wgtorch.serialization", "wgtorch.distributed.rendezvous")
 
 
 def _modules():

@@ -38,18 +38,20 @@ entries become declarations: ``bool`` -> ``const X: bool``, ``int`` -> ``const X
 ``float`` -> ``const X: f32``, a string -> ``alias X = <type>``, a wgtorch dtype ->
 ``alias X = <storage type>`` plus ``fn store_x(v: X) -> X`` (the rounding the dtype needs on
 store: float16 rounds, uint8 wraps). ``WORKGROUP`` overrides the declaration's workgroup
-size. lower_case entries only parameterise ``generate`` and the callables below.
+size. lower_case entries only parameterise ``generate`` and the source and binding functions.
 
-Binding types name a WGSL element type, a variant alias (``T``), or ``vec4<T>``. ``inputs``,
-``outputs`` and ``params`` may each be a function of the variant (a varying number of
-bindings, a smaller Params for a variant that reads less). A launch binds tensors, storages
-or raw buffers; ``None`` binds a placeholder (an option the kernel does not read). Bad
-launches (wrong binding count, bad field, no size) raise before anything is recorded.
+Binding types name a WGSL element type, a variant alias (``T``), or ``vec4<T>``; ``inputs``
+and ``outputs`` may each be a function of the variant (a varying number of bindings). The
+Params fields are fixed per declaration (a variant that reads fewer fields, like the vec4 map
+kernel, is its own declaration) because ``launch`` is generated from them: the fields are its
+keyword-only arguments. A launch binds tensors, storages or raw buffers; ``None`` binds a
+placeholder (an option the kernel does not read). Bad launches (wrong binding count, bad
+field, no size) raise before anything is recorded.
 
-Packed 16-/8-bit storage (issue 14) plugs in at ``_binding_lines``: a binding typed by a
-dtype-valued variant entry (``x: T`` with ``T=x.dtype``) is the one place that knows its
-element's storage. When a dtype packs two or four elements per u32 word, that function
-declares the binding as ``array<u32>`` (``atomic<u32>`` for outputs) and emits accessors
+Packed 16-/8-bit storage (issue 14) plugs in at ``_binding_lines`` (given the variant too):
+a binding typed by a dtype-valued variant entry (``x: T`` with ``T=x.dtype``) is the one place
+that knows its element's storage. When a dtype packs two or four elements per u32 word, that
+function declares the binding as ``array<u32>`` (``atomic<u32>`` for outputs) and emits accessors
 ``fn read_x(i: u32) -> T`` and ``fn write_x(i: u32, v: T)`` (unpack2x16float, shifts and
 masks; an atomic read-modify-write where two invocations may share a word), and a kernel
 written against the accessors needs no other change. The cache key already holds the dtype.

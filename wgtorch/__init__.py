@@ -70,13 +70,13 @@ from . import optim, serialization
 from . import linalg, onnx
 from .serialization import load, save
 from .serialization import load_safetensors as load_file, save_safetensors as save_file
+from . import distributed  # after the ops it uses; starts nothing (MPI starts at init)
 
 float = float32
 half = float16
 double = float64  # exists only to give a clear error naming float32 when used
 int = int32
 long = int64
-uint8 = uint8
 
 
 def synchronize():

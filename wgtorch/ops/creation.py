@@ -12,9 +12,9 @@ import numbers
 import numpy as np
 
 from .. import dtypes as dt
-from .. import random as rnd
 from ..device import as_device
 from ..tensor import Tensor, tensor_method
+from . import random as rnd
 from . import value_range
 from .copy import _cast, _check_inplace, _record_inplace, copy_into, fill_value
 from .naming import named

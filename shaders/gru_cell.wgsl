@@ -3,24 +3,24 @@
 //   r = sigmoid(x_r + hh_r), z = sigmoid(x_z + hh_z), n = tanh(x_n + r * hh_n)
 //   h = (1 - z) * n + z * h_prev
 // with x = xproj[row] (b_ih included) and hh = h_prev @ W_hh^T + b_hh. One invocation per
-// (batch row b, hidden unit j). wgtorch/ops/rnn_cells.py generates the declarations.
+// (batch row b, hidden unit j). Declared in wgtorch/ops/rnn_cells.py.
 //
 // Bindings (read): xproj (R, 3H); hproj (n_carry, 3H) this step's hh; h0proj the initial
-// state's hh, rows at h0_off + b * h0_rs (HAS_H0PROJ, else 0); h0 (B, H) the initial state
-// (HAS_STATE0, else 0). (read_write): h_all (R, H) the outputs (the previous step's rows are
+// state's hh, rows at h0_off + b * h0_rs (has_h0proj, else 0); h0 (B, H) the initial state
+// (has_state0, else 0). (read_write): h_all (R, H) the outputs (the previous step's rows are
 // read back); saved (R, 5H): r, z, n, hh_n, h_prev; h_n (B, H) the final state of the rows
 // that end at this step (b >= n_rec).
-
-$DECLARATIONS
+// Params: rows, hidden (H), n_carry, n_rec, row_base, row_stride, prev_base (the step's rows,
+// see wgtorch/ops/rnn_cells.py), h0_off, h0_rs, has_h0proj, has_state0.
 
 fn hidden_part(k: u32, b: u32, j: u32) -> f32 {
     let H = P.hidden;
     if (b < P.n_carry) { return hproj[b * 3u * H + k * H + j]; }
-    if ((P.flags & HAS_H0PROJ) != 0u) { return h0proj[P.h0_off + b * P.h0_rs + k * H + j]; }
+    if (P.has_h0proj != 0u) { return h0proj[P.h0_off + b * P.h0_rs + k * H + j]; }
     return 0.0;
 }
 
-$ENTRY
+fn run(i: u32) {
     let H = P.hidden;
     if (i >= P.rows * H) { return; }
     let b = i / H;
@@ -34,7 +34,7 @@ $ENTRY
     var h_prev = 0.0;
     if (b < P.n_carry) {
         h_prev = h_all[(P.prev_base + b * P.row_stride) * H + j];
-    } else if ((P.flags & HAS_STATE0) != 0u) {
+    } else if (P.has_state0 != 0u) {
         h_prev = h0[b * H + j];
     }
     let h = (1.0 - zg) * ng + zg * h_prev;

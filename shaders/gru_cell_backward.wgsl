@@ -5,26 +5,27 @@
 //   da_z = dz z (1 - z); the input side gets (da_r, da_z, da_n), the hidden side
 //   (da_r, da_z, da_n * r); dh * z reaches h_prev directly.
 //
-// Bindings (read): gh the gradient of h_all, rows at g_off + r * g_rs (HAS_GRAD); dh_rec
+// Bindings (read): gh the gradient of h_all, rows at g_off + r * g_rs (has_grad); dh_rec
 // (n_rec, H) the next step's hidden-side gradients @ W_hh; gh_n the gradient of the final
-// state, rows at gn_off + b * gn_rs (HAS_GRAD_N); saved (R, 5H). (read_write): dbuf (R, 7H):
+// state, rows at gn_off + b * gn_rs (has_grad_n); saved (R, 5H). (read_write): dbuf (R, 7H):
 // input-side gradients (3H), hidden-side ones (3H; 0 for rows that started from h0, whose
 // hidden side is h0proj's), and in slot 6 the direct term the next step processed carries
 // into the row; d0 (B, 4H): h0proj's gradient (3H) and the direct term into h0.
+// Params: rows, hidden (H), n_carry, n_rec, row_base, row_stride, prev_base (the step's rows,
+// see wgtorch/ops/rnn_cells.py), g_off, g_rs, gn_off, gn_rs, gc_off, gc_rs, has_grad,
+// has_grad_n, has_grad_c.
 
-$DECLARATIONS
-
-$ENTRY
+fn run(i: u32) {
     let H = P.hidden;
     if (i >= P.rows * H) { return; }
     let b = i / H;
     let j = i % H;
     let r = P.row_base + b * P.row_stride;
     var dh = 0.0;
-    if ((P.flags & HAS_GRAD) != 0u) { dh = gh[P.g_off + r * P.g_rs + j]; }
+    if (P.has_grad != 0u) { dh = gh[P.g_off + r * P.g_rs + j]; }
     if (b < P.n_rec) {
         dh += dh_rec[b * H + j] + dbuf[r * 7u * H + 6u * H + j];
-    } else if ((P.flags & HAS_GRAD_N) != 0u) {
+    } else if (P.has_grad_n != 0u) {
         dh += gh_n[P.gn_off + b * P.gn_rs + j];
     }
     let s = r * 5u * H + j;

@@ -5,31 +5,32 @@
 //   da_f = dc c_prev f (1 - f), da_g = dc i (1 - g^2), da_o = dm tanh(c) o (1 - o);
 //   dc_prev = dc * f goes to the previous step's row (or to dc0).
 //
-// Bindings (read): gm the gradient of m_all, rows at g_off + r * g_rs (HAS_GRAD); dh_rec
+// Bindings (read): gm the gradient of m_all, rows at g_off + r * g_rs (has_grad); dh_rec
 // (n_rec, H) the next step's gate gradients @ W; gm_n, gc_n the gradients of the final
-// state, rows at gn_off + b * gn_rs and gc_off + b * gc_rs (HAS_GRAD_N, HAS_GRAD_C); saved
+// state, rows at gn_off + b * gn_rs and gc_off + b * gc_rs (has_grad_n, has_grad_c); saved
 // (R, 7H) from the forward kernel. (read_write): dbuf (R, 5H): the 4 gate gradients of each
 // row, and in slot 4 the dc that the next step processed carries into the row; d0 (B, 5H): the
 // gate gradients of the rows that started from the initial state (the gradient of h0proj),
 // and dc0 in slot 4.
+// Params: rows, hidden (H), n_carry, n_rec, row_base, row_stride, prev_base (the step's rows,
+// see wgtorch/ops/rnn_cells.py), g_off, g_rs, gn_off, gn_rs, gc_off, gc_rs, has_grad,
+// has_grad_n, has_grad_c.
 
-$DECLARATIONS
-
-$ENTRY
+fn run(i: u32) {
     let H = P.hidden;
     if (i >= P.rows * H) { return; }
     let b = i / H;
     let j = i % H;
     let r = P.row_base + b * P.row_stride;
     var dm = 0.0;
-    if ((P.flags & HAS_GRAD) != 0u) { dm = gm[P.g_off + r * P.g_rs + j]; }
+    if (P.has_grad != 0u) { dm = gm[P.g_off + r * P.g_rs + j]; }
     var dc = 0.0;
     if (b < P.n_rec) {
         dm += dh_rec[b * H + j];
         dc = dbuf[r * 5u * H + 4u * H + j];
     } else {
-        if ((P.flags & HAS_GRAD_N) != 0u) { dm += gm_n[P.gn_off + b * P.gn_rs + j]; }
-        if ((P.flags & HAS_GRAD_C) != 0u) { dc = gc_n[P.gc_off + b * P.gc_rs + j]; }
+        if (P.has_grad_n != 0u) { dm += gm_n[P.gn_off + b * P.gn_rs + j]; }
+        if (P.has_grad_c != 0u) { dc = gc_n[P.gc_off + b * P.gc_rs + j]; }
     }
     let s = r * 7u * H + j;
     let ig = saved[s];

@@ -152,29 +152,15 @@ def _forward_loop(kind, sched, xproj, h0proj, state0, w_rec, b_rec, relu):
     finals = [Tensor._empty((B, H), xproj.dtype, xproj.device)
               for _ in range(2 if kind == "LSTM" else 1)]
     h0proj, h0_off, h0_rs = _row_operand(h0proj)
-    flags = ((cells.FLAGS["HAS_H0PROJ"] if h0proj is not None else 0)
-             | (cells.FLAGS["HAS_STATE0"] if state0 is not None else 0)
-             | (cells.FLAGS["RELU"] if relu else 0))
     w_t = w_rec.t() if w_rec is not None else None  # (H_in, G*H), read transposed in place
-    names = cells.FORWARD[kind]
-    buffers = {"xproj": xproj, "saved": saved}
-    buffers[names.outputs[0]] = out
-    for name, t in zip(names.outputs[2:], finals):
-        buffers[name] = t
-    buffers["h0proj"] = h0proj if h0proj is not None else xproj  # unread placeholders
-    if kind != "RNN":
-        buffers[names.inputs[3]] = state0 if state0 is not None else xproj
-    params = {"hidden": H, "row_stride": sched.row_stride, "flags": flags, "h0_off": h0_off,
-              "h0_rs": h0_rs}
+    outs = [out, saved, *finals]
     for step in sched.steps:
-        hproj = xproj
+        hproj = None
         if step.n_carry:
             prev = _rows(out, step.n_carry, H, step.prev_base, sched.row_stride)
             hproj = step_matmul(prev, w_t, b_rec)  # (n_carry, G*H)
-        buffers["hproj"] = hproj
-        params.update(rows=step.rows, n_carry=step.n_carry, n_rec=step.n_rec,
-                      row_base=step.row_base, prev_base=step.prev_base)
-        names.launch(buffers, params, step.rows * H)
+        cells.launch_forward(kind, step, xproj, hproj, h0proj, state0, outs, relu, hidden=H,
+                             row_stride=sched.row_stride, h0_off=h0_off, h0_rs=h0_rs)
     return out, finals, saved
 
 
@@ -183,39 +169,24 @@ def _backward_loop(kind, sched, saved, out, w_rec, grads, relu):
     H = out.shape[1]
     R, B = sched.total_rows, sched.batch
     G = cells.GATES[kind]
-    width = cells.DBUF_WIDTH[kind]
-    dbuf = Tensor._empty((R, width * H), out.dtype, out.device)
+    dbuf = Tensor._empty((R, cells.DBUF_WIDTH[kind] * H), out.dtype, out.device)
     d0 = Tensor._empty((B, cells.D0_WIDTH[kind] * H), out.dtype, out.device)
     g, g_off, g_rs = _grad_operand(grads[0])
     gn, gn_off, gn_rs = _grad_operand(grads[1])
     gc, gc_off, gc_rs = _grad_operand(grads[2] if len(grads) > 2 else None)
-    flags = ((cells.FLAGS["HAS_GRAD"] if g is not None else 0)
-             | (cells.FLAGS["HAS_GRAD_N"] if gn is not None else 0)
-             | (cells.FLAGS["HAS_GRAD_C"] if gc is not None else 0)
-             | (cells.FLAGS["RELU"] if relu else 0))
-    names = cells.BACKWARD[kind]
     keep = saved if kind != "RNN" else out  # what the kernel reads besides the gradients
-    grad_name, rec_name, final_name = names.inputs[:3]
-    # absent operands are bound to ``keep`` (never read: the flags say so)
-    buffers = {grad_name: g if g is not None else keep, rec_name: keep,
-               final_name: gn if gn is not None else keep, names.inputs[-1]: keep,
-               "dbuf": dbuf, "d0": d0}
-    if kind == "LSTM":
-        buffers["gc_n"] = gc if gc is not None else keep
-    params = {"hidden": H, "row_stride": sched.row_stride, "flags": flags, "g_off": g_off,
-              "g_rs": g_rs, "gn_off": gn_off, "gn_rs": gn_rs, "gc_off": gc_off, "gc_rs": gc_rs}
     # the hidden-side gate gradients sit at this column of dbuf (GRU keeps both sides)
     hidden_col = 3 * H if kind == "GRU" else 0
+    dh_rec = None
     for step in reversed(sched.steps):
-        params.update(rows=step.rows, n_carry=step.n_carry, n_rec=step.n_rec,
-                      row_base=step.row_base, prev_base=step.prev_base)
-        names.launch(buffers, params, step.rows * H)
+        cells.launch_backward(kind, step, g, dh_rec, gn, gc, keep, [dbuf, d0], relu, hidden=H,
+                              row_stride=sched.row_stride, g_off=g_off, g_rs=g_rs,
+                              gn_off=gn_off, gn_rs=gn_rs, gc_off=gc_off, gc_rs=gc_rs)
+        dh_rec = None
         if step.n_carry:
             gates = _rows(dbuf, step.n_carry, G * H, step.row_base, sched.row_stride,
                           hidden_col)
-            buffers[rec_name] = step_matmul(gates, w_rec)  # (n_carry, H)
-        else:
-            buffers[rec_name] = keep
+            dh_rec = step_matmul(gates, w_rec)  # (n_carry, H)
     return dbuf, d0
 
 

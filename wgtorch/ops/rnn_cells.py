@@ -13,81 +13,41 @@ batch row ``b`` is row ``row_base + b * row_stride``, and the same batch row of 
 step processed is ``prev_base + b * row_stride``. Of the ``rows`` active rows, the first
 ``n_carry`` continue a state from the previous step processed (the others start from the
 initial state), and the first ``n_rec`` continue into the next one (the others end here, so
-their state is the final state).
-
-The kernels are declared once (``CellKernel``): their bindings and the ``Params`` fields by
-name; the WGSL declarations and the parameter packing come from the declaration.
+their state is the final state). ``*_off``/``*_rs`` are the element offset and row stride of
+an operand read as a strided view; ``has_*`` say whether an optional operand is bound.
 """
 
-import struct
-from dataclasses import dataclass
-from string import Template
+from .kernel import Kernel
 
-from ..backend import get_runtime
-from . import wgsl
-from .shaders import load_shader
-
-# Params of every cell kernel, in struct order (all u32). *_off / *_rs: element offset and
-# row stride of an operand that may be a strided view.
-PARAM_FIELDS = (
-    "rows", "hidden", "n_carry", "n_rec", "row_base", "row_stride", "prev_base", "flags",
-    "h0_off", "h0_rs", "g_off", "g_rs", "gn_off", "gn_rs", "gc_off", "gc_rs",
-)
-_PARAMS = struct.Struct(f"<{len(PARAM_FIELDS)}I")
-# flags: which optional operands are present, and the RNN nonlinearity
-FLAGS = {"HAS_H0PROJ": 1, "HAS_STATE0": 2, "HAS_GRAD": 4, "HAS_GRAD_N": 8, "HAS_GRAD_C": 16,
-         "RELU": 32}
+_STEP = ("rows: u32", "hidden: u32", "n_carry: u32", "n_rec: u32", "row_base: u32",
+         "row_stride: u32", "prev_base: u32")
+_FORWARD_PARAMS = _STEP + ("h0_off: u32", "h0_rs: u32", "has_h0proj: u32", "has_state0: u32")
+_BACKWARD_PARAMS = _STEP + ("g_off: u32", "g_rs: u32", "gn_off: u32", "gn_rs: u32",
+                            "gc_off: u32", "gc_rs: u32", "has_grad: u32", "has_grad_n: u32",
+                            "has_grad_c: u32")
 
 
-@dataclass(frozen=True)
-class CellKernel:
-    """One fused cell kernel: its shader file, read bindings and read_write bindings."""
-
-    shader: str
-    inputs: tuple
-    outputs: tuple
-
-    def source(self):
-        decl = [_params_struct()]
-        decl += [f"const {name} = {bit}u;" for name, bit in FLAGS.items()]
-        for k, name in enumerate(self.inputs + self.outputs):
-            access = "read" if k < len(self.inputs) else "read_write"
-            decl.append(f"@group(0) @binding({k}) var<storage, {access}> {name}: array<f32>;")
-        n = len(self.inputs) + len(self.outputs)
-        decl.append(f"@group(0) @binding({n}) var<uniform> P: Params;")
-        text = load_shader(self.shader)
-        decl.append(wgsl.INDEX + wgsl.helpers_for(text))
-        return Template(text).substitute(DECLARATIONS="\n".join(decl), ENTRY=wgsl.ENTRY)
-
-    def launch(self, buffers, params, invocations):
-        """Record one dispatch; ``buffers`` maps every binding name to a tensor, ``params``
-        names the Params fields (missing ones are 0)."""
-        rt = get_runtime()
-        key = ("rnn_cell", self.shader)
-        kern = rt.kernels.get(key) or rt.kernel(key, self.source, len(self.inputs),
-                                                len(self.outputs))
-        words = _PARAMS.pack(*(params.get(f, 0) for f in PARAM_FIELDS))
-        order = self.inputs + self.outputs
-        rt.dispatch(kern, [buffers[name]._storage.buffer for name in order], words,
-                    -(-invocations // wgsl.WORKGROUP))
+def _cell(name, inputs, outputs, params):
+    return Kernel(name, f"{name}.wgsl", inputs=tuple(f"{b}: f32" for b in inputs),
+                  outputs=tuple(f"{b}: f32" for b in outputs), params=params)
 
 
-def _params_struct():
-    return "struct Params { " + ", ".join(f"{f}: u32" for f in PARAM_FIELDS) + " };"
-
-
-LSTM_FORWARD = CellKernel("lstm_cell.wgsl", ("xproj", "hproj", "h0proj", "c0"),
-                          ("m_all", "saved", "m_n", "c_n"))
-LSTM_BACKWARD = CellKernel("lstm_cell_backward.wgsl", ("gm", "dh_rec", "gm_n", "gc_n", "saved"),
-                           ("dbuf", "d0"))
-GRU_FORWARD = CellKernel("gru_cell.wgsl", ("xproj", "hproj", "h0proj", "h0"),
-                         ("h_all", "saved", "h_n"))
-GRU_BACKWARD = CellKernel("gru_cell_backward.wgsl", ("gh", "dh_rec", "gh_n", "saved"),
-                          ("dbuf", "d0"))
-RNN_FORWARD = CellKernel("rnn_cell.wgsl", ("xproj", "hproj", "h0proj"),
-                         ("h_all", "saved", "h_n"))
-RNN_BACKWARD = CellKernel("rnn_cell_backward.wgsl", ("gh", "dh_rec", "gh_n", "h_all"),
-                          ("dbuf", "d0"))
+FORWARD = {
+    "LSTM": _cell("lstm_cell", ("xproj", "hproj", "h0proj", "c0"),
+                  ("m_all", "saved", "m_n", "c_n"), _FORWARD_PARAMS),
+    "GRU": _cell("gru_cell", ("xproj", "hproj", "h0proj", "h0"), ("h_all", "saved", "h_n"),
+                 _FORWARD_PARAMS),
+    "RNN": _cell("rnn_cell", ("xproj", "hproj", "h0proj"), ("h_all", "saved", "h_n"),
+                 _FORWARD_PARAMS),
+}
+BACKWARD = {
+    "LSTM": _cell("lstm_cell_backward", ("gm", "dh_rec", "gm_n", "gc_n", "saved"),
+                  ("dbuf", "d0"), _BACKWARD_PARAMS),
+    "GRU": _cell("gru_cell_backward", ("gh", "dh_rec", "gh_n", "saved"), ("dbuf", "d0"),
+                 _BACKWARD_PARAMS),
+    "RNN": _cell("rnn_cell_backward", ("gh", "dh_rec", "gh_n", "h_all"), ("dbuf", "d0"),
+                 _BACKWARD_PARAMS),
+}
 
 # Row widths (in units of the hidden size) of the buffers each cell keeps per sequence row.
 # LSTM saved: i, f, g, o (activated), c, c_prev, m_prev; dbuf: 4 gate gradients, dc.
@@ -97,5 +57,28 @@ SAVED_WIDTH = {"LSTM": 7, "GRU": 5, "RNN": 1}
 DBUF_WIDTH = {"LSTM": 5, "GRU": 7, "RNN": 1}
 D0_WIDTH = {"LSTM": 5, "GRU": 4, "RNN": 1}
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
-FORWARD = {"LSTM": LSTM_FORWARD, "GRU": GRU_FORWARD, "RNN": RNN_FORWARD}
-BACKWARD = {"LSTM": LSTM_BACKWARD, "GRU": GRU_BACKWARD, "RNN": RNN_BACKWARD}
+
+
+def _variant(kind, relu):
+    return {"RELU": relu} if kind == "RNN" else None
+
+
+def launch_forward(kind, step, xproj, hproj, h0proj, state0, outs, relu=False, **params):
+    """One forward time step: ``outs`` are the kernel's outputs (see the shader)."""
+    ins = [xproj, hproj, h0proj] + ([state0] if kind != "RNN" else [])
+    FORWARD[kind].launch(ins=ins, outs=outs, threads=step.rows * params["hidden"],
+                         variant=_variant(kind, relu), rows=step.rows, n_carry=step.n_carry,
+                         n_rec=step.n_rec, row_base=step.row_base, prev_base=step.prev_base,
+                         has_h0proj=int(h0proj is not None),
+                         has_state0=int(state0 is not None), **params)
+
+
+def launch_backward(kind, step, grad, dh_rec, grad_n, grad_c, keep, outs, relu=False, **params):
+    """One backward time step; ``keep`` is what the kernel reads besides the gradients (the
+    saved buffer, or an RNN's outputs)."""
+    ins = [grad, dh_rec, grad_n] + ([grad_c] if kind == "LSTM" else []) + [keep]
+    BACKWARD[kind].launch(ins=ins, outs=outs, threads=step.rows * params["hidden"],
+                          variant=_variant(kind, relu), rows=step.rows, n_carry=step.n_carry,
+                          n_rec=step.n_rec, row_base=step.row_base, prev_base=step.prev_base,
+                          has_grad=int(grad is not None), has_grad_n=int(grad_n is not None),
+                          has_grad_c=int(grad_c is not None), **params)

@@ -115,10 +115,10 @@ class Optimizer:
         """Restore (pickle, load_state_dict); groups saved by older versions that lack an
         option get it from this optimizer's defaults."""
         self.__dict__.update(state)
-        self.defaults.setdefault("differentiable", False)
         for group in self.param_groups:
             for key, value in self.defaults.items():
                 group.setdefault(key, value)
+        self.defaults.setdefault("differentiable", False)  # not in the groups, as PyTorch
 
     def __repr__(self):
         format_string = self.__class__.__name__ + " ("

@@ -114,10 +114,11 @@ def test_zero_element_parameter_gets_state_and_stays_empty():
         assert p.shape == (0,) and opt.state[p]["step"] == 1, name
 
 
-def _torch_signature(cls):
+def _signature(cls):
     import inspect
 
-    return [(p.name, p.kind, p.default) for p in inspect.signature(cls.__init__).parameters.values()]
+    params = inspect.signature(cls.__init__).parameters.values()
+    return [(p.name, p.kind, p.default) for p in params]
 
 
 @pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta",
@@ -126,8 +127,7 @@ def _torch_signature(cls):
 def test_signature_is_pytorchs(name):
     """Argument names, order, keyword-only markers and defaults (foreach, fused, maximize,
     capturable, differentiable where PyTorch has them)."""
-    assert _torch_signature(getattr(torch.optim, name)) == _torch_signature(
-        getattr(reference.optim, name))
+    assert _signature(getattr(torch.optim, name)) == _signature(getattr(reference.optim, name))
 
 
 def test_every_pytorch_optimizer_but_the_new_ones_exists():
@@ -160,3 +160,29 @@ def test_invalid_arguments_match_pytorch(name):
             reference.optim.SparseAdam([reference.zeros(2, requires_grad=True)], **kw)
         with pytest.raises(ValueError, match=str(theirs.value)):
             torch.optim.SparseAdam([torch.zeros(2, requires_grad=True)], **kw)
+
+
+@pytest.mark.parametrize("name, kw", [
+    ("NAdam", dict(lr=0.01, eps=1e-3)), ("RAdam", dict(lr=0.01, eps=1e-3, betas=(0.8, 0.9))),
+    ("Adamax", dict(lr=0.01)), ("ASGD", dict(lr=0.01, t0=3)), ("Rprop", dict(lr=0.01)),
+    ("SparseAdam", dict(lr=0.01, eps=1e-3)),
+])
+def test_float16_parameters_match_pytorch(name, kw):
+    """float16 parameters keep float16 state; PyTorch rounds after every in-place op, the
+    kernels at every store, so they agree to a half-precision rounding or two (the values
+    are ~2, where one float16 step is 2e-3)."""
+    rng = np.random.default_rng(4)
+    values = rng.standard_normal(70).astype(np.float16)
+    grads = [rng.standard_normal(70).astype(np.float16) for _ in range(10)]
+    out = []
+    for lib in (torch, reference):
+        p = lib.tensor(values, requires_grad=True)
+        opt = getattr(lib.optim, name)([p], **kw)
+        for g in grads:
+            p.grad = lib.tensor(g)
+            if lib is reference and name == "SparseAdam":
+                p.grad = p.grad.to_sparse()
+            opt.step()
+        assert p.dtype == lib.float16
+        out.append(p.detach().numpy().astype(np.float64))
+    np.testing.assert_allclose(out[0], out[1], atol=2e-3, rtol=0)

@@ -43,7 +43,7 @@ class Model:
         return loss
 
     def step(self):
-        return float(self.opt.step(self.closure))
+        return float(self.opt.step(self.closure).detach())
 
     def params(self):
         return [p.detach().numpy() for p in (self.w, self.b)]

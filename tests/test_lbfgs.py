@@ -136,7 +136,7 @@ def test_state_dict_moves_both_ways():
     with reference.no_grad():
         for p, q in zip((back.w, back.b), ours.params()):
             p.copy_(reference.tensor(q))
-    back.opt.load_state_dict(reference.load(buffer))
+    back.opt.load_state_dict(reference.load(buffer, map_location="cpu"))
     for _ in range(2):  # each resumed copy goes on as the optimizer it was loaded from
         for model in (resumed, back, theirs, ours):
             model.step()

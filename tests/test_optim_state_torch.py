@@ -35,6 +35,10 @@ def _moved(state_dict, save, load):
     return load(buffer)
 
 
+def _load_on_cpu(f):
+    return reference.load(f, map_location="cpu")
+
+
 def _pair(name, kw, seed):
     rng = np.random.default_rng(seed)
     shapes = SHAPES[:2] if name == "SparseAdam" else SHAPES
@@ -67,7 +71,8 @@ def test_state_dict_moves_both_ways_mid_training(name, kw):
     # wgtorch's state into PyTorch: a fresh PyTorch optimizer on wgtorch's parameters
     into_theirs = Pair(reference, name, [to_numpy(p) for p in pair.ours], kw, lrs=lrs,
                        sparse=pair.sparse)
-    into_theirs.ref_opt.load_state_dict(_moved(ours_sd, torch.save, reference.load))
+    # (wgtorch's tensors live on its GPU, saved as cuda:0: a CPU PyTorch maps them to the CPU)
+    into_theirs.ref_opt.load_state_dict(_moved(ours_sd, torch.save, _load_on_cpu))
     into_theirs.opt, into_theirs.ours = pair.opt, pair.ours
     assert into_ours.opt.state_dict()["param_groups"] == ref_sd["param_groups"]
     for step, grads in enumerate(rest):

@@ -140,7 +140,10 @@ class TimeSequenceLBFGS(Program):
         input, target = wave[1:, :-1], wave[1:, 1:]
         test_input, test_target = wave[:1, :-1], wave[:1, 1:]
         criterion = torch.nn.MSELoss()
-        optimizer = torch.optim.LBFGS(seq.parameters(), lr=0.8)
+        # NOTE: max_iter=10, not the default 20: in float32 the second step's later inner
+        # iterations are chaotic (a 1e-7 relative change of the initial weights moves
+        # PyTorch's own final loss by 5-30%), so no two implementations can agree there
+        optimizer = torch.optim.LBFGS(seq.parameters(), lr=0.8, max_iter=10)
         out = []
         for i in range(2):
             def closure():

@@ -81,12 +81,14 @@ class Part:
 
     @property
     def reason(self):
-        for items in (self.mismatches, self.missing, self.cannot):
-            if items:
-                first = items[0]
-                more = f" (+{len(items) - 1} more samples)" if len(items) > 1 else ""
-                return first + more
-        return "values not compared (random op)" if self.random_only else ""
+        items = {"mismatch": self.mismatches, "missing": self.missing,
+                 "cannot": self.cannot}.get(self.status)
+        if items:
+            more = f" (+{len(items) - 1} more samples)" if len(items) > 1 else ""
+            return items[0] + more
+        if self.random_only:
+            return f"{self.random_only} samples compared by dtype and shape only (random values)"
+        return ""
 
 
 @dataclass
@@ -102,15 +104,6 @@ class OpReport:
             if s in statuses:
                 return s
         return "n/a"
-
-    @property
-    def forward_status(self):
-        """``pass`` only when the function, method and inplace variants all pass."""
-        statuses = [self.parts[p].status for p in ("forward", "method", "inplace")]
-        for s in ("mismatch", "missing"):
-            if s in statuses:
-                return s
-        return self.parts["forward"].status
 
     def reason(self, *parts):
         parts = parts or PARTS

@@ -20,7 +20,6 @@ unless torch gives the same values for two seeds (dropout with p=0, eval mode...
 Used by tests/test_opinfo.py and tools/op_coverage.py.
 """
 
-import itertools
 import re
 import traceback
 import types
@@ -184,10 +183,15 @@ def _rebound_attribute_missing(exc):
 def _samples(op, dtype, limit):
     torch.manual_seed(0)  # op_db's samples are random: the same ones in every run and order
     grad = dtype == torch.float32 and op.supports_autograd
+    samples = []
     try:
-        return list(itertools.islice(op.sample_inputs("cpu", dtype, requires_grad=grad), limit))
+        for sample in op.sample_inputs("cpu", dtype, requires_grad=grad):
+            samples.append(sample)
+            if len(samples) == limit:
+                break
     except Exception:  # noqa: BLE001 - torch's own generator may not support this dtype
-        return []
+        pass  # keep the samples it made before failing
+    return samples
 
 
 def _record(part, fn):

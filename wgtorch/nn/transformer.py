@@ -11,6 +11,7 @@ from ..ops.creation import empty
 from . import functional as F
 from . import init
 from .containers import ModuleList
+from .functional.attention import mha_batch_first
 from .dropout import Dropout
 from .linear import Linear
 from .module import Module
@@ -110,7 +111,7 @@ class MultiheadAttention(Module):
                 f"was expecting embedding dimension of {self.embed_dim}, but got "
                 f"{query.shape[-1]}"
             )
-        out, weights = F.multi_head_attention_forward(
+        out, weights = mha_batch_first(
             query, key, value, self.num_heads, self.in_proj_weight, self.in_proj_bias,
             self.out_proj.weight, self.out_proj.bias, key_padding_mask, need_weights, attn_mask,
             average_attn_weights, is_causal, self.dropout, self.training,

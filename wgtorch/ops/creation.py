@@ -366,7 +366,8 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
     """Sample indices from rows of non-negative weights (the draw happens on the host)."""
     probs = input.detach().float().numpy().astype(np.float64)
     rows = probs.reshape(-1, probs.shape[-1])
-    u = rand(rows.shape[0], max(num_samples, 1) * (1 if replacement else rows.shape[1]),
+    # one uniform per draw with replacement, one key per category without
+    u = rand(rows.shape[0], max(num_samples, 1) if replacement else rows.shape[1],
              generator=generator).numpy()
     out = []
     for r, w in enumerate(rows):

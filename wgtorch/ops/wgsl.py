@@ -82,6 +82,28 @@ fn erf_f(x: f32) -> f32 {
         t * (-0.82215223 + t * 0.17087277)))))))));
     return select(1.0 - r, r - 1.0, x < 0.0);
 }""",
+    # NOTE: lavapipe's asin/acos lose ~4e-4 near +-1 (1 - x*x cancels). Cephes' asinf: a
+    # polynomial on |x| <= 0.5, and asin(x) = pi/2 - 2 asin(sqrt((1 - |x|) / 2)) above, where
+    # 1 - |x| is exact; within ~1e-7 of the true value everywhere (NaN outside [-1, 1]).
+    "asin_small": """
+fn asin_small(x: f32) -> f32 {
+    let z = x * x;
+    return x + x * z * ((((0.042163199048 * z + 0.024181311049) * z + 0.045470025998) * z
+        + 0.074953002686) * z + 0.16666752422);
+}""",
+    "asin_f": """
+fn asin_f(x: f32) -> f32 {
+    let a = abs(x);
+    if (a <= 0.5) { return asin_small(x); }
+    let r = 1.5707963267948966 - 2.0 * asin_small(sqrt(0.5 * (1.0 - a)));
+    return select(r, -r, x < 0.0);
+}""",
+    "acos_f": """
+fn acos_f(x: f32) -> f32 {
+    if (x > 0.5) { return 2.0 * asin_small(sqrt(0.5 * (1.0 - x))); }
+    if (x < -0.5) { return 3.141592653589793 - 2.0 * asin_small(sqrt(0.5 * (1.0 + x))); }
+    return 1.5707963267948966 - asin_small(x);
+}""",
     "pow_f": """
 fn pow_f(a: f32, b: f32) -> f32 {
     // C's pow special cases: x^0 = 1 and 1^y = 1 even for NaN; (-1)^(+-inf) = 1.
@@ -143,6 +165,8 @@ fn min_f(a: f32, b: f32) -> f32 { return select(min(a, b), a + b, isnan_f(a) || 
 }
 _DEPS = {
     "softplus_f": ("log1p_f",),
+    "asin_f": ("asin_small",),
+    "acos_f": ("asin_small",),
     "pow_f": ("inf_f", "nan_f", "isnan_f", "isinf_f"),
     "max_f": ("isnan_f",),
     "min_f": ("isnan_f",),

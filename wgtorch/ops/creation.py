@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import dtypes as dt
 from .. import random as rnd
+from ..autograd.grad_mode import is_grad_enabled
 from ..device import as_device
 from ..tensor import Tensor, tensor_method
 from . import value_range
@@ -347,7 +348,9 @@ def bernoulli_(self, p=0.5, *, generator=None):
 @tensor_method()
 def bernoulli(input, p=None, *, generator=None):
     u = rand(input.shape, device=input.device, generator=generator)
-    return (u < (input if p is None else p)).to(input.dtype)
+    out = (u < (input if p is None else p)).to(input.dtype)
+    # as PyTorch: the sample is differentiable in input, with a zero gradient
+    return out + input * 0.0 if input.requires_grad and is_grad_enabled() else out
 
 
 def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,

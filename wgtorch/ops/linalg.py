@@ -204,6 +204,8 @@ def mv(input, vec):
 def addmv(input, mat, vec, *, beta=1, alpha=1):
     """``beta * input + alpha * mat @ vec``."""
     out = mv(mat, vec)
+    if not out.dtype.is_floating_point:  # PyTorch casts the scalars to the integer dtype
+        alpha, beta = int(alpha), int(beta)
     if alpha != 1:
         out = out * alpha
     if beta == 0:

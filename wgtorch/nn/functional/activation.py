@@ -116,6 +116,8 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """x clamped to [min_val, max_val]."""
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
+    if not input.dtype.is_floating_point:  # PyTorch truncates the bounds to the dtype
+        return _maybe_inplace(input, input.clamp(int(min_val), int(max_val)), inplace)
     return _maybe_inplace(input, _Hardtanh.apply(input, float(min_val), float(max_val)), inplace)
 
 
@@ -125,6 +127,9 @@ def relu6(input, inplace=False):
 
 def threshold(input, threshold, value, inplace=False):
     """x if x > threshold else value."""
+    if not input.dtype.is_floating_point:  # PyTorch truncates both to the dtype
+        return _maybe_inplace(input, ew.where(input > int(threshold), input, int(value)),
+                              inplace)
     return _maybe_inplace(input, _Threshold.apply(input, float(threshold), float(value)), inplace)
 
 

@@ -141,11 +141,10 @@ def gather(input, dim, index, *, sparse_grad=False):
 
 @tensor_method()
 def take_along_dim(input, indices, dim=None):
-    """Values of input at ``indices`` along ``dim`` (both broadcast apart from dim); negative
-    indices count from the end, as in PyTorch."""
+    """Values of input at ``indices`` along ``dim`` (both broadcast apart from dim); with a dim,
+    negative indices count from the end, as in PyTorch."""
     if dim is None:
-        flat = input.reshape(-1)
-        return gather(flat, 0, _wrap_negative(indices.reshape(-1), flat.shape[0]))
+        return gather(input.reshape(-1), 0, indices.reshape(-1))
     if input.ndim != indices.ndim:
         raise RuntimeError(
             f"torch.take_along_dim(): input and indices should have the same number of "

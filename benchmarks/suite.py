@@ -5,6 +5,7 @@
 Peers are found through environment variables (each in its own virtualenv, see
 ../shared/PEERS.md), or skipped when absent:
   TORCH_PYTHON      a python with torch==2.13.0 (CPU)
+  TORCH_DEVICE      the device torch runs on (default cpu; "cuda" on an NVIDIA machine)
   TINYGRAD_PYTHON   a python with tinygrad==0.14.0 and dawn-python (WEBGPU device on the
                     same adapter; the CPU device also needs clang, found through CC)
 Each framework runs in its own process, one after the other, in this one run; ``--write``
@@ -27,6 +28,8 @@ ROWS = [
     ("cnn_b64_steps_s", "CNN conv 1->8->16 3x3 + pools + linear, batch 64 (steps/s)"),
     ("matmul_512_gflops", "matmul 512^3 f32 (GFLOP/s)"),
     ("matmul_1024_gflops", "matmul 1024^3 f32 (GFLOP/s)"),
+    ("matmul_2048_gflops", "matmul 2048^3 f32 (GFLOP/s)"),
+    ("matmul_4096_gflops", "matmul 4096^3 f32 (GFLOP/s)"),
     ("chain_1000_adds_ms", "1000 dependent adds on 64 floats (ms, lower is better)"),
 ]
 
@@ -51,14 +54,17 @@ def dawn_library(python):
     return found[0] if found else None
 
 
-def collect(seconds):
+def collect(seconds, big=False):
     torchlike = os.path.join(HERE, "work_torchlike.py")
+    extra = ["--big"] if big else []
     results = {"wgtorch": run([sys.executable, torchlike, "--framework", "wgtorch",
-                               "--seconds", str(seconds)])}
+                               "--seconds", str(seconds), *extra])}
     torch_py = os.environ.get("TORCH_PYTHON")
     if torch_py:
-        results["PyTorch CPU"] = run([torch_py, torchlike, "--framework", "torch",
-                                      "--seconds", str(seconds)])
+        device = os.environ.get("TORCH_DEVICE", "cpu")
+        results[f"PyTorch {device.upper()}"] = run(
+            [torch_py, torchlike, "--framework", "torch", "--seconds", str(seconds),
+             "--device", device, *extra])
     tg_py = os.environ.get("TINYGRAD_PYTHON")
     if tg_py:
         tg = os.path.join(HERE, "work_tinygrad.py")
@@ -86,6 +92,8 @@ def table(results):
     lines = ["| work | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     base = results["wgtorch"]
     for key, label in ROWS:
+        if all(_value(results[name], key)[0] is None for name in names) and key != ROWS[0][0]:
+            continue  # measured by nobody in this run (e.g. the big matmuls without --big)
         cells = []
         for name in names:
             v, extra = _value(results[name], key)
@@ -112,8 +120,10 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seconds", type=float, default=3.0, help="timed seconds per repeat")
     p.add_argument("--write", action="store_true", help="append to benchmarks/RESULTS.md")
+    p.add_argument("--big", action="store_true", help="also matmul 2048^3 and 4096^3")
+    p.add_argument("--json", help="also write the raw results to this file")
     args = p.parse_args()
-    results = collect(args.seconds)
+    results = collect(args.seconds, args.big)
     adapter = results["wgtorch"].get("adapter", "?")
     head = (f"### {datetime.date.today()} — {platform.machine()}, {os.cpu_count()} cores, "
             f"wgtorch adapter: {adapter}\n\n"
@@ -122,6 +132,9 @@ def main():
     text = head + "\n" + table(results) + "\n"
     print(text)
     print(json.dumps(results, indent=1), file=sys.stderr)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(results, f, indent=1)
     if args.write:
         with open(os.path.join(HERE, "RESULTS.md"), "a", encoding="utf-8") as f:
             f.write("\n" + text)

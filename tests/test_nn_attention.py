@@ -130,6 +130,7 @@ def test_transformer_encoder_layer():
     assert_close(out, ref, atol=1e-4)
     enc = nn.TransformerEncoder(layer, num_layers=2)
     assert len(enc.layers) == 2 and enc.layers[0].linear1.weight is not layer.linear1.weight
-    y = enc(torch.tensor(x, dtype=torch.float32), is_causal=True)
+    mask = nn.Transformer.generate_square_subsequent_mask(4)  # is_causal is a hint, as torch
+    y = enc(torch.tensor(x, dtype=torch.float32), mask=mask, is_causal=True)
     y.sum().backward()
     assert enc.layers[1].norm2.weight.grad is not None

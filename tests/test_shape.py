@@ -34,8 +34,8 @@ def test_cat():
     with pytest.raises(RuntimeError, match="Sizes of tensors must match except in dimension 1. "
                                            "Expected size 3 but got size 4 for tensor number 1"):
         torch.cat([torch.zeros(3, 2), torch.zeros(4, 2)], 1)
-    with pytest.raises(RuntimeError, match="expected a non-empty list of Tensors"):
-        torch.cat([])
+    with pytest.raises(ValueError, match="expected a non-empty list of Tensors"):
+        torch.cat([])  # ValueError, as PyTorch's
     with pytest.raises(RuntimeError, match="Tensors must have same number of dimensions"):
         torch.cat([torch.zeros(3, 2), torch.zeros(3)])
     with pytest.raises(IndexError, match="Dimension out of range"):

@@ -4,7 +4,8 @@
 Mesa's software Vulkan adapter (lavapipe) without one.
 """
 
-from . import cuda
+from . import accelerator, backends, cuda
+from .backends._precision import get_float32_matmul_precision, set_float32_matmul_precision
 from .cuda import empty_cache, memory_allocated, memory_reserved
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd import is_inference_mode_enabled
@@ -74,7 +75,7 @@ from .random import seed, set_rng_state
 from . import utils
 from . import nn
 from . import optim, serialization
-from . import linalg
+from . import linalg, onnx
 from .serialization import load, save
 from .serialization import load_safetensors as load_file, save_safetensors as save_file
 

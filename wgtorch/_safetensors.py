@@ -10,15 +10,17 @@ F64 and BF16 load as float32, I8/I16/U16 as int32, U32/U64 as int64 (values must
 wgtorch's 32-bit integer storage); with ``device=None`` tensors go to the GPU device.
 """
 
+import io
 import json
 import os
+import reprlib
 import struct
 
 import numpy as np
 
 from . import dtypes as dt
 from .device import GPU, as_device
-from .tensor import Tensor
+from .tensor import MAX_NUMEL, Tensor, prod
 
 __all__ = ["save", "save_file", "load", "load_file"]
 
@@ -78,68 +80,102 @@ def _corrupt(where, why):
     return RuntimeError(f"{where}: invalid safetensors file: {why}")
 
 
-def load(data, device=None, *, where="<bytes>"):
-    """The dict of tensors in safetensors ``data`` (bytes)."""
-    data = memoryview(data)
-    if len(data) < 8:
+def _read_header(f, size, where):
+    """The header of the safetensors file ``f`` (``size`` bytes long), validated as the
+    safetensors package validates it: tensors tile the data region exactly, each holding
+    ``prod(shape) * itemsize`` bytes. Returns (entries sorted by offset, metadata)."""
+    head = f.read(8)
+    if len(head) < 8:
         raise _corrupt(where, "shorter than its 8-byte header length (truncated?)")
-    (n,) = struct.unpack("<Q", data[:8])
-    if n > min(MAX_HEADER, len(data) - 8):
+    (n,) = struct.unpack("<Q", head)
+    if n > min(MAX_HEADER, size - 8):
         raise _corrupt(where, f"header length {n} exceeds the file (truncated or not safetensors)")
     try:
-        header = json.loads(bytes(data[8 : 8 + n]).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        header = json.loads(f.read(n).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise _corrupt(where, f"the header is not JSON ({exc})") from None
     if not isinstance(header, dict):
         raise _corrupt(where, "the header is not a JSON object")
-    body = data[8 + n :]
+    metadata = header.pop("__metadata__", None)
+    metadata = {} if metadata is None else metadata
+    if not (isinstance(metadata, dict) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
+    )):
+        raise _corrupt(where, "__metadata__ must be a JSON object of strings")
+    entries = [_entry(name, info, where) for name, info in header.items()]
+    entries.sort(key=lambda e: e[3])
+    end = 0
+    for name, dtype_name, shape, begin, stop in entries:
+        nbytes = prod(shape) * np.dtype(FILE_DTYPES[dtype_name][0]).itemsize
+        if begin != end or stop - begin != nbytes:
+            raise _corrupt(where, f"tensor {name!r} has data offsets [{begin}, {stop}] that do "
+                                  f"not match its shape {list(shape)} ({nbytes} bytes) at byte "
+                                  f"{end} of the data")
+        end = stop
+    if end != size - 8 - n:
+        raise _corrupt(where, f"the tensors cover {end} bytes but the file holds "
+                              f"{size - 8 - n} data bytes (truncated?)")
+    return entries, metadata
+
+
+def _entry(name, info, where):
+    """(name, dtype name, shape, begin, end) of one header entry, or a clear error."""
+    try:
+        dtype_name, shape, (begin, end) = info["dtype"], tuple(info["shape"]), info["data_offsets"]
+        if dtype_name not in FILE_DTYPES:
+            if not isinstance(dtype_name, str):
+                raise TypeError
+            raise _corrupt(where, f"tensor {name!r} has dtype {dtype_name!r}, of which wgtorch "
+                                  "has no equivalent")
+        if not all(type(v) is int and v >= 0 for v in (*shape, begin, end)):
+            raise ValueError
+    except (KeyError, TypeError, ValueError):
+        raise _corrupt(where, f"bad header entry for {name!r}: {reprlib.repr(info)}") from None
+    if prod(shape) > MAX_NUMEL:
+        raise _corrupt(where, f"tensor {name!r} of shape {list(shape)} has more than "
+                              f"wgtorch's limit of {MAX_NUMEL} elements")
+    return name, dtype_name, shape, begin, end
+
+
+def load(data, device=None, *, where="<bytes>"):
+    """The dict of tensors in safetensors ``data`` (bytes)."""
+    return _load(io.BytesIO(data), len(data), device, where)
+
+
+def _load(f, size, device, where):
+    entries, _ = _read_header(f, size, where)
     device = GPU if device is None else as_device(device)
+    data_start = f.tell()
     out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        try:
-            file_dtype, dtype = FILE_DTYPES[info["dtype"]]
-            shape = tuple(int(s) for s in info["shape"])
-            begin, end = (int(x) for x in info["data_offsets"])
-        except (KeyError, TypeError, ValueError):
-            raise _corrupt(where, f"bad header entry for {name!r}: {info!r}") from None
-        count = int(np.prod(shape, dtype=np.int64))
-        nbytes = count * np.dtype(file_dtype).itemsize
-        if not 0 <= begin <= end <= len(body) or end - begin != nbytes:
-            raise _corrupt(where, f"tensor {name!r} has data offsets [{begin}, {end}] that do not "
-                                  f"match its shape {list(shape)} and dtype {info['dtype']} "
-                                  f"within {len(body)} data bytes (truncated?)")
-        array = np.frombuffer(body[begin:end], dtype=file_dtype).reshape(shape)
-        if info["dtype"] == "BF16":
+    for name, dtype_name, shape, begin, end in entries:
+        f.seek(data_start + begin)
+        raw = f.read(end - begin)
+        if len(raw) != end - begin:
+            raise _corrupt(where, f"tensor {name!r} is cut short (truncated?)")
+        file_dtype, dtype = FILE_DTYPES[dtype_name]
+        array = np.frombuffer(raw, dtype=file_dtype).reshape(shape)
+        if dtype_name == "BF16":
             array = (array.astype(np.uint32) << 16).view(np.float32)
-        out[name] = Tensor._from_numpy(array, dtype, device)
+        try:
+            out[name] = Tensor._from_numpy(array, dtype, device)
+        except RuntimeError as exc:  # int64 values beyond wgtorch's storage, too large...
+            raise RuntimeError(f"{where}: tensor {name!r}: {exc}") from None
     return out
 
 
 def load_file(filename, device=None):
-    """Load every tensor of a safetensors file as a dict of name -> Tensor.
+    """Load every tensor of a safetensors file as a dict of name -> Tensor (read one tensor
+    at a time: the host never holds the whole file).
 
     Example::
 
         model.load_state_dict(wgtorch.serialization.load_safetensors("model.safetensors"))
     """
     with open(filename, "rb") as f:
-        data = f.read()
-    return load(data, device, where=os.fspath(filename))
+        return _load(f, os.fstat(f.fileno()).st_size, device, os.fspath(filename))
 
 
 def load_metadata(filename):
     """The ``__metadata__`` dict of a safetensors file (empty when it has none)."""
     with open(filename, "rb") as f:
-        head = f.read(8)
-        if len(head) < 8:
-            raise _corrupt(filename, "shorter than its 8-byte header length (truncated?)")
-        (n,) = struct.unpack("<Q", head)
-        if n > MAX_HEADER:
-            raise _corrupt(filename, f"header length {n} is not plausible")
-        try:
-            header = json.loads(f.read(n).decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise _corrupt(filename, f"the header is not JSON ({exc})") from None
-    return dict(header.get("__metadata__") or {})
+        return dict(_read_header(f, os.fstat(f.fileno()).st_size, os.fspath(filename))[1])

@@ -1,4 +1,12 @@
-"""``torch.cuda`` as scripts use it: ``cuda`` is an alias of the WebGPU device here."""
+"""``torch.cuda`` as scripts use it: ``cuda`` is an alias of the WebGPU device here, and the
+queries answer for the adapter wgtorch chose (``python -m wgtorch info`` prints the same).
+
+WebGPU has no CUDA compute capability: ``get_device_capability()`` is ``(0, 0)`` so that
+capability-gated CUDA paths in user code (TF32, flash attention, Triton) stay off.
+"""
+
+import contextlib
+import os
 
 from .backend import NoAdapterError, get_runtime
 
@@ -12,19 +20,117 @@ def is_available():
     return True
 
 
+def is_initialized():
+    return is_available()
+
+
+def init():
+    get_runtime()
+
+
 def device_count():
     return 1 if is_available() else 0
+
+
+def _check_device(device, optional=True):
+    """Refuse a device other than the one adapter (None, 0, "cuda", "cuda:0", a device)."""
+    if device is None and optional:
+        return
+    if isinstance(device, int) and not isinstance(device, bool):
+        if device not in (-1, 0):
+            raise RuntimeError(f"wgtorch uses one adapter; device index {device} is invalid")
+        return
+    from .device import as_device
+
+    d = as_device(device)
+    if d.type != "wgpu":
+        raise ValueError(f"Expected a cuda device, but got: {d}")
 
 
 def current_device():
     return 0
 
 
+def set_device(device):
+    """Select the device: only the one adapter (index 0) exists."""
+    _check_device(device)
+
+
+@contextlib.contextmanager
+def device(device):
+    """``with torch.cuda.device(0): ...``: the one adapter is always current."""
+    _check_device(device)
+    yield
+
+
 def get_device_name(device=None):
+    """The adapter's name, e.g. ``'llvmpipe (LLVM 15.0.6, 256 bits)'``."""
+    _check_device(device)
     return get_runtime().info["device"]
 
 
+def get_device_capability(device=None):
+    """``(0, 0)``: WebGPU adapters have no CUDA compute capability (see the module doc)."""
+    _check_device(device)
+    get_runtime()
+    return (0, 0)
+
+
+def _host_memory_bytes():
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return 0
+
+
+class _WgpuDeviceProperties:
+    """What ``get_device_properties`` answers: PyTorch's field names for the adapter, plus
+    WebGPU's own (``backend_type``, ``adapter_type``, ``limits``, ``features``).
+
+    WebGPU does not report an adapter's memory or core count: ``total_memory`` and
+    ``multi_processor_count`` are the host's RAM and CPU count for a software (CPU) adapter,
+    and 0 (unknown) for a GPU.
+    """
+
+    def __init__(self, runtime):
+        info = runtime.info
+        self.name = info["device"]
+        self.vendor = info.get("vendor", "")
+        self.backend_type = info.get("backend_type", "")
+        self.adapter_type = info.get("adapter_type", "")
+        self.major, self.minor = get_device_capability()
+        cpu = self.adapter_type == "CPU"
+        self.is_integrated = self.adapter_type in ("IntegratedGPU", "CPU")
+        self.is_multi_gpu_board = False
+        self.total_memory = _host_memory_bytes() if cpu else 0
+        self.multi_processor_count = (os.cpu_count() or 0) if cpu else 0
+        self.limits = dict(runtime.limits)
+        self.features = sorted(runtime.features)
+
+    def __repr__(self):
+        return (f"_WgpuDeviceProperties(name='{self.name}', major={self.major}, "
+                f"minor={self.minor}, total_memory={self.total_memory // (1024 * 1024)}MB, "
+                f"multi_processor_count={self.multi_processor_count}, "
+                f"backend_type='{self.backend_type}', adapter_type='{self.adapter_type}')")
+
+
+def get_device_properties(device=None):
+    """The adapter's properties (``.name``, ``.major``, ``.minor``, ``.total_memory``...)."""
+    _check_device(device)
+    return _WgpuDeviceProperties(get_runtime())
+
+
+def is_bf16_supported(including_emulation=True):
+    """True when wgtorch has a ``bfloat16`` dtype (stored packed in 32-bit words on any
+    adapter, i.e. emulated). No WebGPU adapter computes in bfloat16 natively, so
+    ``including_emulation=False`` is always False."""
+    from . import dtypes
+
+    return bool(including_emulation) and hasattr(dtypes, "bfloat16") and is_available()
+
+
 def synchronize(device=None):
+    _check_device(device)
     get_runtime().synchronize()
 
 

@@ -16,6 +16,7 @@ from .backend import get_runtime
 from .device import CPU, GPU, as_device
 
 ELEMENT_BYTES = 4  # every dtype is stored as one 32-bit word (see dtype.py)
+MAX_NUMEL = 2**31 - 1  # elements per tensor: kernels index elements with 32-bit integers
 
 
 class Storage:
@@ -72,7 +73,9 @@ def to_storage_array(array, dtype):
         if a.size and a.dtype.kind in "iu" and (a.min() < 0 or a.max() > 255):
             raise RuntimeError(f"value {int(a.max() if a.max() > 255 else a.min())} cannot be "
                                "converted to type uint8 without overflow")
-        return np.ascontiguousarray(a).astype(np.uint32) & 255
+        words = np.ascontiguousarray(a).astype(np.uint32)
+        words &= 255  # in place: one storage-sized copy, not two
+        return words
     if dtype is dt.bool_:
         return np.ascontiguousarray(array).astype(bool).astype(np.uint32)
     return np.ascontiguousarray(array, dtype=np.float32)
@@ -142,7 +145,7 @@ class Tensor:
         data = to_storage_array(array, dtype).reshape(np.shape(array))
         t = cls._empty(data.shape, dtype, device)
         if data.size:
-            get_runtime().write(t._storage.buffer, data.tobytes())
+            get_runtime().write(t._storage.buffer, data)  # contiguous: uploaded without a copy
             if dtype is dt.int64 or dtype is dt.int32:  # index checks need no readback
                 from .ops.value_range import note_values
 
@@ -208,6 +211,10 @@ class Tensor:
     @property
     def is_cpu(self):
         return self.device.type == "cpu"
+
+    # Devices and layouts wgtorch does not have (the WebGPU device answers ``is_cuda``).
+    is_xpu = is_mps = is_meta = is_mkldnn = is_vulkan = is_ipu = is_mtia = is_maia = False
+    is_sparse = is_sparse_csr = is_quantized = is_nested = False
 
     @property
     def _version(self):
@@ -314,6 +321,14 @@ class Tensor:
         if self.dtype is dt.bool_:
             return bool(v)
         return float(v) if self.dtype.is_floating_point else int(v)
+
+    def pin_memory(self, device=None):
+        """Self: there is no pinned host memory to stage through, every upload goes straight
+        to the adapter (so ``x.pin_memory().to(device, non_blocking=True)`` runs as is)."""
+        return self
+
+    def is_pinned(self, device=None):
+        return False
 
     def tolist(self):
         return self.detach().numpy().tolist()

@@ -102,4 +102,14 @@ from .sampling import (
     ZeroPad2d,
 )
 from .sparse import Embedding
-from .transformer import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer
+from .multihead_attention import MultiheadAttention
+from .transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
+from .parallel import DataParallel  # noqa: E402,F401
+# last: maps the classes imported above to PyTorch's paths (torch.nn.modules.linear.Linear)
+from . import modules  # noqa: E402,F401

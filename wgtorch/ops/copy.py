@@ -76,14 +76,16 @@ class CloneBackward0(Function):
 class ToCopyBackward0(Function):
     @staticmethod
     def forward(ctx, x, dtype, device):
-        ctx.dtype = x.dtype
+        ctx.dtype, ctx.device = x.dtype, x.device
         out = _cast(x, dtype)
         out.device = device
         return out
 
     @staticmethod
     def backward(ctx, g):
-        return g.to(ctx.dtype) if ctx.dtype.is_floating_point else None, None, None
+        if not ctx.dtype.is_floating_point:
+            return None, None, None
+        return g.to(ctx.dtype, device=ctx.device), None, None
 
 
 @tensor_method()

@@ -244,9 +244,26 @@ def _check_float_dist(dist, dtype):
         )
 
 
+def _check_int_bounds(op, lo, hi, dtype):
+    """PyTorch's "from/to - 1 is out of bounds" check, against the values wgtorch can hold
+    (integers are 32-bit words on the GPU) and the random kernel can draw (a span < 2**32)."""
+    low, high = {dt.bool_: (0, 1), dt.uint8: (0, 255)}.get(dtype, (dt.INT32_MIN, dt.INT32_MAX))
+    where = dtype.name if dtype in (dt.bool_, dt.uint8) else (
+        f"wgtorch's {dtype.name} (integers are kept as 32-bit on the GPU: {low}..{high})")
+    if not low <= lo <= high:
+        raise RuntimeError(f"{op}: from is out of bounds for {where} (from={lo})")
+    if not low <= hi - 1 <= high:
+        raise RuntimeError(f"{op}: to - 1 is out of bounds for {where} (to={hi})")
+    if hi - lo > 2**32 - 1:
+        raise RuntimeError(f"{op}: the range [{lo}, {hi}) spans {hi - lo} values; wgtorch draws "
+                           "from at most 2**32 - 1")
+
+
 def _random(size, dist, lo, hi, dtype, device, generator, requires_grad):
     dtype = dt.as_dtype(dtype) if dtype is not None else dt.get_default_dtype()
     _check_float_dist(dist, dtype)
+    if dist == rnd.INTEGER:
+        _check_int_bounds("randint", lo, hi, dtype)
     native = dt.int32 if dist == rnd.INTEGER else dt.float32
     t = Tensor._empty(size, native, as_device(device))
     rnd.fill_random(t, dist, lo, hi, generator)
@@ -303,6 +320,8 @@ def randint_like(input, low=0, high=None, dtype=None, device=None, **kw):
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
     """A random permutation of 0..n-1: random keys drawn on the GPU, ordered on the host."""
+    if n < 0:
+        raise RuntimeError(f"Trying to create tensor with negative dimension {n}: [{n}]")
     keys = Tensor._empty((n,), dt.float32, as_device(device))
     rnd.fill_random(keys, rnd.UNIFORM, 0.0, 1.0, generator)
     order = np.argsort(keys.numpy(), kind="stable")
@@ -314,6 +333,8 @@ def _fill_inplace(self, dist, lo, hi, generator):
 
     _check_inplace(self)
     _check_float_dist(dist, self.dtype)
+    if dist == rnd.INTEGER:
+        _check_int_bounds("random_", lo, hi, self.dtype)
     native = dt.int32 if dist == rnd.INTEGER else dt.float32
     fresh = Tensor._empty(self.shape, native, self.device)
     rnd.fill_random(fresh, dist, lo, hi, generator)
@@ -329,13 +350,20 @@ def uniform_(self, a=0.0, b=1.0, *, generator=None):
 
 @tensor_method()
 def normal_(self, mean=0.0, std=1.0, *, generator=None):
+    _check_std("normal_", std)
     return _fill_inplace(self, rnd.NORMAL, mean, std, generator)
+
+
+def _check_std(op, std):
+    if not isinstance(std, Tensor) and not std >= 0.0:  # NOTE: NaN fails too, as in PyTorch
+        raise RuntimeError(f"{op} expects std >= 0.0, but found std {std}")
 
 
 @tensor_method()
 def random_(self, from_=0, to=None, *, generator=None):
-    if to is None:
-        from_, to = 0, (2**24 if self.dtype.is_floating_point else dt.INT32_MAX)
+    if to is None:  # the dtype's range, as PyTorch (2**24 for floats: exact integers)
+        default = {dt.bool_: 2, dt.uint8: 256}.get(self.dtype, dt.INT32_MAX + 1)
+        from_, to = 0, (2**24 if self.dtype.is_floating_point else default)
     return _fill_inplace(self, rnd.INTEGER, from_, to, generator)
 
 
@@ -356,6 +384,7 @@ def bernoulli(input, p=None, *, generator=None):
 def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
            requires_grad=False):
     """Normal samples; ``mean``/``std`` may be tensors (broadcast) or numbers with ``size``."""
+    _check_std("normal", std)
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
         ref = mean if isinstance(mean, Tensor) else std
         shape = ref.shape if size is None else size
@@ -364,26 +393,50 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
                    requires_grad)
 
 
+def _check_probabilities(probs, replacement):
+    """PyTorch's checks (and wording, which differs with and without replacement)."""
+    if replacement:
+        if not (probs >= 0).all():  # NOTE: NaN fails this too, as in PyTorch
+            raise RuntimeError("invalid multinomial distribution (encountering probability "
+                               "entry < 0)")
+        if not np.isfinite(probs).all():
+            raise RuntimeError("invalid multinomial distribution (encountering probability "
+                               "entry = infinity or NaN)")
+    elif not (np.isfinite(probs).all() and (probs >= 0).all()):
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+
+
 @tensor_method()
 def multinomial(input, num_samples, replacement=False, *, generator=None):
     """Sample indices from rows of non-negative weights (the draw happens on the host)."""
+    if input.ndim not in (1, 2):
+        raise RuntimeError("prob_dist must be 1 or 2 dim")
+    if not input.dtype.is_floating_point:
+        raise RuntimeError("multinomial only supports floating-point dtypes for input, got: "
+                           f"{input.dtype.legacy_name}")
+    if num_samples <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
+    if not replacement and num_samples > input.shape[-1]:
+        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
+                           "replacement")
     probs = input.detach().float().numpy().astype(np.float64)
+    _check_probabilities(probs, replacement)
     rows = probs.reshape(-1, probs.shape[-1])
+    if rows.shape[0] == 0:
+        return Tensor._from_numpy(np.zeros(probs.shape[:-1] + (num_samples,), np.int64),
+                                  dt.int64, input.device)
     # one uniform per draw with replacement, one key per category without
     u = rand(rows.shape[0], max(num_samples, 1) if replacement else rows.shape[1],
              generator=generator).numpy()
     out = []
     for r, w in enumerate(rows):
-        if w.sum() <= 0 or (w < 0).any():
+        if w.sum() <= 0:
             raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
         if replacement:
             cdf = np.cumsum(w) / w.sum()
             out.append(np.minimum(np.searchsorted(cdf, u[r, :num_samples], side="right"),
                                   len(w) - 1))
-        else:
-            if num_samples > (w > 0).sum():
-                raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples "
-                                   "without replacement")
+        else:  # zero-weight categories come last, as in PyTorch
             keys = np.log(u[r] + 1e-30) / np.maximum(w, 1e-30)
             keys[w <= 0] = -np.inf
             out.append(np.argsort(-keys, kind="stable")[:num_samples])

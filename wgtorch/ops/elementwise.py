@@ -13,6 +13,7 @@ import numpy as np
 from .. import dtypes as dt
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
+from ..device import check_same_device as _check_devices  # the one device check (device.py)
 from ..tensor import Tensor, tensor_method
 from .pointwise import launch_map
 from .reduce import sum_to
@@ -23,17 +24,6 @@ _OPERAND = (Tensor, bool, int, float)
 FLOAT = "float"  # integer inputs are promoted to the default float dtype
 SAME = "same"  # result has the (promoted) input dtype
 BOOL = "bool"  # result is bool; compared in the promoted dtype
-
-
-def _check_devices(name, operands):
-    tensors = [op for op in operands if isinstance(op, Tensor) and op.shape]  # 0-d: scalars
-    first = tensors[0].device if tensors else None
-    if any(t.device is not first and t.device != first for t in tensors):
-        a, b = sorted({str(t.device) for t in tensors})[:2]
-        raise RuntimeError(
-            f"Expected all tensors to be on the same device, but found at least two devices, "
-            f"{b} and {a}! (when checking argument for {name.lstrip('_')})"
-        )
 
 
 def _python_numbers(name, operands):

@@ -22,8 +22,10 @@ import numpy as np
 from .. import dtypes as dt
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
+from ..device import check_same_device
 from ..tensor import Tensor, tensor_method
 from . import index_kernels as ik
+from . import value_range
 from .copy import _check_inplace, _check_scalar_for, apply_inplace
 from .pointwise import broadcast_shapes
 from .reduce import sum_to
@@ -107,7 +109,41 @@ def _as_index(item, device):
 
 
 def _is_tensor_like(item):
-    return isinstance(item, (Tensor, list, tuple, np.ndarray))
+    return isinstance(item, (Tensor, list, tuple, range, np.ndarray))
+
+
+def _scalar_index(t):
+    """A 0-d integer tensor's value: known on the host when it was uploaded, else read back
+    (PyTorch reads it too: such an index selects, giving a view)."""
+    rng = value_range.exact(t)
+    return rng[0] if rng is not None else t.item()
+
+
+def _normalize_item(k):
+    if isinstance(k, range):
+        return list(k)
+    if isinstance(k, np.bool_):
+        return bool(k)
+    if isinstance(k, Tensor) and k.ndim == 0 and k.dtype in INDEX_DTYPES:
+        return _scalar_index(k)
+    if isinstance(k, np.ndarray) and k.dtype == np.uint8:
+        return k.astype(bool)  # PyTorch reads a byte array as a mask, as a uint8 tensor
+    return k
+
+
+def _normalize_key(key):
+    """The index forms PyTorch accepts, as those ``_parse`` reads: a ``range`` is a list, a
+    0-d integer tensor an int (so ``x[t]`` is a view, as PyTorch's select), a numpy bool
+    scalar a bool, a numpy uint8 array a mask."""
+    if isinstance(key, tuple):
+        return tuple(_normalize_item(k) for k in key)
+    return _normalize_item(key)
+
+
+def _check_index_device(x, index):
+    if index.device != x.device and index.device.type != "cpu":
+        raise RuntimeError("indices should be either on cpu or on the same device as the "
+                           f"indexed tensor ({x.device})")
 
 
 def _parse(x, key):
@@ -121,6 +157,7 @@ def _parse(x, key):
             host_ranges.append(None)
         elif _is_tensor_like(k):
             t, rng = _as_index(k, x.device)
+            _check_index_device(x, t)
             if t.dtype is dt.uint8:
                 t = t.bool()
             if t.dtype is not dt.bool_ and t.dtype not in INDEX_DTYPES:
@@ -271,8 +308,8 @@ def _legacy_tuple(key):
     """PyTorch (to 2.13) reads a short list holding sequences, slices, None or Ellipsis as a
     tuple: ``x[[[0, 1], [2, 3]]]`` is ``x[[0, 1], [2, 3]]``."""
     if isinstance(key, list) and len(key) < 32 and any(
-            isinstance(k, (Tensor, list, tuple, slice, np.ndarray)) or k is None or k is Ellipsis
-            for k in key):
+            isinstance(k, (Tensor, list, tuple, range, slice, np.ndarray)) or k is None
+            or k is Ellipsis for k in key):
         return tuple(key)
     return key
 
@@ -281,7 +318,7 @@ def advanced_getitem(x, key):
     """``x[key]`` for keys with index tensors, lists or masks (a gather kernel)."""
     from .views import basic_getitem, is_basic_index
 
-    key = _legacy_tuple(key)
+    key = _normalize_key(_legacy_tuple(key))
     if is_basic_index(key):
         return basic_getitem(x, key)
     y, adv = _index_key_parts(x, key, True)
@@ -317,6 +354,7 @@ def _put(x, key, value, mode, op):
     """``x[key] = value`` (mode 'store') or ``+=`` (mode 'add') in place, with autograd."""
     _check_inplace(x)
     value = _as_value(value, x.dtype, x.device)
+    check_same_device(op, (x, value))
     grad = is_grad_enabled() and (x.requires_grad or (
         isinstance(value, Tensor) and value.requires_grad))
     y, adv = _index_key_parts(x, key, grad)
@@ -380,7 +418,7 @@ def advanced_setitem(x, key, value):
     from .copy import setitem
     from .views import is_basic_index
 
-    key = _legacy_tuple(key)
+    key = _normalize_key(_legacy_tuple(key))
     if is_basic_index(key):
         return setitem(x, key, value)
     _put(x, key, value, "store", "index_put_")

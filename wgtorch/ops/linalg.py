@@ -15,6 +15,7 @@ does). bool is refused, as PyTorch refuses it.
 from .. import dtypes as dt
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
+from ..device import check_same_device
 from ..tensor import Tensor, prod, tensor_method
 from . import matmul_kernels
 from .copy import inplace_method
@@ -44,6 +45,7 @@ class _MatmulBase(Function):
 
     @staticmethod
     def forward(ctx, a, b, bias=None, alpha=1, beta=1):
+        check_same_device("mm" if a.ndim == 2 else "bmm", (a, b, bias))
         ctx.alpha, ctx.beta = alpha, beta
         ctx.bias_shape = bias.shape if bias is not None else None
         ctx.save_for_backward(a, b)

@@ -12,6 +12,7 @@ dims that are contiguous in every operand so the index loop stays short.
 import struct
 
 from ..backend import get_runtime
+from ..device import result_device
 from ..tensor import Tensor, contiguous_strides, prod
 from . import wgsl
 from .wgsl import MAX_DIMS, WORKGROUP
@@ -152,7 +153,7 @@ def launch_map(name, expr, operands, casts, out_dtype, out=None):
         if not tensors:
             raise TypeError(f"{name.lstrip('_')}(): argument 'input' (position 1) must be "
                             f"Tensor, not {type(operands[0]).__name__}")
-        out = Tensor._empty(shape, out_dtype, tensors[0].device)
+        out = Tensor._empty(shape, out_dtype, result_device(tensors))
         contiguous = out._stride
     n = prod(shape)
     if n == 0:

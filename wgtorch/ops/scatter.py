@@ -11,6 +11,7 @@ differentiable out-of-place form.
 from .. import dtypes as dt
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
+from ..device import check_same_device
 from ..tensor import Tensor, tensor_method
 from . import index_kernels as ik
 from . import value_range
@@ -62,6 +63,7 @@ def _dim_plan(op, input, dim, index):
     Returns (plan, target): target is input, or its 1-D view when input is 0-d.
     """
     _check_index(op, index)
+    check_same_device(op, (input, index))
     if index.ndim > 1:
         raise IndexError(f"{op}(): Index is supposed to be a vector")
     d = input._wrap_dim(dim)
@@ -84,6 +86,7 @@ def _gather_plan(op, input, dim, index, src=None):
     Returns (plan, target): target is input, or its 1-D view when input is 0-d.
     """
     _check_index(op, index)
+    check_same_device(op, (input, index, src))
     d = input._wrap_dim(dim)
     if index.ndim != input.ndim and not (input.ndim == 0 and index.numel() <= 1):
         raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
@@ -363,6 +366,7 @@ def _index_source(op, input, plan, source):
     if not isinstance(source, Tensor):
         raise TypeError(f"{op}(): argument 'source' must be Tensor, not {type(source).__name__}")
     _check_same_dtype(op, input, source)
+    check_same_device(op, (input, source))
     if tuple(source.shape) == tuple(plan.shape):
         return source
     if input.ndim <= 1 and source.ndim <= 1 and source.numel() == ik.prod(plan.shape):

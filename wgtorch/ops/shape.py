@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import dtypes as dt
 from ..autograd.function import Function
+from ..device import check_same_device
 from ..tensor import Size, Tensor, prod, tensor_method
 from . import index_kernels as ik
 from .copy import copy_into
@@ -45,8 +46,9 @@ def host_index(key, make, device):
 
 def _tensor_list(op, tensors):
     tensors = list(tensors)
-    if not tensors:
-        raise RuntimeError(f"{op}(): expected a non-empty list of Tensors")
+    if not tensors:  # NOTE: PyTorch's cat raises ValueError here, its stack RuntimeError
+        error = ValueError if op == "torch.cat" else RuntimeError
+        raise error(f"{op}(): expected a non-empty list of Tensors")
     for k, t in enumerate(tensors):
         if not isinstance(t, Tensor):
             raise TypeError(f"{op}(): argument 'tensors' must be tuple of Tensors, not "
@@ -57,6 +59,7 @@ def _tensor_list(op, tensors):
 class CatBackward0(Function):
     @staticmethod
     def forward(ctx, dim, *tensors):
+        check_same_device("cat", tensors)
         skip = [t.ndim == 1 and t.shape[0] == 0 for t in tensors]  # legacy: ignored
         used = [t for t, s in zip(tensors, skip) if not s]
         ref = used[0] if used else tensors[0]

@@ -9,7 +9,7 @@ import numbers
 import numpy as np
 
 from ..autograd.function import Function
-from ..tensor import Tensor, contiguous_strides, prod, tensor_method
+from ..tensor import MAX_NUMEL, Tensor, contiguous_strides, prod, tensor_method
 
 # ---- shape arithmetic -------------------------------------------------------------------
 
@@ -382,6 +382,12 @@ def expand(self, *sizes):
     shape = tuple(shape)
     if shape == tuple(self.shape):
         return self
+    if prod(shape) > MAX_NUMEL:  # NOTE: a view costs nothing, but no kernel could index it
+        raise RuntimeError(
+            f"expand: the expanded size {list(shape)} has {prod(shape)} elements, more than "
+            f"wgtorch's limit of {MAX_NUMEL} per tensor (kernels index elements with 32-bit "
+            "integers)"
+        )
     return ExpandBackward0.apply(self, shape)
 
 

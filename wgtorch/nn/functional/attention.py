@@ -6,6 +6,7 @@ to the scores, and dropout on the attention weights.
 """
 
 import math
+import warnings
 
 from ...ops import elementwise as ew
 from ...ops.creation import arange
@@ -71,23 +72,39 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     return weights @ value  # (..., L, Ev)
 
 
-def _merge_masks(attn_mask, key_padding_mask, batch, heads, L, S, dtype):
-    """One float mask (B, H, L, S)-broadcastable from MultiheadAttention's two masks."""
-    def to_float(m):
-        if m is None:
-            return None
-        if m.dtype.name == "bool":
-            return ew.where(m, -math.inf, 0.0)  # True means "masked" in nn.MultiheadAttention
-        return m.to(dtype)
-
-    mask = to_float(attn_mask)
-    if mask is not None:
-        mask = mask.view(1, 1, L, S) if mask.ndim == 2 else mask.view(batch, heads, L, S)
-    kpm = to_float(key_padding_mask)
-    if kpm is not None:
-        kpm = kpm.view(batch, 1, 1, S)
-        mask = kpm if mask is None else mask + kpm
+def _canonical_mask(mask, mask_name, other_type, other_name, target_type, check_other=True):
+    """``mask`` as an additive float mask (bool True -> -inf), PyTorch's checks included:
+    only bool and floating masks; a warning when the two masks of one call differ in type."""
+    if mask is None:
+        return None
+    is_float = mask.dtype.is_floating_point
+    if mask.dtype.name != "bool" and not is_float:
+        raise AssertionError(f"only bool and floating types of {mask_name} are supported")
+    if check_other and other_type is not None and mask.dtype is not other_type:
+        warnings.warn(f"Support for mismatched {mask_name} and {other_name} is deprecated. Use "
+                      "same type for both instead.", stacklevel=3)
+    if not is_float:
+        return ew.where(mask, -math.inf, 0.0).to(target_type)  # True means "masked" here
     return mask
+
+
+def _none_or_dtype(input):
+    return None if input is None else input.dtype
+
+
+def _check_attn_mask(attn_mask, batch, heads, L, S):
+    """A 2-D (L, S) or 3-D (B * H, L, S) attn_mask as (B or 1, H or 1, L, S)."""
+    if attn_mask.ndim == 2:
+        if tuple(attn_mask.shape) != (L, S):
+            raise RuntimeError(f"The shape of the 2D attn_mask is {attn_mask.shape}, but should "
+                               f"be {(L, S)}.")
+        return attn_mask.view(1, 1, L, S)
+    if attn_mask.ndim == 3:
+        if tuple(attn_mask.shape) != (batch * heads, L, S):
+            raise RuntimeError(f"The shape of the 3D attn_mask is {attn_mask.shape}, but should "
+                               f"be {(batch * heads, L, S)}.")
+        return attn_mask.view(batch, heads, L, S)
+    raise RuntimeError(f"attn_mask's dimension {attn_mask.ndim} is not supported")
 
 
 def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads,
@@ -143,6 +160,21 @@ def mha_batch_first(query, key, value, num_heads, in_proj_weight, in_proj_bias,
     b, L, e = query.shape
     S = key.shape[1]
     head_dim = e // num_heads
+    key_padding_mask = _canonical_mask(key_padding_mask, "key_padding_mask",
+                                       _none_or_dtype(attn_mask), "attn_mask", query.dtype)
+    if is_causal and attn_mask is None:
+        raise RuntimeError(
+            "Need attn_mask if specifying the is_causal hint. You may use the Transformer "
+            "module method `generate_square_subsequent_mask` to create this mask.")
+    # NOTE: as PyTorch, is_causal is a hint that attn_mask is causal: without a padding mask
+    # or weights to return, the causal mask is used instead of attn_mask
+    is_causal = is_causal and key_padding_mask is None and not need_weights
+    if is_causal:
+        attn_mask = None
+    else:
+        attn_mask = _canonical_mask(attn_mask, "attn_mask", None, "", query.dtype, False)
+        if attn_mask is not None:
+            attn_mask = _check_attn_mask(attn_mask, b, num_heads, L, S)
     if in_proj_weight is not None:
         wq, wk, wv = in_proj_weight.chunk(3)
     else:
@@ -173,9 +205,13 @@ def mha_batch_first(query, key, value, num_heads, in_proj_weight, in_proj_bias,
     q = q.reshape(b, L, num_heads, head_dim).transpose(1, 2)  # (B, H, L, hd)
     k = k.reshape(b, S, num_heads, head_dim).transpose(1, 2)  # (B, H, S, hd)
     v = v.reshape(b, S, num_heads, head_dim).transpose(1, 2)
-    if is_causal and attn_mask is None and key_padding_mask is None:
-        attn_mask = ew.logical_not(causal_mask(L, S, query.device))
-    mask = _merge_masks(attn_mask, key_padding_mask, b, num_heads, L, S, query.dtype)
+    mask = attn_mask
+    if key_padding_mask is not None:
+        if tuple(key_padding_mask.shape) != (b, S):
+            raise AssertionError(f"expecting key_padding_mask shape of {(b, S)}, but got "
+                                 f"{key_padding_mask.shape}")
+        kpm = key_padding_mask.view(b, 1, 1, S)
+        mask = kpm if mask is None else mask + kpm
     p = dropout_p if training else 0.0
     if need_weights:
         scores = (q * (1.0 / math.sqrt(head_dim))) @ k.transpose(-2, -1)  # (B, H, L, S)
@@ -183,7 +219,7 @@ def mha_batch_first(query, key, value, num_heads, in_proj_weight, in_proj_bias,
         out = dropout(weights, p, training=True) @ v if p > 0 else weights @ v
     else:
         weights = None
-        out = scaled_dot_product_attention(q, k, v, mask, p)
+        out = scaled_dot_product_attention(q, k, v, mask, p, is_causal=is_causal)
     out = out.transpose(1, 2).reshape(b, L, e)  # (B, L, E)
     out = linear(out, out_proj_weight, out_proj_bias)
     if weights is not None and average_attn_weights:

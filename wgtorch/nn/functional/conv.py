@@ -10,6 +10,7 @@ columns, the bias gradient a sum. Groups are a batch dim of the same product.
 """
 
 from ...autograd.function import Function
+from ...device import check_same_device
 from ...ops.linalg import _product
 from .fold import Col2ImBackward0, Geometry, Im2ColBackward0, _pair, check_float, make_geometry
 
@@ -32,6 +33,7 @@ def _check_input(op, input, dims):
 def _conv2d(op, x, weight, bias, stride, padding, dilation, groups):
     """The batched (N, C, H, W) convolution; ``padding`` is an int pair or 'same'/'valid'."""
     check_float(op, x, weight, bias)
+    check_same_device(op, (x, weight, bias))
     n, c, h, w = x.shape
     o, cg, kh, kw = weight.shape
     if groups <= 0:
@@ -156,6 +158,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 def _conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, dilation):
     check_float("conv_transpose2d", x, weight, bias)
+    check_same_device("conv_transpose2d", (x, weight, bias))
     n, c, h, w = x.shape
     cin, og, kh, kw = weight.shape
     if c != cin:

@@ -24,6 +24,7 @@ from ... import dtypes as dt
 from ...autograd.function import Function
 from ...autograd.grad_mode import is_grad_enabled
 from ...backend import get_runtime
+from ...device import check_same_device
 from ...ops import index_kernels as ik
 from ...ops import value_range
 from ...ops.elementwise import where
@@ -226,6 +227,7 @@ def _target_error(input, target):
 def cross_entropy_loss(input, target, weight, ignore_index, label_smoothing, reduction):
     """``F.cross_entropy`` once its reduction argument is resolved ('none', 'mean', 'sum')."""
     check_float("cross_entropy", input)
+    check_same_device("cross_entropy", (input, target, weight))
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(
             f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}"

@@ -2,6 +2,7 @@
 
 from ...autograd.function import Function
 from ...autograd.grad_mode import no_grad
+from ...device import check_same_device
 from ...ops.creation import ones, zeros
 from ...ops.linalg import linear as _linear
 
@@ -76,6 +77,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
             f"types: Long, Int; but got {input.type()} instead (while checking arguments for "
             "embedding)"
         )
+    check_same_device("embedding", (weight, input))
     if padding_idx is not None:
         if padding_idx >= weight.shape[0] or padding_idx < -weight.shape[0]:
             raise AssertionError("Padding_idx must be within num_embeddings")

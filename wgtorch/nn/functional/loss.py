@@ -12,6 +12,7 @@ import warnings
 from string import Template
 
 from ...backend import get_runtime
+from ...device import check_same_device
 from ...ops import elementwise as ew
 from ...ops import elementwise_args as ewa
 from ...ops import wgsl
@@ -84,8 +85,11 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
              reduction="mean"):
     """Negative log-likelihood of log-probabilities ``input`` (N, C, *) at class indices."""
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f"\"nll_loss\" not implemented for '{input.dtype.legacy_name}'")
     reduction = _reduction(reduction, size_average, reduce)
     _check_reduction(reduction)
+    check_same_device("nll_loss", (input, target, weight))
     if input.ndim < 1 or (input.ndim > 1 and target.ndim != input.ndim - 1) or \
             (input.ndim == 1 and target.ndim != 0):
         raise ValueError(

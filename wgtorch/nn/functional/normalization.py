@@ -22,6 +22,7 @@ from ... import dtypes as dt
 from ...autograd.function import Function
 from ...autograd.grad_mode import is_grad_enabled, no_grad
 from ...backend import get_runtime
+from ...device import check_same_device
 from ...ops.copy import copy_into
 from ...ops.pointwise import launch_map
 from ...ops.reduce_kernel import reduce
@@ -141,6 +142,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if isinstance(normalized_shape, int):
         normalized_shape = (normalized_shape,)
     normalized_shape = tuple(normalized_shape)
+    check_same_device("layer_norm", (input, weight, bias))
     n = len(normalized_shape)
     if n == 0 or tuple(input.shape[input.ndim - n:]) != normalized_shape or input.ndim < n:
         raise RuntimeError(
@@ -169,6 +171,7 @@ def _channel_view(t, ndim):
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Normalise each of ``num_groups`` channel groups of (N, C, *) input per sample."""
+    check_same_device("group_norm", (input, weight, bias))
     if input.ndim < 2:
         raise RuntimeError(
             f"Expected at least 2 dimensions for input tensor but received {input.ndim}"
@@ -320,6 +323,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if input.ndim < 2:
         raise ValueError(f"expected 2D or 3D input (got {input.ndim}D input)")
     check_float("batch_norm", input)
+    check_same_device("batch_norm", (input, running_mean, running_var, weight, bias))
     c = input.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):

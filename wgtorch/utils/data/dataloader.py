@@ -21,7 +21,12 @@ import warnings
 from .collate import default_collate, default_convert
 from .dataset import IterableDataset, is_gpu_tensor_dataset
 from .iterator import SingleProcessIter
-from .multiprocess import MultiProcessIter, warn_main_process_loading
+from .multiprocess import (
+    DatasetHoldsGPUTensors,
+    MainProcessFallbackIter,
+    MultiProcessIter,
+    warn_main_process_loading,
+)
 from .sampler import BatchSampler, InfiniteConstantSampler, RandomSampler, SequentialSampler
 
 
@@ -165,13 +170,23 @@ class DataLoader:
         return self.batch_sampler if self._auto_collation else self.sampler
 
     def _get_iterator(self):
-        if self.num_workers == 0 or self._load_in_main:
+        if self.num_workers == 0:
             return SingleProcessIter(self)
+        if self._load_in_main:
+            return MainProcessFallbackIter(self)
         if is_gpu_tensor_dataset(self.dataset):
             warn_main_process_loading("a TensorDataset's tensors live on the GPU")
             self._load_in_main = True
-            return SingleProcessIter(self)
-        return MultiProcessIter(self)
+            return MainProcessFallbackIter(self)
+        try:
+            return MultiProcessIter(self)
+        except DatasetHoldsGPUTensors:
+            ctx = self.multiprocessing_context or multiprocessing.get_context()
+            start = ctx.get_start_method()
+            warn_main_process_loading(f"the Dataset holds GPU tensors, which worker processes "
+                                      f"started with {start!r} cannot receive")
+            self._load_in_main = True
+            return MainProcessFallbackIter(self)
 
     def __iter__(self):
         if self.persistent_workers and self.num_workers > 0:

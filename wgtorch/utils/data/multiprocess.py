@@ -7,19 +7,28 @@ iterator is garbage-collected) and are joined, so none is left running or unreap
 
 If a worker needs the GPU (a map-style Dataset over wgtorch tensors), it reports a
 ``WorkerGPUError``; the iterator then stops the workers, warns once, and loads the rest of the
-epoch (and later epochs) in the main process, which gathers such batches on the GPU.
+epoch (and later epochs) in the main process, which gathers such batches on the GPU. With the
+"spawn" and "forkserver" start methods a Dataset holding wgtorch tensors cannot even be sent
+to a worker (``DatasetHoldsGPUTensors``): the DataLoader loads in the main process at once.
+
+A worker that dies (a crash, ``os._exit``, a signal) makes the next wait for data raise
+PyTorch's ``RuntimeError("DataLoader worker (pid(s) ...) exited unexpectedly")``. When the
+Dataset runs in the main process because it needs the GPU, its ``sys.exit()`` (which in
+PyTorch would end only its worker) raises that error instead of ending the program.
 """
 
+import contextlib
 import itertools
 import multiprocessing
 import pickle
 import queue
 import warnings
 import weakref
+from multiprocessing.reduction import ForkingPickler
 
 from .collate import upload
 from .fetch import MapDatasetFetcher
-from .iterator import BaseIter
+from .iterator import BaseIter, SingleProcessIter
 from .prefetch import NOT_READY
 from .worker import (
     MP_STATUS_CHECK_INTERVAL,
@@ -41,6 +50,55 @@ def warn_main_process_loading(reason):
     )
 
 
+class DatasetHoldsGPUTensors(Exception):
+    """Starting a "spawn"/"forkserver" worker would pickle a wgtorch tensor of the Dataset."""
+
+
+def _refuse_gpu_tensor(tensor):
+    raise DatasetHoldsGPUTensors
+
+
+@contextlib.contextmanager
+def _gpu_tensors_refused():
+    """While workers start, pickling a wgtorch tensor raises DatasetHoldsGPUTensors (instead
+    of a TypeError about a cffi object deep inside the GPU buffer)."""
+    from ...nn.parameter import Parameter
+    from ...tensor import Tensor
+
+    saved = dict(ForkingPickler._extra_reducers)
+    ForkingPickler.register(Tensor, _refuse_gpu_tensor)
+    ForkingPickler.register(Parameter, _refuse_gpu_tensor)
+    try:
+        yield
+    finally:
+        ForkingPickler._extra_reducers.clear()
+        ForkingPickler._extra_reducers.update(saved)
+
+
+def fetch_in_main_process(fetcher, index):
+    """``fetcher.fetch(index)`` for a DataLoader that asked for workers but loads in the main
+    process: the Dataset's ``sys.exit()`` raises PyTorch's worker error, as it would end only
+    a worker there."""
+    try:
+        return fetcher.fetch(index)
+    except SystemExit as exc:
+        raise RuntimeError(
+            f"DataLoader worker exited unexpectedly: the Dataset raised SystemExit({exc.code}) "
+            "while the DataLoader loaded in the main process (its Dataset uses GPU tensors, "
+            "which worker processes cannot use)"
+        ) from None
+
+
+class MainProcessFallbackIter(SingleProcessIter):
+    """Loading in the main process for a DataLoader with ``num_workers > 0`` whose Dataset
+    needs the GPU (see ``fetch_in_main_process``)."""
+
+    def _next_data(self, block):
+        if not block:
+            return NOT_READY
+        return fetch_in_main_process(self._fetcher, next(self._sampler_iter))
+
+
 class MultiProcessIter(BaseIter):
     """Iterates a DataLoader with ``num_workers`` worker processes."""
 
@@ -56,20 +114,28 @@ class MultiProcessIter(BaseIter):
         self._data_queue = ctx.Queue()
         self._done_event = ctx.Event()
         self._index_queues, self._workers = [], []
-        for worker_id in range(self._num_workers):
-            index_queue = ctx.Queue()
-            index_queue.cancel_join_thread()  # never block interpreter exit on unsent indices
-            w = ctx.Process(
-                target=worker_loop,
-                args=(self._is_iterable, self._dataset, index_queue, self._data_queue,
-                      self._done_event, self._auto_collation, self._collate_fn, self._drop_last,
-                      self._base_seed, loader.worker_init_fn, worker_id, self._num_workers),
-                daemon=True,
-            )
-            w.start()
-            self._index_queues.append(index_queue)
-            self._workers.append(w)
+        try:
+            with _gpu_tensors_refused():
+                for worker_id in range(self._num_workers):
+                    self._start_worker(ctx, loader, worker_id)
+        except DatasetHoldsGPUTensors:
+            self._shutdown_workers()
+            raise
         self._start_tasks(first_iter=True)
+
+    def _start_worker(self, ctx, loader, worker_id):
+        index_queue = ctx.Queue()
+        index_queue.cancel_join_thread()  # never block interpreter exit on unsent indices
+        w = ctx.Process(
+            target=worker_loop,
+            args=(self._is_iterable, self._dataset, index_queue, self._data_queue,
+                  self._done_event, self._auto_collation, self._collate_fn, self._drop_last,
+                  self._base_seed, loader.worker_init_fn, worker_id, self._num_workers),
+            daemon=True,
+        )
+        self._index_queues.append(index_queue)
+        w.start()
+        self._workers.append(w)
 
     def _reset(self, loader, first_iter=False):
         self._start_epoch()
@@ -142,7 +208,7 @@ class MultiProcessIter(BaseIter):
         if self._local_fetcher is not None:
             if not block:
                 return NOT_READY
-            return self._local_fetcher.fetch(next(self._sampler_iter))
+            return fetch_in_main_process(self._local_fetcher, next(self._sampler_iter))
         while True:
             while self._rcvd_idx < self._send_idx:
                 worker_id, _, payload = self._task_info[self._rcvd_idx]
@@ -195,7 +261,7 @@ class MultiProcessIter(BaseIter):
         self._sampler_iter = itertools.chain(pending, self._sampler_iter)
         self._local_fetcher = MapDatasetFetcher(self._dataset, self._auto_collation,
                                                 self._collate_fn, self._drop_last)
-        return self._local_fetcher.fetch(next(self._sampler_iter))
+        return fetch_in_main_process(self._local_fetcher, next(self._sampler_iter))
 
     def _shutdown_workers(self):
         if getattr(self, "_shutdown", True):

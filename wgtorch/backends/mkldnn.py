@@ -1,0 +1,7 @@
+"""``torch.backends.mkldnn``: not available (wgtorch computes on the WebGPU adapter)."""
+
+enabled = False
+
+
+def is_available():
+    return False

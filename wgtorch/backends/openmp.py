@@ -1,0 +1,7 @@
+"""``torch.backends.openmp``: not available (wgtorch computes on the WebGPU adapter)."""
+
+enabled = False
+
+
+def is_available():
+    return False

@@ -31,6 +31,10 @@ import numpy as np
 import torch
 from torch.testing._internal.common_methods_invocations import op_db
 
+# NOTE: importing torch's test utilities freezes torch.backends flags for the whole process
+# (common_utils calls disable_global_flags); other tests set them, so thaw them again.
+torch.backends.flags_frozen.__globals__["__allow_nonbracketed_mutation_flag"] = True
+
 import wgtorch
 from opinfo_convert import (
     DTYPES, CannotRepresent, Converter, Mismatch, Missing, compare, flat_tensors, rebind,

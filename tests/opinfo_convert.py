@@ -10,7 +10,8 @@ paired afterwards.
 Two exceptions say why a sample is not checked: :class:`CannotRepresent` for what DESIGN.md
 rules out (float64, complex, sparse/nested/quantized tensors) and :class:`Missing` for what
 wgtorch lacks (a dtype such as bfloat16, ``wgtorch.channels_last``, an op passed as an
-argument). Everything else is compared by :func:`compare`, which raises :class:`Mismatch`.
+argument). Everything else is compared by :func:`compare`, which raises :class:`Mismatch`
+(:func:`compare_structure` for random values, :func:`tie_tolerant` for indices among ties).
 """
 
 import functools
@@ -320,3 +321,61 @@ def flat_tensors(x):
     if isinstance(x, (tuple, list)):
         return [t for v in x for t in flat_tensors(v)]
     return []
+
+
+def compare_structure(expected, actual, where):
+    """For random ops: the same structure, dtypes and shapes (values are not comparable)."""
+    if isinstance(expected, torch.Tensor):
+        if not isinstance(actual, wgtorch.Tensor):
+            raise Mismatch(f"{where}: expected a tensor, got {type(actual).__name__}")
+        if actual.dtype != wg_dtype(expected.dtype) or tuple(actual.shape) != expected.shape:
+            raise Mismatch(f"{where}: {tuple(actual.shape)} {actual.dtype}, expected "
+                           f"{tuple(expected.shape)} {expected.dtype}")
+    elif isinstance(expected, (tuple, list)):
+        if not isinstance(actual, (tuple, list)) or len(actual) != len(expected):
+            raise Mismatch(f"{where}: expected a sequence of {len(expected)}")
+        for k, (e, a) in enumerate(zip(expected, actual)):
+            compare_structure(e, a, f"{where}[{k}]")
+
+
+# Ops returning indices that torch may pick among ties: (index output position, or None for
+# the whole output; position of the dim argument; default dim, None: no dim, one index).
+INDEX_OUTPUTS = {
+    "sort": (1, 0, -1), "argsort": (None, 0, -1), "topk": (1, 1, -1), "kthvalue": (1, 1, -1),
+    "mode": (1, 0, -1), "median": (1, 0, None), "nanmedian": (1, 0, None), "max": (1, 0, None),
+    "min": (1, 0, None),
+}
+
+
+def tie_tolerant(op, sample, expected, actual):
+    """For ops in ``INDEX_OUTPUTS``: the indices replaced by the input values they pick, so
+    that either of two equal elements is accepted (dtype and shape still checked first)."""
+    spec = INDEX_OUTPUTS.get(op.name)
+    if spec is None or not isinstance(sample.input, torch.Tensor) or sample.input.ndim == 0:
+        return expected, actual
+    pos, dim_at, default = spec
+    dim = sample.kwargs.get("dim", sample.args[dim_at] if len(sample.args) > dim_at else default)
+    pick = (lambda out: out) if pos is None else (lambda out: out[pos])
+    try:
+        e_idx, a_idx = pick(expected), pick(actual)
+    except (TypeError, IndexError):
+        return expected, actual
+    if (not isinstance(dim, int) or isinstance(dim, bool) or not isinstance(a_idx, wgtorch.Tensor)
+            or tuple(a_idx.shape) != tuple(e_idx.shape) or a_idx.dtype != wg_dtype(e_idx.dtype)):
+        return expected, actual  # compare() reports what is wrong
+    x = sample.input.detach()
+    a_idx = torch.from_numpy(a_idx.numpy().astype(np.int64))
+    if ((a_idx < 0) | (a_idx >= x.shape[dim])).any():
+        return expected, actual
+    keep = e_idx.ndim == x.ndim
+
+    def values(idx):
+        idx = idx if keep else idx.unsqueeze(dim)
+        v = torch.take_along_dim(x, idx, dim)
+        return v if keep else v.squeeze(dim)
+
+    e_val, a_val = values(e_idx), wgtorch.tensor(values(a_idx).numpy())
+    if pos is None:
+        return e_val, a_val
+    return (*expected[:pos], e_val, *expected[pos + 1:]), (*actual[:pos], a_val,
+                                                             *actual[pos + 1:])

@@ -1,7 +1,8 @@
 """The op_db harness's known gaps: expected failures and widened tolerances, each with a reason.
 
 ``EXPECTED_FAILURES[op_id][part] = reason`` lists a mismatch in an op wgtorch has that is not
-fixed yet (part: forward, method, inplace or backward). tests/test_opinfo.py marks such a part
+fixed yet (part: forward, method, inplace, backward on float32 samples, or int: any variant
+on integer/bool samples). tests/test_opinfo.py marks such a part
 xfail, and fails with "remove it from EXPECTED_FAILURES" as soon as it passes.
 
 ``TOLERANCES[op_id] = (rtol, atol, reason)`` widens the default rtol 1e-4 / atol 1e-5.
@@ -16,15 +17,13 @@ _ATAN2 = ("WGSL's atan2 is undefined at (0, 0) (lavapipe: 3pi/4), drops the sign
 EXPECTED_FAILURES = {
     "asin": {"forward": _ASIN, "method": _ASIN, "inplace": _ASIN},
     "acos": {"forward": _ASIN, "method": _ASIN, "inplace": _ASIN},
-    "atan2": {"forward": _ATAN2, "method": _ATAN2},
+    "atan2": {"int": _ATAN2},  # bool samples reach atan2(0, 0)
     "bitwise_not": {
-        "forward": "bool input: ~x of a stored 1 is non-zero, so True stays True (the u32 row "
-                   "is shared by bool and uint8; bool needs logical not)",
-        "method": "as forward",
+        "int": "bool input: ~x of a stored 1 is non-zero, so True stays True (the u32 row is "
+               "shared by bool and uint8; bool needs logical not)",
     },
     "square": {
-        "forward": "bool input: PyTorch returns int64 (square is pow(x, 2)), the row keeps bool",
-        "method": "as forward",
+        "int": "bool input: PyTorch returns int64 (square is pow(x, 2)), the row keeps bool",
     },
     "div.floor_rounding": {
         "backward": "floor_divide's row has no gradient rule, so its result does not require "

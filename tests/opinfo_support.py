@@ -1,8 +1,8 @@
 """The op_db harness: run PyTorch's OpInfo samples through wgtorch and torch, and compare.
 
-``run_op(opinfo)`` returns an :class:`OpReport`: for each part of the op (``forward``: the
-function variant; ``method``; ``inplace``; ``backward``: gradients of the function variant)
-a status, one of
+``run_op(opinfo)`` returns an :class:`OpReport`: for each part of the op (on float32 samples:
+``forward``, the function variant; ``method``; ``inplace``; ``backward``, gradients of the
+function variant; and ``int``: every variant on integer/bool samples) a status, one of
 
 - ``pass``: every representable sample matched torch;
 - ``missing``: wgtorch lacks the op, the variant or something a sample needs (reason given);
@@ -13,7 +13,8 @@ a status, one of
 - ``n/a``: torch has no such variant (or no differentiable output).
 
 Float32 samples (up to ``FLOAT_SAMPLES`` per op) run every part; each integer/bool dtype the
-op supports runs ``INT_SAMPLES`` samples through forward, method and inplace, compared exactly.
+op supports runs ``INT_SAMPLES`` samples through forward, method and inplace (the ``int`` part),
+compared exactly.
 Gradients use a fixed random cotangent per output and ``torch.autograd.grad`` as reference.
 Random ops (op_db wraps them in ``wrapper_set_seed``) are compared by dtype and shape only,
 unless torch gives the same values for two seeds (dropout with p=0, eval mode...).
@@ -31,27 +32,26 @@ import numpy as np
 import torch
 from torch.testing._internal.common_methods_invocations import op_db
 
-# NOTE: importing torch's test utilities freezes torch.backends flags for the whole process
-# (common_utils calls disable_global_flags); other tests set them, so thaw them again.
-torch.backends.flags_frozen.__globals__["__allow_nonbracketed_mutation_flag"] = True
-
 import wgtorch
 from opinfo_convert import (
-    DTYPES, CannotRepresent, Converter, Mismatch, Missing, compare, flat_tensors, rebind,
-    resolve, wg_callable, wg_dtype,
+    DTYPES, CannotRepresent, Converter, Mismatch, Missing, compare, compare_structure,
+    flat_tensors, rebind, resolve, tie_tolerant, wg_callable, wg_dtype,
 )
 from opinfo_expected import TOLERANCES
 from opinfo_families import family
+
+# NOTE: importing torch's test utilities freezes torch.backends flags for the whole process
+# (common_utils calls disable_global_flags); other tests set them, so thaw them again.
+torch.backends.flags_frozen.__globals__["__allow_nonbracketed_mutation_flag"] = True
 
 FLOAT_SAMPLES = 24
 INT_SAMPLES = 4
 INT_DTYPES = (torch.int64, torch.int32, torch.bool, torch.uint8)
 RTOL, ATOL = 1e-4, 1e-5
-PARTS = ("forward", "method", "inplace", "backward")
+PARTS = ("forward", "method", "inplace", "backward", "int")
 # Ops whose values are uninitialised memory in torch: compared by dtype and shape only.
 UNINITIALIZED = {"empty", "empty_like", "new_empty", "new_empty_strided", "empty_strided",
                  "empty_permuted"}
-STATUSES = ("pass", "missing", "mismatch", "cannot", "n/a")
 
 
 def op_id(op):
@@ -237,6 +237,9 @@ class _SampleCheck:
 
     def run(self):
         parts = self.report.parts
+        if self.dtype != torch.float32:  # integer/bool samples: every variant files under int
+            parts = {name: parts["int"] for name in parts}
+        self.parts = parts
         forward = {}
         _record(parts["forward"], lambda: self._forward(forward))
         if "expected" in forward and self._needs_grad(forward["expected"]):
@@ -298,7 +301,7 @@ class _SampleCheck:
         forward.update(out=out, convert=convert)
         self._compare(expected, out)
         if self.random:
-            self.report.parts["forward"].random_only += 1
+            self.parts["forward"].random_only += 1
 
     def _variant(self, kind):
         _, args, kwargs = self._converted()
@@ -359,7 +362,7 @@ class _SampleCheck:
             else:
                 compare(t, w, self.rtol, self.atol, where)
         if self.random:
-            self.report.parts["backward"].random_only += 1
+            self.parts["backward"].random_only += 1
 
 
 def _snapshot(out):
@@ -372,49 +375,6 @@ def _snapshot(out):
     if isinstance(out, (tuple, list)):
         return type(out)(_snapshot(v) for v in out)
     return out
-
-
-# Ops returning indices that torch may pick among ties: (index output position, or None for
-# the whole output; position of the dim argument; default dim, None: no dim, one index).
-INDEX_OUTPUTS = {
-    "sort": (1, 0, -1), "argsort": (None, 0, -1), "topk": (1, 1, -1), "kthvalue": (1, 1, -1),
-    "mode": (1, 0, -1), "median": (1, 0, None), "nanmedian": (1, 0, None), "max": (1, 0, None),
-    "min": (1, 0, None),
-}
-
-
-def tie_tolerant(op, sample, expected, actual):
-    """For ops in ``INDEX_OUTPUTS``: the indices replaced by the input values they pick, so
-    that either of two equal elements is accepted (dtype and shape still checked first)."""
-    spec = INDEX_OUTPUTS.get(op.name)
-    if spec is None or not isinstance(sample.input, torch.Tensor) or sample.input.ndim == 0:
-        return expected, actual
-    pos, dim_at, default = spec
-    dim = sample.kwargs.get("dim", sample.args[dim_at] if len(sample.args) > dim_at else default)
-    pick = (lambda out: out) if pos is None else (lambda out: out[pos])
-    try:
-        e_idx, a_idx = pick(expected), pick(actual)
-    except (TypeError, IndexError):
-        return expected, actual
-    if (not isinstance(dim, int) or isinstance(dim, bool) or not isinstance(a_idx, wgtorch.Tensor)
-            or tuple(a_idx.shape) != tuple(e_idx.shape) or a_idx.dtype != wg_dtype(e_idx.dtype)):
-        return expected, actual  # compare() reports what is wrong
-    x = sample.input.detach()
-    a_idx = torch.from_numpy(a_idx.numpy().astype(np.int64))
-    if ((a_idx < 0) | (a_idx >= x.shape[dim])).any():
-        return expected, actual
-    keep = e_idx.ndim == x.ndim
-
-    def values(idx):
-        idx = idx if keep else idx.unsqueeze(dim)
-        v = torch.take_along_dim(x, idx, dim)
-        return v if keep else v.squeeze(dim)
-
-    e_val, a_val = values(e_idx), wgtorch.tensor(values(a_idx).numpy())
-    if pos is None:
-        return e_val, a_val
-    return (*expected[:pos], e_val, *expected[pos + 1:]), (*actual[:pos], a_val,
-                                                             *actual[pos + 1:])
 
 
 def _copy_outcome(src, dst):
@@ -458,21 +418,6 @@ def _same(a, b):
     return a == b
 
 
-def compare_structure(expected, actual, where):
-    """For random ops: the same structure, dtypes and shapes (values are not comparable)."""
-    if isinstance(expected, torch.Tensor):
-        if not isinstance(actual, wgtorch.Tensor):
-            raise Mismatch(f"{where}: expected a tensor, got {type(actual).__name__}")
-        if actual.dtype != wg_dtype(expected.dtype) or tuple(actual.shape) != expected.shape:
-            raise Mismatch(f"{where}: {tuple(actual.shape)} {actual.dtype}, expected "
-                           f"{tuple(expected.shape)} {expected.dtype}")
-    elif isinstance(expected, (tuple, list)):
-        if not isinstance(actual, (tuple, list)) or len(actual) != len(expected):
-            raise Mismatch(f"{where}: expected a sequence of {len(expected)}")
-        for k, (e, a) in enumerate(zip(expected, actual)):
-            compare_structure(e, a, f"{where}[{k}]")
-
-
 def _variants(op):
     out = {}
     for kind in ("forward", "method", "inplace"):
@@ -512,7 +457,3 @@ def run_op(op, float_samples=FLOAT_SAMPLES, int_samples=INT_SAMPLES):
         report.note = "torch makes no CPU samples for it (CUDA only): nothing to compare with"
     wgtorch.synchronize()
     return report
-
-
-def run_all(ops=None):
-    return [run_op(op) for op in (ops or all_ops())]

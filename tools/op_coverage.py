@@ -34,6 +34,18 @@ def cell(report, part):
     return CELLS[report.parts[part].status]
 
 
+def forward_status(report):
+    """The float32 function variant; for an op torch has only for integers, the int part."""
+    status = report.parts["forward"].status
+    return report.parts["int"].status if status == "n/a" else status
+
+
+def forward_cell(report):
+    if report.parts["forward"].status == "n/a" and report.parts["int"].status != "n/a":
+        return CELLS[report.parts["int"].status] + " (int only)"
+    return cell(report, "forward")
+
+
 def variants_status(report):
     """The method and in-place variants together: the worst of the two."""
     statuses = [report.parts[p].status for p in VARIANTS]
@@ -74,8 +86,8 @@ def summary_rows(reports):
     for fam in (*FAMILIES, "all"):
         group = [r for r in reports if fam == "all" or r.family == fam]
         row = [fam, len(group)]
-        for status in (lambda r: r.parts["forward"].status, variants_status,
-                       lambda r: r.parts["backward"].status):
+        for status in (forward_status, variants_status,
+                       lambda r: r.parts["backward"].status, lambda r: r.parts["int"].status):
             statuses = [status(r) for r in group]
             row += [statuses.count("pass"), sum(map(representable, statuses))]
         rows.append(row)
@@ -96,26 +108,28 @@ def render(reports, seconds):
         f"(and {INT_SAMPLES} per integer/bool dtype it supports) through wgtorch and torch; "
         "values match within rtol 1e-4 / atol 1e-5 (integers exactly, dtype and shape too), "
         "gradients against torch.autograd with a fixed random cotangent. *Forward* is the "
-        "function variant; *method / in-place* the Tensor method and in-place variants, where "
-        "torch has them (an op counts when all it has pass). Ops that need float64, complex or "
-        "sparse tensors are *cannot represent* (DESIGN.md) and left out of the counts, as are "
-        f"ops torch runs only on CUDA. Run time: {seconds:.0f} s.",
+        "function variant on float32 (on integers for ops torch has only for integers); "
+        "*method / in-place* the Tensor method and in-place variants, where torch has them "
+        "(an op counts when all it has pass); *int* every variant on the integer and bool "
+        "dtypes the op supports. Ops that need float64, "
+        "complex or sparse tensors are *cannot represent* (DESIGN.md) and left out of the "
+        f"counts, as are ops torch runs only on CUDA. Run time: {seconds:.0f} s.",
         "",
         "| family | ops | forward covered / representable | | method / in-place | | "
-        "backward | |",
-        "|---|---|---|---|---|---|---|---|",
+        "backward | | int dtypes | |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for fam, n, fo, fr, vo, vr, bo, br in summary_rows(reports):
+    for fam, n, *counts in summary_rows(reports):
         name = f"**{fam}**" if fam == "all" else fam
-        lines.append(f"| {name} | {n} | {fo} / {fr} | {_pct(fo, fr)} | {vo} / {vr} | "
-                     f"{_pct(vo, vr)} | {bo} / {br} | {_pct(bo, br)} |")
+        cells = [f"{ok} / {of} | {_pct(ok, of)}" for ok, of in zip(counts[::2], counts[1::2])]
+        lines.append(f"| {name} | {n} | " + " | ".join(cells) + " |")
     lines += ["", "## Every op", "",
-              "| op | family | forward | method / in-place | backward | reason |",
-              "|---|---|---|---|---|---|"]
+              "| op | family | forward | method / in-place | backward | int | reason |",
+              "|---|---|---|---|---|---|---|"]
     order = {f: k for k, f in enumerate(FAMILIES)}
     for r in sorted(reports, key=lambda r: (order[r.family], r.id)):
-        lines.append(f"| `{r.id}` | {r.family} | {cell(r, 'forward')} | {variants_cell(r)} | "
-                     f"{cell(r, 'backward')} | {_cell(reason(r))} |")
+        lines.append(f"| `{r.id}` | {r.family} | {forward_cell(r)} | {variants_cell(r)} | "
+                     f"{cell(r, 'backward')} | {cell(r, 'int')} | {_cell(reason(r))} |")
     return "\n".join(lines) + "\n"
 
 
@@ -132,10 +146,10 @@ def main(argv=None):
     seconds = time.perf_counter() - start
     with open(args.out, "w") as f:
         f.write(render(reports, seconds))
-    for fam, n, fo, fr, vo, vr, bo, br in summary_rows(reports):
+    for fam, n, fo, fr, vo, vr, bo, br, io, ir in summary_rows(reports):
         print(f"{fam:16} ops {n:4}  forward {fo:4}/{fr:<4} {_pct(fo, fr):>4}   "
               f"method/in-place {vo:4}/{vr:<4} {_pct(vo, vr):>4}   "
-              f"backward {bo:4}/{br:<4} {_pct(bo, br):>4}")
+              f"backward {bo:4}/{br:<4} {_pct(bo, br):>4}   int {io:4}/{ir:<4} {_pct(io, ir):>4}")
     print(f"wrote {args.out} ({seconds:.0f} s)")
 
 

@@ -16,7 +16,7 @@ import warnings
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [ROOT, os.path.join(ROOT, "tests")]
 
-from opinfo_expected import EXPECTED_FAILURES  # noqa: E402
+from opinfo_expected import EXPECTED_FAILURES, OPENGL_EXPECTED_FAILURES  # noqa: E402
 from opinfo_families import FAMILIES  # noqa: E402
 from opinfo_support import (  # noqa: E402
     FLOAT_SAMPLES, INT_SAMPLES, all_ops, op_id, run_op,
@@ -72,7 +72,7 @@ def reason(report):
                 if report.parts[p].random_only]
         return "; ".join(note)
     text = report.reason()
-    if report.id in EXPECTED_FAILURES:
+    if report.id in EXPECTED_FAILURES or report.id in OPENGL_EXPECTED_FAILURES:
         text = "known (tests/opinfo_expected.py): " + text
     return text
 

@@ -46,6 +46,7 @@ torch.backends.flags_frozen.__globals__["__allow_nonbracketed_mutation_flag"] = 
 
 FLOAT_SAMPLES = 24
 INT_SAMPLES = 4
+REFERENCE_NUMEL = 4096
 INT_DTYPES = (torch.int64, torch.int32, torch.bool, torch.uint8)
 RTOL, ATOL = 1e-4, 1e-5
 PARTS = ("forward", "method", "inplace", "backward", "int")
@@ -185,12 +186,18 @@ def _rebound_attribute_missing(exc):
 
 # ---- running one op ------------------------------------------------------------------------
 
-def _samples(op, dtype, limit):
+def _samples(op, dtype, limit, reference=False):
+    """Up to ``limit`` of op_db's samples; ``reference``: its reference inputs instead (more
+    shapes and extremal values: NaN, inf, huge), those of at most REFERENCE_NUMEL elements."""
     torch.manual_seed(0)  # op_db's samples are random: the same ones in every run and order
     grad = dtype == torch.float32 and op.supports_autograd
+    make = op.reference_inputs if reference else op.sample_inputs
     samples = []
     try:
-        for sample in op.sample_inputs("cpu", dtype, requires_grad=grad):
+        for sample in make("cpu", dtype, requires_grad=grad):
+            if reference and sum(t.numel() for t in flat_tensors(
+                    [sample.input, list(sample.args)])) > REFERENCE_NUMEL:
+                continue
             samples.append(sample)
             if len(samples) == limit:
                 break
@@ -328,6 +335,11 @@ class _SampleCheck:
         leaves = _grad_leaves(sample)
         if not leaves:
             raise CannotRepresent("no input requires grad")
+        if any(torch._debug_has_internal_overlap(t) for t in leaves):
+            # NOTE: a leaf whose elements share memory (reference inputs' as_strided views):
+            # torch's gradient for it is not the per-element one (zeros for abs), and the
+            # converter gives wgtorch distinct elements
+            raise Skip()
         expected, out = forward["expected"], forward["out"]
         if self.op.gradcheck_wrapper.__name__ != "<lambda>":  # e.g. a Hermitian input
             expected = self.op.gradcheck_wrapper(self.op.op, sample.input, *sample.args,
@@ -433,8 +445,10 @@ def _torch_has(op, kind):
             "inplace": op.inplace_variant}[kind] is not None
 
 
-def run_op(op, float_samples=FLOAT_SAMPLES, int_samples=INT_SAMPLES):
-    """Check every part of one OpInfo against torch; see the module docstring."""
+def run_op(op, float_samples=FLOAT_SAMPLES, int_samples=INT_SAMPLES, reference=False):
+    """Check every part of one OpInfo against torch; see the module docstring.
+    ``reference=True`` uses op_db's reference inputs (slower; tools/op_coverage.py
+    --reference-inputs)."""
     report = OpReport(op_id(op), family(op))
     variants = _variants(op)
     tolerance = TOLERANCES.get(report.id, (RTOL, ATOL, ""))[:2]
@@ -450,7 +464,7 @@ def run_op(op, float_samples=FLOAT_SAMPLES, int_samples=INT_SAMPLES):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # both libraries' deprecation notes on odd samples
         for dtype, limit in plan:
-            for index, sample in enumerate(_samples(op, dtype, limit)):
+            for index, sample in enumerate(_samples(op, dtype, limit, reference)):
                 _SampleCheck(op, report, index, sample, dtype, variants, tolerance).run()
                 checked += 1
     if plan and not checked:

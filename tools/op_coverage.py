@@ -4,7 +4,7 @@ Runs the op_db harness of tests/test_opinfo.py (tests/opinfo_support.py) over ev
 writes, per family and overall, the ops covered out of the ops wgtorch can represent, then one
 row per op with the reason for every op not covered.
 
-    python tools/op_coverage.py [--out docs/op_coverage.md] [OP_ID ...]
+    python tools/op_coverage.py [--out docs/op_coverage.md] [--reference-inputs] [OP_ID ...]
 """
 
 import argparse
@@ -137,12 +137,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("ops", nargs="*", help="op ids to run (default: all of op_db)")
     parser.add_argument("--out", default=os.path.join(ROOT, "docs", "op_coverage.md"))
+    parser.add_argument("--reference-inputs", action="store_true",
+                        help="op_db's reference inputs (extremal values, more shapes) instead "
+                             "of its samples; slower, not what tests/test_opinfo.py runs")
     args = parser.parse_args(argv)
     ops = [op for op in all_ops() if not args.ops or op_id(op) in args.ops]
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        reports = [run_op(op) for op in ops]
+        reports = [run_op(op, reference=args.reference_inputs) for op in ops]
     seconds = time.perf_counter() - start
     with open(args.out, "w") as f:
         f.write(render(reports, seconds))

@@ -15,6 +15,13 @@ Usage::
     python examples/train_digits.py --epochs 3 --batch-size 128 --lr 3e-3
     python examples/train_digits.py --resume           # continue from the last checkpoint
     WGTORCH_ADAPTER=llvmpipe python examples/train_digits.py   # choose the adapter
+    python -m wgtorch.distributed.run --nproc_per_node=2 examples/train_digits.py --distributed
+
+With ``--distributed`` (under the launcher, or ``mpiexec -n N``) every rank trains a
+DistributedDataParallel replica on its share of each batch (a DistributedSampler), so the
+global batch (``--batch-size``) and hence the accuracy stay those of one process; rank 0
+prints and writes the checkpoint (the plain model's state_dict, loadable without
+``--distributed``).
 
 ``WGTORCH_ADAPTER`` picks the adapter by backend name (vulkan, metal, d3d12) and/or a
 substring of its name, comma-separated (``WGTORCH_ADAPTER=vulkan,nvidia``);
@@ -30,9 +37,11 @@ import time
 import numpy as np
 
 import wgtorch as torch
+import wgtorch.distributed as dist
 import wgtorch.nn as nn
 import wgtorch.nn.functional as F
-from wgtorch.utils.data import DataLoader, Dataset
+from wgtorch.nn.parallel import DistributedDataParallel
+from wgtorch.utils.data import DataLoader, Dataset, DistributedSampler
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "data", "digits.csv.gz")
@@ -106,10 +115,12 @@ class PlainBar:
             print("\r" + " " * 79 + "\r", end="", file=sys.stderr, flush=True)
 
 
-def train_epoch(model, loader, optimizer, device, desc):
+def train_epoch(model, loader, optimizer, device, desc, show=True):
+    """Train one epoch; the loss summed over this process's samples (a tensor), and their count."""
     model.train()
     total_loss = torch.zeros((), device=device)
-    bar = progress(loader, len(loader), desc)
+    seen = 0
+    bar = progress(loader, len(loader), desc) if show else loader
     for step, (images, labels) in enumerate(bar):
         images, labels = images.to(device), labels.to(device)
         optimizer.zero_grad()
@@ -118,9 +129,10 @@ def train_epoch(model, loader, optimizer, device, desc):
         optimizer.step()
         # Summed on the GPU: reading the loss every step would wait for the GPU each time.
         total_loss += loss.detach() * len(labels)
-        if step % 10 == 0:
+        seen += len(labels)
+        if show and step % 10 == 0:
             bar.set_postfix_str(f"loss {loss.item():.4f}")
-    return total_loss.item() / len(loader.dataset)
+    return total_loss, seen
 
 
 @torch.no_grad()
@@ -149,47 +161,80 @@ def main(argv=None):
                         help="checkpoint file, written after every epoch")
     parser.add_argument("--resume", action="store_true",
                         help="continue from --checkpoint (model, optimizer, epoch)")
+    parser.add_argument("--distributed", action="store_true",
+                        help="data-parallel over the ranks of python -m wgtorch.distributed.run "
+                             "(or mpiexec): --batch-size is the global batch")
     args = parser.parse_args(argv)
 
-    torch.manual_seed(args.seed)
+    rank, world = 0, 1
     device = torch.device(args.device)
-    print(f"adapter: {torch.cuda.get_device_name()} ({torch.get_runtime().info['backend_type']})"
-          f"  device: {device}")
+    if args.distributed:
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        rank, world = dist.get_rank(), dist.get_world_size()
+        if device.type != "cpu":  # each local rank drives its own adapter (cuda:LOCAL_RANK)
+            device = torch.device(f"cuda:{os.environ.get('LOCAL_RANK', 0)}")
+    log = print if rank == 0 else quiet
+    torch.manual_seed(args.seed)
+    log(f"adapter: {torch.cuda.get_device_name()} ({torch.get_runtime().info['backend_type']})"
+        f"  device: {device}" + (f"  ranks: {world}" if args.distributed else ""))
 
     train_set, test_set = Digits(DATA, train=True), Digits(DATA, train=False)
-    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True,
-                              num_workers=args.workers,
-                              generator=torch.Generator().manual_seed(args.seed))
+    if args.distributed:
+        sampler = DistributedSampler(train_set, shuffle=True, seed=args.seed)
+        train_loader = DataLoader(train_set, batch_size=max(1, args.batch_size // world),
+                                  sampler=sampler, num_workers=args.workers)
+    else:
+        sampler = None
+        train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True,
+                                  num_workers=args.workers,
+                                  generator=torch.Generator().manual_seed(args.seed))
     test_loader = DataLoader(test_set, batch_size=256)
-    print(f"data: {len(train_set)} train / {len(test_set)} test images (8x8), "
-          f"{len(train_loader)} steps per epoch")
+    log(f"data: {len(train_set)} train / {len(test_set)} test images (8x8), "
+        f"{len(train_loader)} steps per epoch" +
+        (f" of {train_loader.batch_size} images on each of {world} ranks" if world > 1 else ""))
 
-    model = Net().to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    net = Net().to(device)
     first_epoch = 1
     if args.resume:
         state = torch.load(args.checkpoint, map_location=device)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+        net.load_state_dict(state["model"])
         first_epoch = state["epoch"] + 1
-        print(f"resumed from {args.checkpoint} after epoch {state['epoch']}")
+        log(f"resumed from {args.checkpoint} after epoch {state['epoch']}")
+    model = DistributedDataParallel(net) if args.distributed else net
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    if args.resume:
+        optimizer.load_state_dict(state["optimizer"])
 
+    # every rank holds the same model, so each evaluates the (small) test set itself
     accuracy = evaluate(model, test_loader, device) if args.resume else 0.0
     for epoch in range(first_epoch, args.epochs + 1):
+        if sampler is not None:
+            sampler.set_epoch(epoch)
         start = time.perf_counter()
-        loss = train_epoch(model, train_loader, optimizer, device,
-                           desc=f"epoch {epoch}/{args.epochs}")
+        loss_sum, seen = train_epoch(model, train_loader, optimizer, device,
+                                     desc=f"epoch {epoch}/{args.epochs}", show=rank == 0)
+        if args.distributed:  # the mean loss over every rank's samples
+            totals = torch.stack([loss_sum, torch.tensor(float(seen), device=device)])
+            dist.all_reduce(totals)
+            loss_sum, seen = totals[0], totals[1].item()
         seconds = time.perf_counter() - start
         accuracy = evaluate(model, test_loader, device)
-        print(f"epoch {epoch:2d}/{args.epochs}  loss {loss:.4f}  test accuracy "
-              f"{100 * accuracy:.2f}%  {len(train_set) / seconds:.0f} samples/s  "
-              f"({seconds:.1f} s)", flush=True)
-        os.makedirs(os.path.dirname(os.path.abspath(args.checkpoint)), exist_ok=True)
-        torch.save({"epoch": epoch, "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict()}, args.checkpoint)
-    print(f"final test accuracy {100 * accuracy:.2f}%; checkpoint: "
-          f"{os.path.normpath(args.checkpoint)}")
+        log(f"epoch {epoch:2d}/{args.epochs}  loss {loss_sum.item() / seen:.4f}  test accuracy "
+            f"{100 * accuracy:.2f}%  {len(train_set) / seconds:.0f} samples/s  "
+            f"({seconds:.1f} s)", flush=True)
+        if rank == 0:
+            os.makedirs(os.path.dirname(os.path.abspath(args.checkpoint)), exist_ok=True)
+            torch.save({"epoch": epoch, "model": net.state_dict(),
+                        "optimizer": optimizer.state_dict()}, args.checkpoint)
+    log(f"final test accuracy {100 * accuracy:.2f}%; checkpoint: "
+        f"{os.path.normpath(args.checkpoint)}")
+    if args.distributed:
+        dist.destroy_process_group()
     return accuracy
+
+
+def quiet(*args, **kwargs):
+    """``print`` for ranks other than 0: say nothing."""
 
 
 if __name__ == "__main__":

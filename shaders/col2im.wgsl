@@ -7,25 +7,12 @@
 // UNIT_STRIDE (stride 1, the common case) skips the divisibility tests and divisions, which
 // a CPU adapter scalarises. ROWS (CPU adapters): one invocation per image row (n, c, h)
 // walks its W elements, so the index decoding (divisions again) is paid once per row.
-// The launcher prepends `const UNIT_STRIDE: bool = ...;` and `const ROWS: bool = ...;`, and
-// keeps W * KH * KW under the loop limit when ROWS.
+// The launcher keeps W * KH * KW under the loop limit when ROWS.
 //
-// Bindings: 0 cols (read; contiguous [N, C*KH*KW, OH*OW] from element P.x_off),
-//           1 x (read_write; contiguous [N, C, H, W]),
-//           2 P (uniform Params; st_* unused; P.total counts elements, or rows when ROWS).
-// The launcher prepends `fn store_t(v: f32) -> f32` (rounding for float16 storage).
-
-struct Params {
-    N: u32, C: u32, H: u32, W: u32,
-    KH: u32, KW: u32, OH: u32, OW: u32,
-    SH: u32, SW: u32, PH: u32, PW: u32,
-    DH: u32, DW: u32, total: u32, x_off: u32,
-    st_n: u32, st_c: u32, st_h: u32, st_w: u32,
-};
-
-@group(0) @binding(0) var<storage, read> cols: array<f32>;
-@group(0) @binding(1) var<storage, read_write> x: array<f32>;
-@group(0) @binding(2) var<uniform> P: Params;
+// Bindings (declared in wgtorch/ops/im2col.py): cols (read; contiguous [N, C*KH*KW, OH*OW]
+//           from element P.x_off), x (read_write; contiguous [N, C, H, W]; store_t rounds).
+// Params: the geometry as im2col's (N, C, H, W, KH, KW, OH, OW, SH, SW, PH, PW, DH, DW),
+//         total (elements, or rows when ROWS), x_off.
 
 // x[n, c, h, w] from the columns of plane (n, c), which start at element `base`
 fn pixel(base: u32, h: u32, w: u32) -> f32 {
@@ -58,10 +45,7 @@ fn pixel(base: u32, h: u32, w: u32) -> f32 {
     return acc;
 }
 
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 64u + lid;
+fn run(i: u32) {
     if (i >= P.total) { return; }
     var t = i;
     var w0 = 0u;

@@ -11,36 +11,22 @@
 //     loss[r] = sum_c w[c] * q[c] * (lse - x[c]),  wrow[r] = sum_c w[c] * q[c].
 //   lse[r] = log(sum_c exp(x[c])) is kept for the backward.
 // REDUCE (the loss reduced in the same dispatch, one workgroup): each invocation sums the
-// rows lid, lid + 64, ..., a tree in workgroup memory adds the 64 partial sums, and
+// rows lid, lid + WORKGROUP, ..., a tree in workgroup memory adds the partial sums, and
 //     loss[0] = sum_r loss[r] / D  with D = 1 ('sum', P.reduce 1), sum_r wrow[r] ('mean' by
 //     the target weights, P.reduce 2; D is kept in wrow[0] for the backward) or R ('mean'
 //     of class probabilities, P.reduce 3; wrow[r] is kept per row, as MODE 1's backward
 //     reads it).
-// The launcher prepends `const MODE: u32`, `const REDUCE: bool`, `alias TT` and
-// `fn store_t(v: f32) -> f32` (float16 rounding of the loss), appends the error flag
-// (error_flag.wgsl, binding 6), and keeps C (and with REDUCE, C times the rows per
-// invocation) under the loop limit.
+// The launcher keeps C (and with REDUCE, C times the rows per invocation) under the loop
+// limit.
 //
-// Bindings: 0 x (read; contiguous from P.x_off), 1 tgt (read; contiguous from P.t_off),
-//           2 weight (read; [C] from P.w_off, when P.flags bit 0 is set),
-//           3 loss, 4 wrow (read_write; [R] each, or as REDUCE says), 5 lse (read_write; [R]),
-//           6 errors (the runtime's error flag), 7 P (uniform Params).
+// Bindings (declared in wgtorch/ops/cross_entropy.py): x (read; contiguous from P.x_off),
+//   tgt (read; TT, contiguous from P.t_off), weight (read; [C] from P.w_off, when P.flags
+//   bit 0 is set), loss (read_write; [R], or as REDUCE says; store_t rounds), wrow
+//   (read_write; [R], or as REDUCE says), lse_out (read_write; [R]), the error flag.
+// Params: R (rows), C, S, flags, ignore_index, ls (label smoothing), x_off, t_off, w_off,
+//   site (the error's id), reduce (1 sum, 2 mean by target weights, 3 mean by rows).
 
-struct Params {
-    R: u32, C: u32, S: u32, flags: u32,
-    ignore_index: i32, ls: f32, x_off: u32, t_off: u32,
-    w_off: u32, site: u32, reduce: u32, p2: u32,
-};
-
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> tgt: array<TT>;
-@group(0) @binding(2) var<storage, read> weight: array<f32>;
-@group(0) @binding(3) var<storage, read_write> loss: array<f32>;
-@group(0) @binding(4) var<storage, read_write> wrow: array<f32>;
-@group(0) @binding(5) var<storage, read_write> lse_out: array<f32>;
-@group(0) @binding(7) var<uniform> P: Params;
-
-var<workgroup> partial: array<vec2<f32>, 64>;
+var<workgroup> partial: array<vec2<f32>, WORKGROUP>;
 
 fn w_at(c: u32) -> f32 {
     if ((P.flags & 1u) != 0u) { return weight[P.w_off + c]; }
@@ -86,19 +72,19 @@ fn row(r: u32) -> vec2<f32> {
     return vec2<f32>((1.0 - P.ls) * nll + ls_per_class * (sum_b * lse - sum_a), wt);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     if (REDUCE) {
         var acc = vec2<f32>(0.0, 0.0);
-        for (var r = lid; r < P.R; r += 64u) {
+        for (var r = lid; r < P.R; r += WORKGROUP) {
             let v = row(r);
             acc += v;
             if (MODE == 1u) { wrow[r] = v.y; }
         }
         partial[lid] = acc;
         workgroupBarrier();
-        for (var span = 32u; span > 0u; span = span / 2u) {
+        for (var span = WORKGROUP / 2u; span > 0u; span = span / 2u) {
             if (lid < span) { partial[lid] += partial[lid + span]; }
             workgroupBarrier();
         }
@@ -111,7 +97,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
         return;
     }
-    let r = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 64u + lid;
+    let r = linear_id(wid, nwg, lid);
     if (r >= P.R) { return; }
     let v = row(r);
     loss[r] = store_t(v.x);

@@ -6,39 +6,20 @@
 // g[r] is the upstream gradient of row r's loss, read with stride P.g_stride (0 when one
 // value is broadcast, as after a 'mean' or 'sum' reduction), times P.g_scale, and divided
 // by den[0] when P.flags bit 2 is set (the forward's fused 'mean' by target weights).
-// The launcher prepends `const MODE: u32` and `alias TT`, and `fn store_t(v: f32) -> f32`.
 //
-// Bindings: 0 x (read; as the forward), 1 tgt (read), 2 weight (read; [C]),
-//           3 lse (read; [R]), 4 aux (read; MODE 0: W as 1 element, MODE 1: wrow [R]),
-//           5 g (read; from P.g_off), 6 den (read; 1 element when P.flags bit 2 is set),
-//           7 dx (read_write; contiguous like x), 8 P (uniform Params).
-
-struct Params {
-    R: u32, C: u32, S: u32, flags: u32,
-    ignore_index: i32, ls: f32, x_off: u32, t_off: u32,
-    w_off: u32, g_off: u32, g_stride: u32, total: u32,
-    g_scale: f32, p1: u32, p2: u32, p3: u32,
-};
-
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> tgt: array<TT>;
-@group(0) @binding(2) var<storage, read> weight: array<f32>;
-@group(0) @binding(3) var<storage, read> lse: array<f32>;
-@group(0) @binding(4) var<storage, read> aux: array<f32>;
-@group(0) @binding(5) var<storage, read> g: array<f32>;
-@group(0) @binding(6) var<storage, read> den: array<f32>;
-@group(0) @binding(7) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(8) var<uniform> P: Params;
+// Bindings (declared in wgtorch/ops/cross_entropy.py): x (read; as the forward), tgt (read),
+//   weight (read; [C]), lse (read; [R]), aux (read; MODE 0: W as 1 element, MODE 1: wrow
+//   [R]), g (read; from P.g_off), den (read; 1 element when P.flags bit 2 is set), dx
+//   (read_write; contiguous like x; store_t rounds).
+// Params: R, C, S, flags, ignore_index, ls, x_off, t_off, w_off, g_off, g_stride, total
+//   (logits), g_scale.
 
 fn w_at(c: u32) -> f32 {
     if ((P.flags & 1u) != 0u) { return weight[P.w_off + c]; }
     return 1.0;
 }
 
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 64u + lid;
+fn run(i: u32) {
     if (i >= P.total) { return; }
     let s = i % P.S;
     let c = (i / P.S) % P.C;

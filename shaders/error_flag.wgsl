@@ -1,14 +1,12 @@
 // error_flag: report an error found on the GPU (an index out of range, an integer result too
-// large for int32 storage) through the runtime's sticky error flag. Included by kernels that
-// can detect one; wgtorch/ops/gpu_errors.py fills in the binding.
+// large for int32 storage) through the runtime's sticky error flag. wgtorch/ops/kernel.py
+// adds this file, and the binding below, to every kernel declared with errors=True.
 //
-// Binding: errors (read_write, the runtime's error_buffer, 4 words):
-//   [0] site id of the first error (0: none), [1] value low word, [2] value high word,
-//   [3] flags (bit 0: the value is only a lower bound of the magnitude).
+// Binding: errors (read_write, the runtime's error_buffer, 4 words; after the kernel's
+// outputs): [0] site id of the first error (0: none), [1] value low word, [2] value high
+// word, [3] flags (bit 0: the value is only a lower bound of the magnitude).
 // The first error wins: later ones leave the flag alone. The host reads the flag with its
 // next readback, raises the message registered for the site and clears it.
-
-@group(0) @binding($ERROR_BINDING) var<storage, read_write> errors: array<atomic<u32>>;
 
 fn flag_error(site: u32, lo: u32, hi: u32, flags: u32) {
     // NOTE: a weak compare-exchange may fail spuriously: retry a few times (bounded loop)

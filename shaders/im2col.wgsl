@@ -5,29 +5,16 @@
 // ROWS false: one invocation per element of cols, no loops (coalesced writes on GPUs).
 // ROWS true:  one invocation per row (n, c, kh, kw, oh) walking its OW outputs, so the index
 //             decoding (integer divisions, slow when a CPU adapter scalarises them) is paid
-//             once per row. The launcher prepends `const ROWS: bool = ...;`.
+//             once per row.
 //
-// Bindings: 0 x (read; any strides, element offset P.x_off),
-//           1 cols (read_write; [N, C*KH*KW, OH*OW], rows P.cols_row apart),
-//           2 P (uniform Params; P.total counts elements, or rows when ROWS).
+// Bindings (declared in wgtorch/ops/im2col.py): x (read; any strides, element offset
+//           P.x_off), cols (read_write; [N, C*KH*KW, OH*OW], rows P.cols_row apart).
+// Params: the geometry N, C, H, W, KH, KW, OH, OW, SH, SW, PH, PW, DH, DW (sizes, kernel,
+//         stride, padding before the data, dilation), total (elements, or rows when ROWS),
+//         x_off, st_n, st_c, st_h, st_w (x's strides), cols_row (elements from one row of
+//         cols to the next: OH*OW, or more when padded).
 
-struct Params {
-    N: u32, C: u32, H: u32, W: u32,
-    KH: u32, KW: u32, OH: u32, OW: u32,
-    SH: u32, SW: u32, PH: u32, PW: u32,
-    DH: u32, DW: u32, total: u32, x_off: u32,
-    st_n: u32, st_c: u32, st_h: u32, st_w: u32,
-    cols_row: u32,  // elements from one row of cols to the next (OH*OW, or more when padded)
-};
-
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> cols: array<f32>;
-@group(0) @binding(2) var<uniform> P: Params;
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 64u + lid;
+fn run(i: u32) {
     if (i >= P.total) { return; }
     var t = i;
     var ow0 = 0u;

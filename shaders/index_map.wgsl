@@ -1,6 +1,7 @@
 // index_map: gather and scatter through index tensors. The one kernel behind advanced
 // indexing, index_select/add/copy/fill, gather, scatter*, take, roll, pad and their
-// backward passes. Python fills in the dollar-sign placeholders (wgtorch/ops/index_kernels.py).
+// backward passes (declared in wgtorch/ops/index_kernels.py, which generates the index terms
+// at //@INDEX_TERMS and the gather/scatter at //@BODY).
 //
 // The iteration space is an N-d shape (P.shape, N <= 8) numbered row-major by i. Element i
 // addresses one element t of the target T (the source of a gather, the destination of a
@@ -15,32 +16,16 @@
 // Strides are u32 and wrap, so negative strides (flip) work.
 //
 // Bindings
-//   gather:  0 src (u32 bits, any dtype), 1..K index_j (i32), K+1 out (u32 bits, contiguous
+//   gather:  src (u32 bits, any dtype), index0..indexK-1 (i32), out (u32 bits, contiguous
 //            over the iteration space)
-//   scatter: 0 values (u32 bits, read at P.voff + sum_d coord_d * P.vst[d]; a dummy when the
-//            value is the scalar P.scalar), 1..K index_j (i32), K+1 dst (written or combined
-//            by the reduce mode; atomic when combining)
-//   both:    K+2 errors (the error flag), K+3 params
-
-struct Params {
-    numel: u32, ndim: u32, nidx: u32, base: u32,
-    voff: u32, scalar: u32, pad0: u32, pad1: u32,
-    shape: array<vec4<u32>, 2>,
-    st: array<vec4<u32>, 2>,
-    vst: array<vec4<u32>, 2>,
-    // index j: ix[2j] = (offset, stride, inner, blk),
-    //          ix[2j + 1] = (size, dimstride, error site or 0, 1 if negative indices count)
-    ix: array<vec4<u32>, 8>,
-};
-
-@group(0) @binding(0) var<storage, read> src: array<u32>;
-$INDEX_BINDINGS
-@group(0) @binding($OUT_BINDING) var<storage, read_write> out: array<$OUT_TYPE>;
-@group(0) @binding($PARAM_BINDING) var<uniform> P: Params;
-
-$HELPERS
-
-$ERROR_FLAG
+//   scatter: src = the values (u32 bits, read at P.voff + sum_d coord_d * P.vst[d]; a
+//            placeholder when the value is the scalar P.scalar), index0..indexK-1 (i32),
+//            out = the destination (written or combined by the reduce mode; atomic when
+//            combining)
+//   both:    the error flag
+// Params: numel, ndim, nidx, base, voff, scalar, shape, st, vst (each array<vec4<u32>, 2>:
+// up to 8 dims), and per index j: ix[2j] = (offset, stride, inner, blk),
+// ix[2j + 1] = (size, dimstride, error site or 0, 1 if negative indices count).
 
 fn wrap_index(k: i32, s: vec4<u32>) -> u32 {
     let n = i32(s.x);
@@ -48,10 +33,7 @@ fn wrap_index(k: i32, s: vec4<u32>) -> u32 {
     return u32(clamp(select(k, k + n, k < 0), 0, max(n - 1, 0)));
 }
 
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 64u + lid;
+fn run(i: u32) {
     if (i >= P.numel) { return; }
     var rem = i;
     var t = P.base;
@@ -65,6 +47,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         t += c * P.st[q][r];
         v += c * P.vst[q][r];
     }
-$INDEX_TERMS
-$BODY
+    //@INDEX_TERMS
+    //@BODY
 }

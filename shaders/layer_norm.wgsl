@@ -4,29 +4,13 @@
 // The sums are taken about the row's first element (a shifted one-pass variance), so the
 // row is read twice in all: 2*D loop iterations, which the launcher keeps under lavapipe's
 // 65,535-per-invocation limit (longer rows take the composite path).
-// The launcher prepends `fn store_t(v: f32) -> f32` (rounding for float16 storage).
 //
-// Bindings: 0 x (read; contiguous [R, D] from element P.x_off), 1 weight (read; [D]),
-//           2 bias (read; [D]), 3 y (read_write; [R, D]), 4 mean (read_write; [R]),
-//           5 rstd (read_write; [R]), 6 P (uniform Params).
+// Bindings (declared in wgtorch/ops/normalization.py): x (read; contiguous [R, D] from element
+//           P.x_off), weight, bias (read; [D] from P.w_off, P.b_off), y (read_write; [R, D];
+//           store_t rounds), mean_out, rstd_out (read_write; [R]).
+// Params: R, D, x_off, flags, eps, w_off, b_off.
 
-struct Params {
-    R: u32, D: u32, x_off: u32, flags: u32,
-    eps: f32, w_off: u32, b_off: u32, p0: u32,
-};
-
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> weight: array<f32>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-@group(0) @binding(4) var<storage, read_write> mean_out: array<f32>;
-@group(0) @binding(5) var<storage, read_write> rstd_out: array<f32>;
-@group(0) @binding(6) var<uniform> P: Params;
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let r = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 64u + lid;
+fn run(r: u32) {
     if (r >= P.R) { return; }
     let base = P.x_off + r * P.D;
     let shift = x[base];

@@ -4,36 +4,19 @@
 //   MODE 1 (one invocation per (row chunk, column)): partial column sums over at most
 //       P.chunk rows:  out0[chunk, d] = sum g * xhat (dweight),  out1[chunk, d] = sum g (dbias)
 // Loops stay under lavapipe's 65,535 iterations per invocation (2*D in MODE 0, P.chunk in 1).
-// The launcher prepends `const MODE: u32 = ...;` and `fn store_t(v: f32) -> f32`.
 //
-// Bindings: 0 g (read; contiguous [R, D] from P.g_off), 1 x (read; contiguous [R, D] from
-//           P.x_off), 2 mean (read; [R]), 3 rstd (read; [R]), 4 weight (read; [D] from
-//           P.w_off, used when P.flags bit 0 is set), 5 out0 (read_write), 6 out1
-//           (read_write; MODE 1 only), 7 P (uniform Params).
-
-struct Params {
-    R: u32, D: u32, x_off: u32, flags: u32,
-    g_off: u32, w_off: u32, chunk: u32, chunks: u32,
-};
-
-@group(0) @binding(0) var<storage, read> g: array<f32>;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> mean: array<f32>;
-@group(0) @binding(3) var<storage, read> rstd: array<f32>;
-@group(0) @binding(4) var<storage, read> weight: array<f32>;
-@group(0) @binding(5) var<storage, read_write> out0: array<f32>;
-@group(0) @binding(6) var<storage, read_write> out1: array<f32>;
-@group(0) @binding(7) var<uniform> P: Params;
+// Bindings (declared in wgtorch/ops/normalization.py): g (read; contiguous [R, D] from
+//           P.g_off), x (read; contiguous [R, D] from P.x_off), mean, rstd (read; [R]),
+//           weight (read; [D] from P.w_off, used when P.flags bit 0 is set), out0
+//           (read_write), out1 (read_write; MODE 1 only, else a placeholder).
+// Params: R, D, x_off, flags, g_off, w_off, chunk (rows per MODE 1 invocation), chunks.
 
 fn w_at(k: u32) -> f32 {
     if ((P.flags & 1u) != 0u) { return weight[P.w_off + k]; }
     return 1.0;
 }
 
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 64u + lid;
+fn run(i: u32) {
     if (MODE == 0u) {
         if (i >= P.R) { return; }
         let xb = P.x_off + i * P.D;

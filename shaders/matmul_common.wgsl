@@ -1,21 +1,13 @@
 // Shared by the matmul kernels (matmul_strided.wgsl, matmul_tiled.wgsl, matmul_workgroup.wgsl
-// each start with `//!include matmul_common.wgsl`): the Params struct that
-// wgtorch/ops/matmul_kernels.py packs, and the walk from a batch index to operand offsets.
-// Each kernel declares its own bindings, P among them.
-
-struct Params {
-    M: u32, N: u32, K: u32, batch: u32,
-    k_begin: u32, k_len: u32, tiles_n: u32, flags: u32,
-    alpha: u32, beta: u32, ndim_batch: u32, out_off: u32,
-    off: vec4<u32>,            // element offsets of A, B, bias; then (tiled) the junk element of C
-    a_st: vec4<u32>,           // A strides: m, k
-    b_st: vec4<u32>,           // B strides: k, n
-    c_st: vec4<u32>,           // bias strides: m, n
-    batch_shape: vec4<u32>,    // up to 4 batch dims, innermost last
-    batch_a: vec4<u32>,
-    batch_b: vec4<u32>,
-    batch_c: vec4<u32>,
-};
+// each start with `//!include matmul_common.wgsl`): the walk from a batch index to operand
+// offsets. wgtorch/ops/matmul_kernels.py declares the kernels: bindings A, B, bias (read)
+// and C (read_write), T the element type, store_t its store rounding, and Params:
+//   M, N, K, batch (batch entries of this dispatch), k_begin, k_len (the K chunk),
+//   tiles_n, flags (bit 0: add beta * bias, bit 1: add the current C), alpha and beta (bits
+//   of T), ndim_batch, out_off (C's first element),
+//   off      element offsets of A, B, bias; then (tiled) the junk element of C
+//   a_st     A strides: m, k (vec2)     b_st  B strides: k, n         c_st  bias strides: m, n
+//   batch_shape   up to 4 batch dims, innermost last; batch_a, batch_b, batch_c their strides
 
 // batch index -> element offsets of this batch in A, B, bias
 fn batch_offsets(bidx: u32) -> vec3<u32> {

@@ -1,33 +1,23 @@
 // Batched matmul over arbitrary strides: C[b, m, n] = alpha * sum_k A[b, m, k] * B[b, k, n]
 //                                                    (+ beta * bias[b, m, n]) (+ C[b, m, n]).
 // The general variant: any strides (transposed, expanded, sliced operands are read in place),
-// any dtype T (f32, i32 or u32, prepended by the launcher as `alias T = ...;`).
+// any dtype T (f32, i32 or u32).
 // Each invocation computes a 4x4 tile of C with scalar loads; the k loop covers only
 // [P.k_begin, P.k_begin + P.k_len), so a long K is split over several dispatches that
 // accumulate (lavapipe stops any loop after 65,535 iterations per invocation).
 //
-// Bindings: 0 A (read), 1 B (read), 2 bias (read; any buffer when P.flags bit 0 is clear),
-//           3 C (read_write, contiguous [batch, M, N] from element P.out_off),
-//           4 P (uniform Params).
+// Bindings: A (read), B (read), bias (read; any buffer when P.flags bit 0 is clear),
+//           C (read_write, contiguous [batch, M, N] from element P.out_off).
 // P.flags: bit 0 add beta * bias, bit 1 add the current C (a later K chunk).
 
 //!include matmul_common.wgsl
-
-@group(0) @binding(0) var<storage, read> A: array<T>;
-@group(0) @binding(1) var<storage, read> B: array<T>;
-@group(0) @binding(2) var<storage, read> bias: array<T>;
-@group(0) @binding(3) var<storage, read_write> C: array<T>;
-@group(0) @binding(4) var<uniform> P: Params;
 
 fn scalar(bits: u32) -> T {
     // alpha/beta arrive as bits of T
     return bitcast<T>(bits);
 }
 
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 64u + lid;
+fn run(i: u32) {
     let tiles_m = (P.M + 3u) / 4u;
     let per_batch = tiles_m * P.tiles_n;
     if (i >= per_batch * P.batch) { return; }

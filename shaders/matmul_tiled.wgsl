@@ -5,11 +5,10 @@
 // in place, without a copy). The loop over K moves 4 values of k per iteration; when K may end
 // inside a group of four (K_ROUND = 3), the launcher masks every load past it to zero.
 //
-// This file is a template: the launcher (wgtorch/ops/matmul_kernels.py) prepends
-// `alias T = f32|i32|u32;`, `fn store_t(v: T) -> T` and the consts TM, TN (tile), WG
-// (workgroup size), K_ROUND (3 to round the group count up, else 0) and EPILOGUE (the
-// P.flags bits this variant applies: the kernel reads EPILOGUE, not P.flags), and replaces
-// the //@ markers with code unrolled for the tile size and the operands' layouts:
+// wgtorch/ops/matmul_kernels.py declares it with T = f32|i32|u32 and the consts TM, TN (tile),
+// WORKGROUP, K_ROUND (3 to round the group count up, else 0) and EPILOGUE (the P.flags bits
+// this variant applies: the kernel reads EPILOGUE, not P.flags), and generates the code at
+// the //@ markers, unrolled for the tile size and the operands' layouts:
 //   //@ACCUMULATORS  TM*TN/4 `var c_r_q: vec4<T>` (row r, columns 4q..4q+3)
 //   //@PROLOGUE      per-tile row/column base addresses (vec4 units), clamped into range
 //   //@LOOP_BODY     the vec4 loads of one group of 4 k values and the TM*TN*4 multiply-adds
@@ -17,20 +16,13 @@
 // Lavapipe runs loops for at most 65,535 iterations per invocation, so the launcher gives each
 // dispatch at most choice.k_chunk values of k; later chunks accumulate into C (EPILOGUE bit 1).
 //
-// Bindings: 0 A (read, array<vec4<T>>), 1 B (read, array<vec4<T>>), 2 bias (read, array<T>;
-//           any buffer when EPILOGUE bit 0 is clear), 3 C (read_write, array<T>, contiguous
-//           [batch, M, N] from element P.out_off, plus one junk element P.off.w),
-//           4 P (uniform Params).
+// Bindings: A (read, vec4<T>), B (read, vec4<T>), bias (read, T; any buffer when EPILOGUE
+//           bit 0 is clear), C (read_write, T, contiguous [batch, M, N] from element
+//           P.out_off, plus one junk element P.off.w).
 // Requirements checked by the launcher: A's and B's offsets, batch strides and non-unit
 // matrix strides are multiples of 4.
 
 //!include matmul_common.wgsl
-
-@group(0) @binding(0) var<storage, read> A: array<vec4<T>>;
-@group(0) @binding(1) var<storage, read> B: array<vec4<T>>;
-@group(0) @binding(2) var<storage, read> bias: array<T>;
-@group(0) @binding(3) var<storage, read_write> C: array<T>;
-@group(0) @binding(4) var<uniform> P: Params;
 
 // NOTE: branch-free on purpose: store_c is inlined TM*TN times, and branches there multiply
 // LLVM's compile time on lavapipe. Out-of-range outputs go to the junk element C[P.off.w].
@@ -50,10 +42,7 @@ fn store_c(bidx: u32, oc: u32, m: u32, n: u32, acc: T) {
     C[idx] = store_t(v);
 }
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * WG + lid;
+fn run(i: u32) {
     let tiles_m = (P.M + TM - 1u) / TM;
     let per_batch = tiles_m * P.tiles_n;
     if (i >= per_batch * P.batch) { return; }
@@ -69,12 +58,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
     let m_last = P.M - 1u;
     let n_last = P.N - 1u;
-//@ACCUMULATORS
-//@PROLOGUE
+    //@ACCUMULATORS
+    //@PROLOGUE
     let groups = (P.k_len + K_ROUND) / 4u;
     for (var g = 0u; g < groups; g++) {
         let k = P.k_begin + g * 4u;
-//@LOOP_BODY
+        //@LOOP_BODY
     }
-//@STORE
+    //@STORE
 }

@@ -5,20 +5,15 @@
 // 64x16 block of A and a 16x64 block of B in workgroup memory, loading along whichever dim
 // has unit stride so the global reads coalesce (transposed operands are read in place).
 // Any strides, any sizes: out-of-range elements are loaded as zero.
-// The launcher prepends `alias T = f32|i32|u32;` and `fn store_t(v: T) -> T`, and gives each
-// dispatch at most choice.k_chunk values of k (later chunks accumulate into C: P.flags bit 1).
+// T is f32, i32 or u32; the launcher gives each dispatch at most choice.k_chunk values of k
+// (later chunks accumulate into C: P.flags bit 1).
 //
-// Bindings: 0 A (read), 1 B (read), 2 bias (read; any buffer when P.flags bit 0 is clear),
-//           3 C (read_write, contiguous [batch, M, N] from element P.out_off), 4 P (uniform).
-// Dispatch: one workgroup per 64x64 tile of C, tiles of one batch entry consecutive.
+// Bindings: A (read), B (read), bias (read; any buffer when P.flags bit 0 is clear),
+//           C (read_write, contiguous [batch, M, N] from element P.out_off).
+// Dispatch: one workgroup (WORKGROUP = 256 invocations) per 64x64 tile of C, tiles of one
+// batch entry consecutive.
 
 //!include matmul_common.wgsl
-
-@group(0) @binding(0) var<storage, read> A: array<T>;
-@group(0) @binding(1) var<storage, read> B: array<T>;
-@group(0) @binding(2) var<storage, read> bias: array<T>;
-@group(0) @binding(3) var<storage, read_write> C: array<T>;
-@group(0) @binding(4) var<uniform> P: Params;
 
 const BM = 64u;
 const BN = 64u;
@@ -40,7 +35,7 @@ fn store_c(bidx: u32, oc: u32, m: u32, n: u32, acc: T) {
     C[idx] = store_t(v);
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let w = (wid.z * nwg.y + wid.y) * nwg.x + wid.x;

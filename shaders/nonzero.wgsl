@@ -3,30 +3,22 @@
 // 65,535-iteration limit). Between the passes the host reads the per-chunk counts, which
 // it needs anyway for the output's size, and uploads their exclusive prefix sum.
 //
+// (declared in wgtorch/ops/index_kernels.py, which generates each pass's loop at //@BODY;
+// CHUNK comes from its NONZERO_CHUNK, FLOAT says whether x holds float bits)
 // Pass "count"
-//   0 x (u32 bits; a float -0.0 counts as zero), 1 counts (u32, one per chunk), 2 params
+//   x (read, u32 bits; a float -0.0 counts as zero), counts (read_write, u32, one per chunk)
 // Pass "write"
-//   0 x, 1 starts (u32, first output row of each chunk), 2 out (i32, [rows, P.ndim]),
-//   3 params
+//   x, starts (read, u32, first output row of each chunk), out (read_write, i32,
+//   [rows, P.ndim])
+// Params: numel, ndim, shape (array<vec4<u32>, 2>: up to 8 dims).
 
-struct Params {
-    numel: u32, ndim: u32, pad0: u32, pad1: u32,
-    shape: array<vec4<u32>, 2>,
-};
+fn is_nonzero(bits: u32) -> bool {
+    return select(bits != 0u, (bits & 0x7fffffffu) != 0u, FLOAT);
+}
 
-const CHUNK: u32 = 256u;
-
-@group(0) @binding(0) var<storage, read> x: array<u32>;
-$BINDINGS
-
-fn is_nonzero(bits: u32) -> bool { return $TEST; }
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let c = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 64u + lid;
+fn run(c: u32) {
     let start = c * CHUNK;
     if (start >= P.numel) { return; }
     let n = min(CHUNK, P.numel - start);
-$BODY
+    //@BODY
 }

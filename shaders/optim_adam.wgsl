@@ -7,28 +7,18 @@
 //   p = p - step_size * m / (sqrt(v) / bias_correction2_sqrt + eps)
 // with step_size = lr / (1 - beta1^t) and bias_correction2_sqrt = sqrt(1 - beta2^t), both
 // computed on the host in float64 as PyTorch does.
-// bindings: 0 grad (read)                 array<vec4<f32>>, vec4 P.g_off / 4 + i
-//           1 param (read_write)          array<vec4<f32>>, vec4 P.p_off / 4 + i
-//           2 exp_avg (read_write)        array<vec4<f32>>, vec4 i
-//           3 exp_avg_sq (read_write)     array<vec4<f32>>, vec4 i
-//           4 max_exp_avg_sq (read_write) array<vec4<f32>>, vec4 i (a placeholder without amsgrad)
-//           5 P (uniform)                 Params
+// Bindings (declared in wgtorch/ops/optim_kernels.py): grad, param (vec4s from P.g_off / 4 and
+//   P.p_off / 4), then the state, indexed by vec4 i: exp_avg, exp_avg_sq, max_exp_avg_sq (a
+//   placeholder without amsgrad).
+// Params after optim_common's: lr, beta1, beta2, eps, weight_decay, step_size,
+//   bias_correction2_sqrt.
+
+//!include optim_common.wgsl
 
 const AMSGRAD: u32 = 4u;
 const DECOUPLED: u32 = 8u;
 
-struct Params {
-    numel: u32, p_off: u32, g_off: u32, flags: u32,
-    lr: f32, beta1: f32, beta2: f32, eps: f32,
-    weight_decay: f32, step_size: f32, bias_correction2_sqrt: f32, pad0: f32,
-};
-
-@group(0) @binding(2) var<storage, read_write> exp_avg: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> exp_avg_sq: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> max_exp_avg_sq: array<vec4<f32>>;
-@group(0) @binding(5) var<uniform> P: Params;
-
-// The update rule (see optim_common.wgsl, which holds the bindings grad and param and main).
+// The update rule (optim_common.wgsl holds main).
 fn update(i: u32, p: vec4<f32>, g: vec4<f32>) -> vec4<f32> {
     var p1 = p;
     var g1 = g;

@@ -1,11 +1,12 @@
-// Shared part of the fused optimizer kernels (optim_*.wgsl): the `grad` and `param` bindings
-// (0 and 1), the entry point `main`, indexing, masking, float16 rounding and the gradient's sign
-// and weight decay. Each optimizer file holds only its update rule:
+// Shared part of the fused optimizer kernels (optim_*.wgsl, which include it): the entry point
+// `main`, indexing, masking, float16 rounding and the gradient's sign and weight decay. Each
+// optimizer file holds only its update rule:
 //   fn update(i: u32, p: vec4<f32>, g: vec4<f32>) -> vec4<f32>
 // given vec4 index i, the parameter p and the gradient g (already negated if maximizing), it
-// updates its state buffers at index i and returns the new parameter values. It also declares
-// its Params struct (first four words: numel, p_off, g_off, flags), its state bindings (from 2)
-// and P after them; WGSL resolves module-scope names in any order, so these helpers may use them.
+// updates its state buffers at index i and returns the new parameter values.
+// wgtorch/ops/optim_kernels.py declares each kernel: bindings grad (read), param and the
+// optimizer's state buffers (read_write, all array<vec4<f32>>), and Params numel, p_off,
+// g_off, flags, then the optimizer's hyper-parameters (f32).
 //
 // One invocation updates FOUR consecutive elements with vec4 loads and stores (about 4x faster
 // than one element per invocation on lavapipe, whose storage loads are slow). So every buffer
@@ -16,10 +17,6 @@
 
 const MAXIMIZE: u32 = 1u;   // negate the gradient (maximize=True)
 const HALF: u32 = 2u;       // the parameter is float16: round every store to half precision
-
-fn linear_id(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
-    return ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 64u + lid;
-}
 
 fn has(flag: u32) -> bool {
     return (P.flags & flag) != 0u;
@@ -61,13 +58,7 @@ fn out_of_range(i: u32) -> bool {
     return i >= (P.numel + 3u) / 4u;
 }
 
-@group(0) @binding(0) var<storage, read> grad: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> param: array<vec4<f32>>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = linear_id(wid, nwg, lid);
+fn run(i: u32) {
     if (out_of_range(i)) { return; }
     let p = load_param(i);
     store_param(i, p, update(i, p, load_grad(i)));

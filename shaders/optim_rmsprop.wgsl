@@ -5,28 +5,17 @@
 //   else:     avg = sqrt(v) + eps
 //   momentum > 0: buf = momentum * buf + g / avg;  p = p - lr * buf
 //   else:         p = p - lr * g / avg
-// bindings: 0 grad (read)                array<vec4<f32>>, vec4 P.g_off / 4 + i
-//           1 param (read_write)         array<vec4<f32>>, vec4 P.p_off / 4 + i
-//           2 square_avg (read_write)    array<vec4<f32>>, vec4 i
-//           3 momentum_buf (read_write)  array<vec4<f32>>, vec4 i (a placeholder without momentum)
-//           4 grad_avg (read_write)      array<vec4<f32>>, vec4 i (a placeholder unless centered)
-//           5 P (uniform)                Params
+// Bindings (declared in wgtorch/ops/optim_kernels.py): grad, param (vec4s from P.g_off / 4 and
+//   P.p_off / 4), then the state, indexed by vec4 i: square_avg, momentum_buf (a placeholder
+//   without momentum), grad_avg (a placeholder unless centered).
+// Params after optim_common's: lr, alpha, eps, weight_decay, momentum.
+
+//!include optim_common.wgsl
 
 const MOMENTUM: u32 = 4u;
 const CENTERED: u32 = 8u;
 
-struct Params {
-    numel: u32, p_off: u32, g_off: u32, flags: u32,
-    lr: f32, alpha: f32, eps: f32, weight_decay: f32,
-    momentum: f32, pad0: f32, pad1: f32, pad2: f32,
-};
-
-@group(0) @binding(2) var<storage, read_write> square_avg: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> momentum_buf: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> grad_avg: array<vec4<f32>>;
-@group(0) @binding(5) var<uniform> P: Params;
-
-// The update rule (see optim_common.wgsl, which holds the bindings grad and param and main).
+// The update rule (optim_common.wgsl holds main).
 fn update(i: u32, p: vec4<f32>, g: vec4<f32>) -> vec4<f32> {
     let gw = with_weight_decay(g, p);
     let v = store(P.alpha * square_avg[i] + (1.0 - P.alpha) * gw * gw);

@@ -5,24 +5,18 @@
 //       buf = momentum * buf + (1 - dampening) * g      afterwards
 //       g = g + momentum * buf  (nesterov)   or   g = buf
 //   p = p - lr * g
-// bindings: 0 grad (read)               array<vec4<f32>>, vec4 P.g_off / 4 + i
-//           1 param (read_write)        array<vec4<f32>>, vec4 P.p_off / 4 + i
-//           2 momentum_buf (read_write) array<vec4<f32>>, vec4 i (a placeholder without momentum)
-//           3 P (uniform)               Params
+// Bindings (declared in wgtorch/ops/optim_kernels.py): grad, param (vec4s from P.g_off / 4 and
+//   P.p_off / 4), then the state, indexed by vec4 i: momentum_buf (a placeholder without
+//   momentum).
+// Params after optim_common's: lr, momentum, dampening, weight_decay.
+
+//!include optim_common.wgsl
 
 const MOMENTUM: u32 = 4u;
 const NESTEROV: u32 = 8u;
 const FIRST: u32 = 16u;
 
-struct Params {
-    numel: u32, p_off: u32, g_off: u32, flags: u32,
-    lr: f32, momentum: f32, dampening: f32, weight_decay: f32,
-};
-
-@group(0) @binding(2) var<storage, read_write> momentum_buf: array<vec4<f32>>;
-@group(0) @binding(3) var<uniform> P: Params;
-
-// The update rule (see optim_common.wgsl, which holds the bindings grad and param and main).
+// The update rule (optim_common.wgsl holds main).
 fn update(i: u32, p: vec4<f32>, g: vec4<f32>) -> vec4<f32> {
     var gw = with_weight_decay(g, p);
     if (has(MOMENTUM)) {

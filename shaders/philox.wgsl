@@ -1,18 +1,10 @@
 // Philox4x32-10 counter-based random numbers (Salmon et al., SC'11).
 // Invocation i turns counter (i, P.stream_lo, P.stream_hi, 0) and key (P.seed_lo, P.seed_hi)
 // into 4 u32, so a seed gives the same numbers on every adapter.
-// bindings: 0 out (read_write): array<OUT_T> of P.numel values;  1 P (uniform): Params
-// DIST selects the transform: 0 uniform [lo, hi), 1 normal(mean=lo, std=hi), 2 integers in
-// [ilo, ilo + range), 3 raw u32 bits.
-
-struct Params {
-    numel: u32, seed_lo: u32, seed_hi: u32, stream_lo: u32,
-    stream_hi: u32, range: u32, ilo: i32, pad0: u32,
-    lo: f32, hi: f32, pad1: f32, pad2: f32,
-};
-
-@group(0) @binding(0) var<storage, read_write> out: array<OUT_T>;
-@group(0) @binding(1) var<uniform> P: Params;
+// Binding (declared in wgtorch/ops/random.py): out (read_write, OUT) of P.numel values.
+// The distribution's transform of the bits is generated at //@VALUE: uniform [P.lo, P.hi),
+// normal(mean=P.lo, std=P.hi), integers in [P.ilo, P.ilo + P.range), or raw u32 bits.
+// Params: numel, seed_lo, seed_hi, stream_lo, stream_hi, range, ilo, lo, hi.
 
 fn mulhilo(a: u32, b: u32) -> vec2<u32> {
     // 32x32 -> 64-bit product as (hi, lo) with 16-bit halves (WGSL has no u64)
@@ -40,14 +32,11 @@ fn unit(x: u32) -> f32 {
     return f32(x >> 8u) * (1.0 / 16777216.0);  // [0, 1) with 24 random bits
 }
 
-fn value(bits: vec4<u32>, k: u32) -> OUT_T {
-    DIST_BODY
+fn value(bits: vec4<u32>, k: u32) -> OUT {
+    //@VALUE
 }
 
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 64u + lid;
+fn run(i: u32) {
     if (i * 4u >= P.numel) { return; }
     let bits = philox(vec4<u32>(i, P.stream_lo, P.stream_hi, 0u), vec2<u32>(P.seed_lo, P.seed_hi));
     for (var k = 0u; k < 4u; k++) {

@@ -8,36 +8,18 @@
 //                        used for its second derivative).
 // ROWS (CPU adapters): one invocation per output row (plane, oh) walks its OW outputs, so the
 // index decoding (integer divisions, scalarised there) is paid once per row.
-// The launcher prepends `const MODE: u32 = ...;`, `const ROWS: bool = ...;` and
-// `fn store_t(v: f32) -> f32`, and keeps OW times the window under the loop limit when ROWS.
+// The launcher keeps OW times the window under the loop limit when ROWS.
 //
-// Bindings: 0 x (read; [N, C, H, W] with strides P.st, element offset P.x_off),
-//           1 idx_in (read; i32 [N*C, OH, OW], MODE 4 only — else any buffer),
-//           2 out (read_write; contiguous [N*C, OH, OW]),
-//           3 idx (read_write; i32 [N*C, OH, OW], modes 0 and 3 only),
-//           4 P (uniform Params; P.total counts outputs, or output rows when ROWS).
+// Bindings (declared in wgtorch/ops/pooling.py):
+//   x (read; [N, C, H, W] with strides P.st, element offset P.x_off),
+//   idx_in (read; i32 [N*C, OH, OW], MODE 4 only — else a placeholder),
+//   out (read_write; contiguous [N*C, OH, OW]; store_t rounds),
+//   idx (read_write; i32 [N*C, OH, OW], modes 0 and 3 only — else a placeholder).
+// Params: total (outputs, or output rows when ROWS), C, H, W, OH, OW, KH, KW, SH, SW, PH, PW,
+//   DH, DW, flags (bit 0: count_include_pad), divisor (divisor_override or 0), st (x's
+//   strides of n, c, h, w), x_off.
 
-struct Params {
-    total: u32, C: u32, H: u32, W: u32,
-    OH: u32, OW: u32, KH: u32, KW: u32,
-    SH: u32, SW: u32, PH: u32, PW: u32,
-    DH: u32, DW: u32, flags: u32, divisor: u32,   // flags bit 0: count_include_pad
-    st: vec4<u32>,                                   // strides of n, c, h, w
-    x_off: u32, p1: u32, p2: u32, p3: u32,
-};
-
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> idx_in: array<i32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<storage, read_write> idx: array<i32>;
-@group(0) @binding(4) var<uniform> P: Params;
-
-fn isnan_f(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 64u + lid;
+fn run(i: u32) {
     if (i >= P.total) { return; }
     var t = i;
     var ow = 0u;

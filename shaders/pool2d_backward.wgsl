@@ -11,27 +11,13 @@
 // ROWS (CPU adapters, with NONOVERLAP or PARTITION): one invocation per row (plane, h), or
 // per output row with PARTITION, walks it, so the index decoding (integer divisions,
 // scalarised there) is paid once per row; P.total then counts rows.
-// The launcher prepends `const MODE: u32`, `const ROWS: bool`, `const NONOVERLAP: bool`,
-// `const PARTITION: bool` and `fn store_t`, and keeps each row's loop under the loop limit.
+// The launcher keeps each row's loop under the loop limit.
 //
-// Bindings: 0 g (read; contiguous [N*C, OH, OW] from element P.x_off),
-//           1 idx (read; i32 [N*C, OH, OW], max modes only — else any buffer),
-//           2 dx (read_write; contiguous [N*C, H, W]),
-//           3 P (uniform Params, the same struct as the forward's; st unused).
-
-struct Params {
-    total: u32, C: u32, H: u32, W: u32,
-    OH: u32, OW: u32, KH: u32, KW: u32,
-    SH: u32, SW: u32, PH: u32, PW: u32,
-    DH: u32, DW: u32, flags: u32, divisor: u32,
-    st: vec4<u32>,
-    x_off: u32, p1: u32, p2: u32, p3: u32,
-};
-
-@group(0) @binding(0) var<storage, read> g: array<f32>;
-@group(0) @binding(1) var<storage, read> idx: array<i32>;
-@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(3) var<uniform> P: Params;
+// Bindings (declared in wgtorch/ops/pooling.py):
+//   g (read; contiguous [N*C, OH, OW] from element P.x_off),
+//   idx (read; i32 [N*C, OH, OW], max modes only — else a placeholder),
+//   dx (read_write; contiguous [N*C, H, W]; store_t rounds).
+// Params: the forward's (st unused).
 
 // The window of output o along one dim: [start, end) and step, for the forward's geometry.
 fn window(o: u32, size: u32, osize: u32, k: u32, s: u32, p: u32, d: u32) -> vec3<i32> {
@@ -104,10 +90,7 @@ fn nonoverlap_one(plane: u32, h: u32, w: u32) -> f32 {
     return v;
 }
 
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 64u + lid;
+fn run(i: u32) {
     if (i >= P.total) { return; }
     if (PARTITION) {
         if (ROWS) {

@@ -1,22 +1,17 @@
 // softmax.wgsl: fused softmax / log_softmax along one dim, one invocation per row
-// (template; wgtorch/ops/softmax.py fills in the placeholders).
+// (declared in wgtorch/ops/softmax.py, which generates result() at //@RESULT and the loop
+// bodies that read the row at //@PUSH and //@WRITE).
 //
 // The input is a strided 3-D view x[base + o*so + r*sr + i*si] (o < outer, r < L, i < inner)
 // with the softmax dim as r; row (o, i) is written to y[(o*L + r)*inner + i], the contiguous
 // layout of the input's shape. Pass 1 keeps a running max m and sum s of exp(x - m) (online
-// softmax: one read of the row), pass 2 writes $RESULT. In the vec4 variant (inner == 1,
-// sr == 1, aligned rows) base, so and L count vec4s.
+// softmax: one read of the row), pass 2 writes result(): exp(x - m) / s or x - m - log(s).
+// In the vec4 variant (ELEM = vec4<f32>: inner == 1, sr == 1, aligned rows) base, so and L
+// count vec4s.
 //
-// Bindings: 0 x (input, read), 1 y (output, read_write), 2 P.
+// Bindings: x (input, read), y (output, read_write). Params: rows, L, inner, base, so, sr, si.
 // NOTE: the host keeps 2 * L below lavapipe's 65,535-iteration loop limit; longer rows use
 // the multi-pass logsumexp reduction instead.
-
-struct Params { rows: u32, L: u32, inner: u32, base: u32, so: u32, sr: u32, si: u32, pad: u32 };
-@group(0) @binding(0) var<storage, read> x: array<$ELEM>;
-@group(0) @binding(1) var<storage, read_write> y: array<$ELEM>;
-@group(0) @binding(2) var<uniform> P: Params;
-$INDEX
-$HELPERS
 
 var<private> m: f32;
 var<private> s: f32;
@@ -31,9 +26,9 @@ fn push(v: f32) {
     }
 }
 
-fn result(v: f32, m: f32, inv_s: f32, log_s: f32) -> f32 { return $RESULT; }
+//@RESULT
 
-$ENTRY
+fn run(i: u32) {
     if (i >= P.rows) { return; }
     let ii = i % P.inner;
     let o = i / P.inner;
@@ -42,11 +37,11 @@ $ENTRY
     m = -inf_f();
     s = 0.0;
     for (var r = 0u; r < P.L; r++) {
-        $PUSH
+        //@PUSH
     }
     let inv_s = 1.0 / s;
     let log_s = log(s);
     for (var r = 0u; r < P.L; r++) {
-        $WRITE
+        //@WRITE
     }
 }

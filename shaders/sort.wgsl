@@ -1,5 +1,5 @@
-// sort.wgsl: stable bitonic sort of rows along one dim (template; wgtorch/ops/sort.py fills
-// in the placeholders and picks one of the bodies below per kernel).
+// sort.wgsl: stable bitonic sort of rows along one dim (declared in wgtorch/ops/sort.py,
+// which generates one of the bodies below at //@BODY and key_is_nan() at //@KEY_IS_NAN).
 //
 // Rows are padded to P = next power of two >= max(L, 16) in two scratch arrays: keys (the
 // values) and idx (each key's position in its row; idx >= L marks padding). Position q of row
@@ -17,34 +17,30 @@
 // The order is total, so the sort is stable: real keys before padding, then by value (NaN
 // after every number ascending, before it descending, as PyTorch sorts), then by idx.
 //
-// Bindings: init: 0 x, 1 keys, 2 idx; groupN: 0 keys, 1 idx; out: 0 keys, 1 idx, 2 values,
-// 3 indices; gather/scatter: 0 src, 1 indices, 2 values/out; then P.
+// Bindings: init: x, keys, idx; groupN: keys, idx; out: keys, idx, values, indices;
+// gather/scatter: src, indices, values/out (KEY: the values' storage type; idx and indices
+// i32). Params: total (invocations), P, L, inner, k, j, base, so, sr, si, K.
 
-struct Params {
-    total: u32, P: u32, L: u32, inner: u32, k: u32, j: u32, base: u32, so: u32,
-    sr: u32, si: u32, K: u32, pad: u32,
-};
-$BINDINGS
-$INDEX
-$HELPERS
+//@KEY_IS_NAN
 
 // a comes before b in the sorted row
-fn before(ka: $KEY, ia: i32, kb: $KEY, ib: i32) -> bool {
+fn before(ka: KEY, ia: i32, kb: KEY, ib: i32) -> bool {
     let pa = ia >= i32(P.L);
     let pb = ib >= i32(P.L);
     if (pa || pb) { return select(!pa, ia < ib, pa && pb); }
-    let na = $ISNAN(ka);
-    let nb = $ISNAN(kb);
+    let na = key_is_nan(ka);
+    let nb = key_is_nan(kb);
     if (na || nb) {
         if (na && nb) { return ia < ib; }
-        if ($NAN_FIRST) { return na; }
+        if (DESCENDING) { return na; }
         return nb;
     }
     if (ka == kb) { return ia < ib; }
-    return ka $CMP kb;
+    if (DESCENDING) { return ka > kb; }
+    return ka < kb;
 }
 
-$ENTRY
+fn run(i: u32) {
     if (i >= P.total) { return; }
-$BODY
+    //@BODY
 }

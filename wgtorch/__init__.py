@@ -10,6 +10,7 @@ from .cuda import empty_cache, memory_allocated, memory_reserved
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd import is_inference_mode_enabled
 from .backend import GPUError, NoAdapterError, get_runtime
+from . import dtypes as _dtypes
 from .device import device
 from .dtypes import (
     bool_ as bool,
@@ -31,20 +32,11 @@ from .ops.creation import (
     full_like, linspace, logspace, multinomial, normal, ones, ones_like, rand, rand_like,
     randint, randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like,
 )
-from .ops.elementwise import (
-    abs, absolute, acos, add, asin, atan, atan2, bitwise_and, bitwise_not, bitwise_or, bitwise_xor,
-    ceil, cos, cosh, div, divide, eq, erf, exp, exp2, expm1, floor, floor_divide, fmod, frac, ge,
-    gt, isfinite, isinf, isnan, isneginf, isposinf, le, log, log1p, log2, log10, logical_and,
-    logical_not, logical_or, logical_xor, lt, maximum, minimum, mul, multiply, ne, neg, negative,
-    pow, reciprocal, relu, remainder, rsqrt, sigmoid, sign, signbit, silu, sin, sinh, sqrt, square,
-    sub, subtract, tan, tanh, true_divide, trunc, where,
-)
-from .ops.elementwise_args import (
-    addcdiv, addcmul, clamp, clamp_max, clamp_min, clip, gelu, lerp, nan_to_num, round, softplus,
-)
-from .ops.indexing import (
-    argwhere, index_put, masked_fill, masked_scatter, masked_select, nonzero, put, take,
-)
+from .ops.elementwise import *  # noqa: F403  (the rows: torch.exp, torch.add...)
+from .ops.elementwise_args import *  # noqa: F403  (torch.clamp, torch.lerp, torch.logit...)
+from .ops.activation import *  # noqa: F403  (torch.celu, torch.selu, torch.threshold...)
+from .ops.indexing import argwhere, index_put, nonzero, put, take
+from .ops.masked import masked_fill, masked_scatter, masked_select
 from .ops.scatter import (
     gather, index_add, index_copy, index_fill, index_select, scatter, scatter_add,
     scatter_reduce, take_along_dim,
@@ -78,17 +70,13 @@ from . import optim, serialization
 from . import linalg, onnx
 from .serialization import load, save
 from .serialization import load_safetensors as load_file, save_safetensors as save_file
-
-greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
-fix = trunc
-arcsin, arccos, arctan = asin, acos, atan
+from . import distributed  # after the ops it uses; starts nothing (MPI starts at init)
 
 float = float32
 half = float16
 double = float64  # exists only to give a clear error naming float32 when used
 int = int32
 long = int64
-uint8 = uint8
 
 
 def synchronize():
@@ -105,15 +93,13 @@ def numel(input):
 
 
 def result_type(tensor1, tensor2):
-    from .dtypes import result_type as _rt
-
-    return _rt(tensor1, tensor2)
+    """The dtype PyTorch's type promotion gives ``tensor1`` op ``tensor2``."""
+    return _dtypes.result_type(tensor1, tensor2)
 
 
 def promote_types(type1, type2):
-    from .dtypes import promote
-
-    return promote(type1, type2)
+    """The smallest dtype both ``type1`` and ``type2`` convert to."""
+    return _dtypes.promote(type1, type2)
 
 
 __version__ = "0.1.0"

@@ -25,6 +25,7 @@ import numpy as np
 import wgtorch as torch
 
 from .backend import get_runtime
+from .ops.kernel import launch_raw
 
 
 class Case:
@@ -108,8 +109,6 @@ def _user_case(path, spec):
         else:
             t.zero_()
         (inputs if b.get("access", "read") == "read" else outputs).append(t)
-    rt = get_runtime()
-    kern = rt.kernel(("user", path, source), lambda: source, len(inputs), len(outputs))
     params = b"".join(
         np.array([v], dtype=np.float32 if isinstance(v, float) else np.uint32).tobytes()
         for v in spec.get("params", [0])
@@ -118,7 +117,7 @@ def _user_case(path, spec):
     buffers = [t._storage.buffer for t in inputs + outputs]
 
     def run():
-        rt.dispatch(kern, buffers, params, grid)
+        launch_raw(path, source, len(inputs), len(outputs), buffers, params, grid)
 
     return Case(f"wgsl {path}", run, float(spec.get("flops", 0)), float(spec.get("bytes", 0)))
 

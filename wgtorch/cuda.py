@@ -3,12 +3,18 @@ queries answer for the adapter wgtorch chose (``python -m wgtorch info`` prints 
 
 WebGPU has no CUDA compute capability: ``get_device_capability()`` is ``(0, 0)`` so that
 capability-gated CUDA paths in user code (TF32, flash attention, Triton) stay off.
+
+Besides PyTorch's names (``is_initialized()``: whether this process has created its device)
+it holds the two process-level controls the DataLoader uses: ``forbid_device(make_error)``
+(a worker process must never create a device: any later GPU use raises ``make_error()``) and
+``submit_pending()`` (submit recorded work now, without creating a device when none exists).
 """
 
 import contextlib
 import os
 
 from .backend import NoAdapterError, get_runtime
+from .backend import forbid_device, is_initialized, submit_pending  # noqa: F401  (public)
 
 
 def is_available():
@@ -18,10 +24,6 @@ def is_available():
     except NoAdapterError:
         return False
     return True
-
-
-def is_initialized():
-    return is_available()
 
 
 def init():
@@ -36,12 +38,12 @@ def _check_device(device, optional=True):
     """Refuse a device other than the one adapter (None, 0, "cuda", "cuda:0", a device)."""
     if device is None and optional:
         return
+    from .device import _local_rank, as_device
+
     if isinstance(device, int) and not isinstance(device, bool):
-        if device not in (-1, 0):
+        if device not in (-1, 0, _local_rank()):  # cuda:<LOCAL_RANK>: see device.py
             raise RuntimeError(f"wgtorch uses one adapter; device index {device} is invalid")
         return
-    from .device import as_device
-
     d = as_device(device)
     if d.type != "wgpu":
         raise ValueError(f"Expected a cuda device, but got: {d}")
@@ -52,7 +54,8 @@ def current_device():
 
 
 def set_device(device):
-    """Select the device: only the one adapter (index 0) exists."""
+    """Select the device: only the one adapter exists (index 0, which a data-parallel rank may
+    also call ``cuda:<LOCAL_RANK>``)."""
     _check_device(device)
 
 

@@ -12,7 +12,21 @@ op calls, refuses a CPU and a GPU tensor in one op with PyTorch's error. As in P
 0-d CPU tensor counts as a scalar and may join tensors of either device, indices may be CPU
 tensors when indexing a GPU tensor (``x[idx]``), and ``copy_``/``to`` move data across.
 ``torch.load`` restores each tensor on the device it was saved from (serialization.py).
+
+A process uses one adapter, index 0. In a data-parallel job, ``cuda:<LOCAL_RANK>`` is accepted
+as well and names the same adapter (the one chosen for that local rank, see
+``backend/adapter.py``), so the usual ``device = f"cuda:{local_rank}"`` runs unchanged.
 """
+
+import os
+
+
+def _local_rank():
+    # A data-parallel rank's scripts say "cuda:<LOCAL_RANK>": that is this process's adapter
+    # (one per local rank, see backend/adapter.py), so the index is accepted and means it.
+    value = os.environ.get("LOCAL_RANK", "").strip()
+    return int(value) if value.isdigit() else 0
+
 
 _ALIASES = {"wgpu": "wgpu", "cuda": "wgpu", "gpu": "wgpu", "webgpu": "wgpu", "mps": "wgpu"}
 
@@ -35,7 +49,7 @@ class device:
         if name == "cpu":
             self.type, self.index = "cpu", None
         elif name in _ALIASES:
-            if index not in (None, 0):
+            if index not in (None, 0, _local_rank()):
                 raise RuntimeError(f"wgtorch uses one adapter; device index {index} is invalid")
             self.type, self.index = "wgpu", 0
         else:

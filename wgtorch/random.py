@@ -1,32 +1,11 @@
-"""Random numbers on the GPU: Philox4x32-10, seeded by ``manual_seed``.
+"""Generators: PyTorch's ``torch.Generator``, ``manual_seed`` and the RNG state.
 
-A generator is (seed, stream). Every call draws from a fresh stream (the counter's upper
-words), so results depend only on the seed and the order of calls, and are the same on
-every adapter: the bits are integer arithmetic and uniform floats keep 24 of them.
+A generator is (seed, stream). Every call that draws random numbers takes a fresh stream
+(the Philox counter's upper words, see ``wgtorch/ops/random.py``), so results depend only on
+the seed and the order of calls, and are the same on every adapter.
 """
 
-import struct
 import time
-
-from .backend import get_runtime
-from .ops.shaders import load_shader
-from .tensor import Tensor
-
-UNIFORM, NORMAL, INTEGER, BITS = 0, 1, 2, 3
-_PARAMS = struct.Struct("<6IiI4f")
-_BODIES = {
-    UNIFORM: "return P.lo + unit(bits[k]) * (P.hi - P.lo);",
-    NORMAL: (
-        "let u1 = 1.0 - unit(bits[k & 2u]);\n"
-        "    let u2 = unit(bits[k | 1u]);\n"
-        "    let r = sqrt(-2.0 * log(u1));\n"
-        "    let a = 6.283185307179586 * u2;\n"
-        "    return P.lo + P.hi * select(r * sin(a), r * cos(a), (k & 1u) == 0u);"
-    ),
-    INTEGER: "return P.ilo + i32(bits[k] % P.range);",
-    BITS: "return bits[k];",
-}
-_OUT_T = {UNIFORM: "f32", NORMAL: "f32", INTEGER: "i32", BITS: "u32"}
 
 
 class Generator:
@@ -95,32 +74,3 @@ def get_rng_state():
 
 def set_rng_state(state):
     default_generator.set_state(state)
-
-
-def fill_random(out, dist, lo=0.0, hi=1.0, generator=None):
-    """Fill the fresh contiguous tensor ``out`` from distribution ``dist``."""
-    n = out.numel()
-    if n == 0:
-        return out
-    gen = generator or default_generator
-    stream = gen.next_stream()
-    rt = get_runtime()
-    key = ("philox", dist)
-    kern = rt.kernel(
-        key,
-        lambda: load_shader("philox.wgsl")
-        .replace("OUT_T", _OUT_T[dist])
-        .replace("DIST_BODY", _BODIES[dist]),
-        0,
-        1,
-    )
-    if dist == INTEGER:
-        ilo, rng, flo, fhi = int(lo), int(hi) - int(lo), 0.0, 0.0
-    else:
-        ilo, rng, flo, fhi = 0, 1, float(lo), float(hi)
-    params = _PARAMS.pack(
-        n, gen._seed & 0xFFFFFFFF, gen._seed >> 32, stream & 0xFFFFFFFF, stream >> 32, rng,
-        ilo, 0, flo, fhi, 0.0, 0.0,
-    )
-    rt.dispatch(kern, [out._storage.buffer], params, -(-n // 256))
-    return out

@@ -1,6 +1,7 @@
 """Tensor: a strided view of a GPU buffer, with dtype, device and autograd fields.
 
-This file holds the core only (storage, metadata, host transfers, autograd entry points).
+This file holds the core only (metadata, host transfers, autograd entry points; the GPU
+buffer behind it is ``storage.py``).
 Ops attach themselves as methods with ``tensor_method`` where they are declared, so each
 op is declared once, in ``wgtorch/ops``.
 """
@@ -14,72 +15,14 @@ from .autograd.function import RemovableHandle, grad_accumulator
 from .autograd.grad_mode import grad_state, is_grad_enabled, no_grad
 from .backend import get_runtime
 from .device import CPU, GPU, as_device
-
-ELEMENT_BYTES = 4  # every dtype is stored as one 32-bit word (see dtype.py)
-MAX_NUMEL = 2**31 - 1  # elements per tensor: kernels index elements with 32-bit integers
-
-
-class Storage:
-    """A GPU buffer holding ``numel`` elements, shared by a tensor and its views."""
-
-    __slots__ = ("buffer", "numel", "version", "runtime", "__weakref__")
-
-    def __init__(self, numel):
-        self.runtime = get_runtime()
-        self.buffer = self.runtime.alloc(numel * ELEMENT_BYTES)
-        self.numel = numel
-        self.version = 0
-
-    def __del__(self):
-        try:
-            self.runtime.free(self.buffer)
-        except Exception:  # interpreter shutdown
-            pass
-
-
-def contiguous_strides(shape):
-    strides, acc = [], 1
-    for s in reversed(shape):
-        strides.append(acc)
-        acc *= max(s, 1)
-    return tuple(reversed(strides))
-
-
-def prod(shape):
-    n = 1
-    for s in shape:
-        n *= s
-    return n
-
-
-def to_storage_array(array, dtype):
-    """numpy data as the dtype's 32-bit storage array, refusing values that would wrap."""
-    if dtype is dt.float16:
-        with np.errstate(over="ignore"):  # too large for half precision: inf, as in PyTorch
-            return np.ascontiguousarray(array, dtype=np.float16).astype(np.float32)
-    if dtype is dt.int64 or dtype is dt.int32:
-        a = np.asarray(array)
-        if a.size and a.dtype.kind in "iu" and (a.min() < dt.INT32_MIN or a.max() > dt.INT32_MAX):
-            bad = a.max() if a.max() > dt.INT32_MAX else a.min()
-            raise RuntimeError(
-                f"value {int(bad)} does not fit in wgtorch's {dtype.name} storage: integers are "
-                f"kept as 32-bit on the GPU (range {dt.INT32_MIN}..{dt.INT32_MAX})"
-            )
-        if a.dtype.kind == "f" and a.size and not np.all(np.isfinite(a)):
-            raise RuntimeError(f"cannot convert non-finite values to {dtype.name}")
-        return np.ascontiguousarray(a).astype(np.int32)
-    if dtype is dt.uint8:
-        a = np.asarray(array)
-        if a.size and a.dtype.kind in "iu" and (a.min() < 0 or a.max() > 255):
-            raise RuntimeError(f"value {int(a.max() if a.max() > 255 else a.min())} cannot be "
-                               "converted to type uint8 without overflow")
-        words = np.ascontiguousarray(a).astype(np.uint32)
-        words &= 255  # in place: one storage-sized copy, not two
-        return words
-    if dtype is dt.bool_:
-        return np.ascontiguousarray(array).astype(bool).astype(np.uint32)
-    return np.ascontiguousarray(array, dtype=np.float32)
-
+from .storage import (  # noqa: F401  (ops import these from here)
+    ELEMENT_BYTES,
+    MAX_NUMEL,
+    Storage,
+    contiguous_strides,
+    prod,
+    to_storage_array,
+)
 
 class Tensor:
     """A multi-dimensional array on the WebGPU adapter, with PyTorch's API.
@@ -239,8 +182,6 @@ class Tensor:
             )
         if id(self) in memo:
             return memo[id(self)]
-        from .autograd.grad_mode import no_grad
-
         with no_grad():
             new = self.clone()
         new = type(self)._make(new._storage, new.shape, new._stride, new._offset, new.dtype,
@@ -545,10 +486,16 @@ class Size(tuple):
 
 
 def tensor_method(*names):
-    """Attach the decorated op to Tensor under ``names`` (the op is declared once, in ops/)."""
+    """Attach the decorated op to Tensor under ``names`` (the op is declared once, in ops/).
+
+    A name Tensor already has is refused: the last import would silently win otherwise.
+    """
 
     def attach(fn):
         for name in names or (fn.__name__,):
+            if name in Tensor.__dict__:
+                raise RuntimeError(f"Tensor.{name} is declared twice (again by "
+                                   f"{fn.__module__}.{fn.__qualname__})")
             setattr(Tensor, name, fn)
         return fn
 

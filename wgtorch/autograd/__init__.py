@@ -28,8 +28,6 @@ def _as_tuple(x):
 
 def _make_grads(outputs, grad_outputs):
     """The gradient to start from for each output: the given one, or ones for a scalar."""
-    from ..ops.creation import ones_like
-
     if grad_outputs is not None and len(grad_outputs) != len(outputs):
         raise RuntimeError(
             f"grad requires one gradient per output: got {len(grad_outputs)} gradients for "
@@ -42,7 +40,7 @@ def _make_grads(outputs, grad_outputs):
             if out.requires_grad:
                 if out.numel() != 1:
                     raise RuntimeError("grad can be implicitly created only for scalar outputs")
-                g = ones_like(out)
+                g = out.new_ones(out.shape)
         elif g.shape != out.shape:
             raise RuntimeError(
                 f"Mismatch in shape: grad_output[{k}] has a shape of {g.shape!r} and "
@@ -115,9 +113,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     result = run_backward(outputs, grads, retain, create_graph, inputs=inputs,
                           allow_unused=bool(allow_unused) or materialize_grads)
     if materialize_grads:
-        from ..ops.creation import zeros_like
-
-        result = tuple(zeros_like(x) if g is None else g for x, g in zip(inputs, result))
+        result = tuple(x.new_zeros(x.shape) if g is None else g for x, g in zip(inputs, result))
     return result
 
 

@@ -17,6 +17,7 @@ in-place change of one ``.grad`` never shows up anywhere else. Adding into an ex
 is out of place (one kernel, a new tensor; PyTorch adds in place and keeps the object).
 """
 
+from . import function
 from .function import AccumulateGrad, grad_accumulator
 from .grad_mode import grad_state
 
@@ -230,7 +231,7 @@ def _call(node, grads, state):
         for k in missing:
             meta = node._output_meta[k]
             if meta is not None:
-                grads[k] = _zeros(meta)
+                grads[k] = _zeros(meta, grads)
     out = node._fn.backward(node, *grads)
     out = _check_count(node, out if isinstance(out, tuple) else (out,))
     if not node._primitive:
@@ -283,9 +284,7 @@ def _validate(node, index, g, nxt, nr):
                 f"Function {node.name()} returned an invalid gradient at index {index} - got "
                 f"{list(g.shape)} but expected shape compatible with {list(shape)}"
             )
-        from ..ops.reduce import sum_to
-
-        g = sum_to(g, shape)
+        g = g.sum_to_size(shape)
     if g.dtype is not dtype:
         g = g.to(dtype)
     return g
@@ -298,11 +297,13 @@ def _expandable(shape, target):
     return all(s == t or s == 1 for s, t in zip(reversed(shape), reversed(target)))
 
 
-def _zeros(meta):
-    from ..ops.creation import zeros
-
+def _zeros(meta, grads):
+    """Zeros for a missing gradient (Tensor's own methods: autograd imports no op module)."""
     shape, dtype, device = meta
-    return zeros(shape, dtype=dtype, device=device)
+    ref = next((g for g in grads if g is not None), None)
+    if ref is None:  # no gradient reached this user Function: any tensor can make zeros
+        ref = (function.Tensor or function._tensor_type())._empty((), dtype, device)
+    return ref.new_zeros(shape, dtype=dtype, device=device)
 
 
 __all__ = ["accumulate_grad", "run_backward"]

@@ -19,6 +19,7 @@ PyTorch's: a primitive that receives no gradient at all is skipped and passes ``
 user Function must return one gradient per ``forward`` argument.
 """
 
+import functools
 import weakref
 
 from .grad_mode import grad_state
@@ -388,8 +389,6 @@ class DelayedError(Function):
 def once_differentiable(fn):
     """Decorator for ``backward``: runs it without recording a graph, so the gradients it
     returns cannot be differentiated again (doing so raises, as in PyTorch)."""
-    import functools
-
     @functools.wraps(fn)
     def wrapper(ctx, *grads):
         prev = grad_state.enabled

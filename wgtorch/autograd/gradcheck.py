@@ -8,6 +8,8 @@ tolerances are looser than PyTorch's float64 ones (``eps=1e-3, atol=1e-3, rtol=1
 
 import numpy as np
 
+from . import function
+
 
 class GradcheckError(RuntimeError):
     """Raised by ``gradcheck`` when the analytic and numerical Jacobians differ."""
@@ -18,9 +20,7 @@ def _as_tuple(x):
 
 
 def _is_tensor(x):
-    from ..tensor import Tensor
-
-    return isinstance(x, Tensor)
+    return isinstance(x, function.Tensor or function._tensor_type())
 
 
 def _outputs(func, inputs):
@@ -29,8 +29,6 @@ def _outputs(func, inputs):
 
 def _numerical_jacobians(func, inputs, k, eps):
     """``[output j] -> (numel(inputs[k]), numel(output j))`` finite-difference Jacobians."""
-    from ..ops.creation import tensor
-
     x = inputs[k]
     base = x.detach().numpy().astype(np.float64)
     cols = None
@@ -40,8 +38,8 @@ def _numerical_jacobians(func, inputs, k, eps):
             pert = base.copy().reshape(-1)
             pert[j] += sign * eps
             args = list(inputs)
-            args[k] = tensor(pert.reshape(base.shape), dtype=x.dtype, device=x.device,
-                             requires_grad=x.requires_grad)  # gradgradcheck differentiates
+            args[k] = x.new_tensor(pert.reshape(base.shape), dtype=x.dtype, device=x.device,
+                                   requires_grad=x.requires_grad)  # gradgradcheck differentiates
             values.append([o.detach().numpy().astype(np.float64).reshape(-1)
                            for o in _outputs(func, args)])
         if cols is None:
@@ -55,8 +53,7 @@ def _numerical_jacobians(func, inputs, k, eps):
 
 def _analytic_jacobians(outputs, diff_inputs):
     """``[input][output] -> (numel(input), numel(output))`` Jacobians from backward passes."""
-    from ..ops.creation import tensor
-    from . import grad as autograd_grad
+    from . import grad as autograd_grad  # NOTE: defined after this module is imported
 
     jac = [[np.zeros((x.numel(), o.numel())) for o in outputs] for x in diff_inputs]
     for i, out in enumerate(outputs):
@@ -65,7 +62,8 @@ def _analytic_jacobians(outputs, diff_inputs):
         for j in range(out.numel()):
             onehot = np.zeros(out.numel())
             onehot[j] = 1.0
-            seed = tensor(onehot.reshape(tuple(out.shape)), dtype=out.dtype, device=out.device)
+            seed = out.new_tensor(onehot.reshape(tuple(out.shape)), dtype=out.dtype,
+                                  device=out.device)
             grads = autograd_grad(out, diff_inputs, seed, retain_graph=True, allow_unused=True)
             for k, g in enumerate(grads):
                 if g is not None:
@@ -109,16 +107,15 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-3, atol=1e-3, rtol=
     ``(inputs, grad_outputs)`` to the gradients of ``func``'s outputs w.r.t. ``inputs``, built
     with ``create_graph=True``.
     """
-    from ..ops.creation import tensor
-    from . import grad as autograd_grad
+    from . import grad as autograd_grad  # NOTE: defined after this module is imported
 
     inputs = _as_tuple(inputs)
     outputs = _outputs(func, inputs)
     if grad_outputs is None:
         rng = np.random.default_rng(seed)
         grad_outputs = tuple(
-            tensor(rng.standard_normal(tuple(o.shape)), dtype=o.dtype, device=o.device,
-                   requires_grad=True)
+            o.new_tensor(rng.standard_normal(tuple(o.shape)), dtype=o.dtype, device=o.device,
+                         requires_grad=True)
             for o in outputs if o.requires_grad
         )
     grad_outputs = _as_tuple(grad_outputs)

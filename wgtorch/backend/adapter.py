@@ -5,6 +5,13 @@ name (``vulkan``, ``metal``, ``d3d12``, ``opengl``) or a substring of the adapte
 (``WGTORCH_ADAPTER=vulkan,llvmpipe``; ``WGTORCH_ADAPTER=nvidia``). Every term must match.
 Without it the best adapter wins: discrete GPU > integrated > virtual > CPU (software), and
 Vulkan/Metal/D3D12 before OpenGL.
+
+Several GPUs (data-parallel ranks on one machine): when n adapters tie for best (after the
+``WGTORCH_ADAPTER`` filter), the process with local rank r (``LOCAL_RANK``, set by
+``python -m wgtorch.distributed.run`` or derived from ``mpiexec``'s variables) takes the
+(r mod n)-th of them in the order wgpu lists them. So each rank of a node gets its own GPU,
+and ranks share one when there are fewer GPUs than ranks. To pin a rank to an adapter, give
+it its own ``WGTORCH_ADAPTER``.
 """
 
 import os
@@ -70,7 +77,15 @@ def choose_adapter():
             found = "; ".join(_describe(a) for a in adapters)
             raise NoAdapterError(f"WGTORCH_ADAPTER={wanted!r} matches no adapter. Found: {found}")
         adapters = chosen
-    return min(adapters, key=_rank)
+    best = min(_rank(a) for a in adapters)
+    tied = [a for a in adapters if _rank(a) == best]
+    return tied[_local_rank() % len(tied)]
+
+
+def _local_rank():
+    """This process's rank on its node (0 outside a data-parallel job)."""
+    value = os.environ.get("LOCAL_RANK", "").strip()
+    return int(value) if value.isdigit() else 0
 
 
 def create_device(adapter):

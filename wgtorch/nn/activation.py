@@ -1,6 +1,7 @@
 """Activation modules: thin wrappers of ``nn.functional`` with PyTorch's constructor
 arguments and ``extra_repr``."""
 
+from ..ops.creation import empty
 from . import functional as F
 from . import init
 from .module import Module
@@ -190,8 +191,6 @@ class PReLU(Module):
 
     def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
         super().__init__()
-        from ..ops.creation import empty
-
         self.num_parameters = num_parameters
         self.init = init
         self.weight = Parameter(empty(num_parameters, device=device, dtype=dtype))

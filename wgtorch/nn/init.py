@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 
 from ..autograd.grad_mode import no_grad
+from ..ops.creation import rand, randn
 from ..tensor import Tensor
 
 
@@ -191,8 +192,6 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
             "of values may be incorrect.", stacklevel=2,
         )
     lo, hi = norm_cdf((a - mean) / std), norm_cdf((b - mean) / std)
-    from ..ops.creation import rand
-
     u = rand(tuple(tensor.shape), generator=generator).numpy().astype(np.float64)
     x = _norm_ppf(lo + u * (hi - lo)) * std + mean
     return _no_grad_upload(tensor, np.clip(x, a, b).astype(np.float32))
@@ -206,8 +205,6 @@ def orthogonal_(tensor, gain=1, generator=None):
         return tensor
     rows = tensor.size(0)
     cols = tensor.numel() // rows
-    from ..ops.creation import randn
-
     flat = randn(rows, cols, generator=generator).numpy().astype(np.float64)
     if rows < cols:
         flat = flat.T
@@ -224,8 +221,6 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
         raise ValueError("Only tensors with 2 dimensions are supported")
     rows, cols = tensor.shape
     num_zeros = int(math.ceil(sparsity * rows))
-    from ..ops.creation import rand, randn
-
     w = randn(rows, cols, generator=generator).numpy() * std
     keys = rand(rows, cols, generator=generator).numpy()
     for c in range(cols):

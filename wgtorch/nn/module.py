@@ -13,6 +13,7 @@ from collections import OrderedDict
 
 from .. import dtypes as dt
 from ..autograd.grad_mode import no_grad
+from ..ops.copy import _parse_to
 from ..tensor import Tensor
 from .hooks import (  # noqa: F401 - re-exported as nn.module's names, as in PyTorch
     HooksMixin,
@@ -350,8 +351,6 @@ class Module(HooksMixin, StateDictMixin):
 
         Only floating-point tensors change dtype, as in PyTorch.
         """
-        from ..ops.copy import _parse_to
-
         kwargs.pop("non_blocking", None)
         device, dtype = _parse_to(args, kwargs)
         if dtype is not None and not dtype.is_floating_point:

@@ -4,6 +4,7 @@ A Parameter shares its data with the tensor it wraps (no copy), is a leaf, and r
 grad by default. Ops on it return plain Tensors.
 """
 
+from ..ops.creation import empty
 from ..tensor import Tensor
 
 
@@ -18,8 +19,6 @@ class Parameter(Tensor):
 
     def __new__(cls, data=None, requires_grad=True):
         if data is None:
-            from ..ops.creation import empty
-
             data = empty(0)
         if not isinstance(data, Tensor):
             raise TypeError(
@@ -58,8 +57,6 @@ def _rebuild_parameter(data, requires_grad):
 def _register_weight_and_bias(module, weight_shape, bias_shape, device=None, dtype=None):
     """Register ``module.weight`` then ``module.bias`` as fresh (uninitialised) Parameters of
     these shapes; a shape of None registers None instead (``bias=False``, ``affine=False``)."""
-    from ..ops.creation import empty
-
     for name, shape in (("weight", weight_shape), ("bias", bias_shape)):
         param = None if shape is None else Parameter(empty(shape, device=device, dtype=dtype))
         module.register_parameter(name, param)

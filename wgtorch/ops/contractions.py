@@ -6,6 +6,7 @@ here needs a backward of its own.
 """
 
 from ..tensor import prod, tensor_method
+from .creation import eye
 from .linalg import _check_dtypes, _product, mm
 
 
@@ -108,8 +109,6 @@ def _parse_einsum(equation, operands):
 
 def _einsum_reduce(x, letters, keep):
     """Take diagonals of repeated letters and sum letters not in ``keep``: (x, letters)."""
-    from .creation import eye
-
     while len(set(letters)) != len(letters):
         c = next(c for c in letters if letters.count(c) > 1)
         i = letters.index(c)

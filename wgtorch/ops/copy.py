@@ -10,7 +10,8 @@ from ..autograd.function import Function, SavedTensor
 from ..autograd.grad_mode import grad_state
 from ..device import as_device
 from ..tensor import Tensor, tensor_method
-from .pointwise import launch_map
+from .naming import named
+from .pointwise import broadcast_shapes, launch_map
 from .value_range import derive
 
 # NOTE: nz_f tests the bits: NaN is true, as in PyTorch (a compiler may assume no NaN).
@@ -145,8 +146,7 @@ def _converter(name, target):
     def convert(self, memory_format=None):
         return self.to(target)
 
-    convert.__name__ = name
-    convert.__doc__ = f"``self.to({target!r})``."
+    named(convert, name, __name__, f"Tensor.{name}", f"``self.to({target!r})``.")
     tensor_method(name)(convert)
 
 
@@ -168,14 +168,6 @@ def cpu(self, memory_format=None):
 @tensor_method()
 def cuda(self, device=None, non_blocking=False, memory_format=None):
     return self.to("wgpu")
-
-
-@tensor_method("new_tensor")
-def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
-    from .creation import tensor
-
-    return tensor(data, dtype=dtype or self.dtype, device=device or self.device,
-                  requires_grad=requires_grad)
 
 
 # ---- in-place ---------------------------------------------------------------------------
@@ -232,15 +224,13 @@ class AsStridedScatterBackward0(Function):
 
     @staticmethod
     def forward(ctx, g, base_shape, geometry):
-        from .creation import zeros
-
         ctx.geometry = geometry
         shape, stride, offset = geometry
         # NOTE: a dim of stride 0 (an expanded view) sends many elements to one: sum them.
         summed = tuple(d for d, (n, st) in enumerate(zip(shape, stride)) if st == 0 and n > 1)
         if summed:
             g = g.sum(summed, keepdim=True)
-        out = zeros(base_shape, dtype=g.dtype, device=g.device)
+        out = g.new_zeros(base_shape)
         copy_into(_region(out, (g.shape, stride, offset)), g)
         return out
 
@@ -292,9 +282,7 @@ class CopyBackwards(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from .creation import zeros_like
-
-        return zeros_like(g) if ctx.needs_input_grad[0] else None, g
+        return g.new_zeros(g.shape) if ctx.needs_input_grad[0] else None, g
 
 
 def _refresh_view(view):
@@ -372,8 +360,6 @@ def apply_inplace(self, result):
     _check_no_overlap(self)
     _check_inplace(self, result, result.dtype)
     if tuple(result.shape) != tuple(self.shape):
-        from .pointwise import broadcast_shapes
-
         if broadcast_shapes(result.shape, self.shape) != tuple(self.shape):
             raise RuntimeError(
                 f"output with shape {list(self.shape)} doesn't match the broadcast shape "
@@ -392,9 +378,8 @@ def inplace_method(name, fn):
     def method(self, *args, **kwargs):
         return apply_inplace(self, fn(self, *args, **kwargs))
 
-    method.__name__ = name
-    method.__doc__ = f"In-place version of ``{fn.__name__}``."
-    setattr(Tensor, name, method)
+    named(method, name, fn.__module__, f"Tensor.{name}", f"In-place version of ``{fn.__name__}``.")
+    return tensor_method(name)(method)
 
 
 def _keep_saved_copies(self, node, depth=2):
@@ -477,27 +462,3 @@ def fill_(self, value):
 @tensor_method()
 def zero_(self):
     return self.fill_(0)
-
-
-def setitem(self, key, value):
-    """``self[key] = value`` for basic keys (views); advanced keys go to index_put_."""
-    from . import views
-
-    if not views.is_basic_index(key):
-        from . import indexing
-
-        indexing.advanced_setitem(self, key, value)
-        return
-    target = views.basic_view(self, key)
-    if self._base is None or self._view_version is not None:
-        target._view_version = target._storage.version  # a differentiable view of the base
-    _check_inplace(target, value)
-    if isinstance(value, Tensor):
-        copy_into(target, value)
-        _record_inplace(target, value if value.dtype.is_floating_point else None)
-    else:
-        fill_value(target, value)
-        _record_inplace(target, None)
-
-
-Tensor.__setitem__ = setitem

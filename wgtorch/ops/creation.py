@@ -12,12 +12,13 @@ import numbers
 import numpy as np
 
 from .. import dtypes as dt
-from .. import random as rnd
 from ..autograd.grad_mode import is_grad_enabled
 from ..device import as_device
 from ..tensor import Tensor, tensor_method
+from . import random as rnd
 from . import value_range
-from .copy import _cast, copy_into, fill_value
+from .copy import _cast, _check_inplace, _record_inplace, copy_into, fill_value
+from .naming import named
 
 
 def _size_arg(size):
@@ -153,9 +154,8 @@ def _like(maker):
         return maker(input.shape, dtype=dtype or input.dtype, device=device or input.device,
                      requires_grad=requires_grad, **kw)
 
-    like.__name__ = maker.__name__ + "_like"
-    like.__doc__ = f"``{maker.__name__}`` with the shape (and dtype, device) of ``input``."
-    return like
+    return named(like, maker.__name__ + "_like", __name__,
+                 doc=f"``{maker.__name__}`` with the shape (and dtype, device) of ``input``.")
 
 
 empty_like = _like(empty)
@@ -166,6 +166,12 @@ ones_like = _like(ones)
 def full_like(input, fill_value, dtype=None, device=None, requires_grad=False, **kw):
     return full(input.shape, fill_value, dtype=dtype or input.dtype,
                 device=device or input.device, requires_grad=requires_grad)
+
+
+@tensor_method()
+def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+    return tensor(data, dtype=dtype or self.dtype, device=device or self.device,
+                  requires_grad=requires_grad)
 
 
 @tensor_method()
@@ -329,8 +335,6 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
 
 
 def _fill_inplace(self, dist, lo, hi, generator):
-    from .copy import _check_inplace, _record_inplace
-
     _check_inplace(self)
     _check_float_dist(dist, self.dtype)
     if dist == rnd.INTEGER:

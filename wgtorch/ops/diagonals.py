@@ -8,6 +8,7 @@ from ..autograd.function import Function
 from ..tensor import tensor_method
 from . import index_kernels as ik
 from .copy import copy_into
+from .creation import zeros
 
 # ---- tril / triu ----------------------------------------------------------------------------
 
@@ -82,8 +83,6 @@ class DiagEmbedBackward0(Function):
 
     @staticmethod
     def forward(ctx, x, shape, offset, dim1, dim2):
-        from .creation import zeros
-
         ctx.args = (offset, dim1, dim2)
         out = zeros(shape, dtype=x.dtype, device=x.device)
         copy_into(out._view_of(*_diagonal_geometry(out, offset, dim1, dim2)), x)

@@ -17,19 +17,16 @@ compare-and-swap loop on the bits otherwise). Float sums through atomics are not
 bit-deterministic in their order, as on CUDA.
 """
 
-import struct
-from string import Template
 from typing import NamedTuple
 
 import numpy as np
 
 from .. import dtypes as dt
-from ..backend import get_runtime
 from ..tensor import Tensor, prod
 from . import value_range, wgsl
-from .gpu_errors import flag_wgsl
-from .pointwise import broadcast_strides, merge_dims, scalar_bits
-from .shaders import load_shader
+from .gpu_errors import site
+from .kernel import Kernel, scalar_bits
+from .pointwise import broadcast_strides, merge_dims
 
 MAX_DIMS = 8
 MAX_TERMS = 4
@@ -38,7 +35,7 @@ MAX_TERMS = 4
 CAS_LIMIT = 16384
 BOUNDS_CHUNK = 256
 NONZERO_CHUNK = 256
-_WORDS = struct.Struct("<64I")
+_DIMS = f"array<vec4<u32>, {MAX_DIMS // 4}>"  # up to MAX_DIMS u32 values
 
 
 class BoundsCheck(NamedTuple):
@@ -102,49 +99,60 @@ def _cas_combine(mode, dtype):
     return {"add": "(old + val) & 255u", "mul": "(old * val) & 255u"}[mode]
 
 
-def _source(n_terms, mode, dtype, scalar):
-    """WGSL of index_map: a gather (mode None) or a scatter with ``mode``."""
-    decl = "\n".join(
-        f"@group(0) @binding({j + 1}) var<storage, read> index{j}: array<i32>;"
-        for j in range(n_terms)
-    )
+def _index_map_code(variant):
+    """The index terms and the gather/scatter of index_map (a gather when mode is None)."""
+    mode, dtype = variant["mode"], variant["dtype"]
     terms = "\n".join(
-        f"    {{ let a = P.ix[{2 * j}u]; let s = P.ix[{2 * j + 1}u];\n"
-        f"      t += wrap_index(index{j}[a.x + ((i / a.z) % a.w) * a.y], s) * s.y; }}"
-        for j in range(n_terms)
+        f"{{ let a = P.ix[{2 * j}u]; let s = P.ix[{2 * j + 1}u];\n"
+        f"  t += wrap_index(index{j}[a.x + ((i / a.z) % a.w) * a.y], s) * s.y; }}"
+        for j in range(variant["n_terms"])
     )
-    value = "P.scalar" if scalar else "src[v]"
-    out_type = "u32"
+    value = "P.scalar" if variant["scalar"] else "src[v]"
     if mode is None:
-        body = "    out[i] = src[t];"
+        body = "out[i] = src[t];"
     elif mode == "store":
-        body = f"    out[t] = {value};"
+        body = f"out[t] = {value};"
     else:
-        out_type = "atomic<u32>"
         combine = _cas_combine(mode, dtype)
         if combine is None:
             native = {"add": "atomicAdd", "amax": "atomicMax", "amin": "atomicMin"}[mode]
-            body = f"    {native}(&out[t], {value});"
+            body = f"{native}(&out[t], {value});"
         else:
-            body = f"""    let val = {value};
-    var old = atomicLoad(&out[t]);
-    for (var k = 0u; k < {CAS_LIMIT}u; k++) {{
-        let r = atomicCompareExchangeWeak(&out[t], old, {combine});
-        if (r.exchanged) {{ break; }}
-        old = r.old_value;
-    }}"""
-    return Template(load_shader("index_map.wgsl")).substitute(
-        INDEX_BINDINGS=decl, OUT_BINDING=n_terms + 1, PARAM_BINDING=n_terms + 3,
-        OUT_TYPE=out_type, HELPERS=wgsl.helpers_for(body), INDEX_TERMS=terms, BODY=body,
-        ERROR_FLAG=flag_wgsl(n_terms + 2),
-    )
+            body = f"""let val = {value};
+var old = atomicLoad(&out[t]);
+for (var k = 0u; k < {CAS_LIMIT}u; k++) {{
+    let r = atomicCompareExchangeWeak(&out[t], old, {combine});
+    if (r.exchanged) {{ break; }}
+    old = r.old_value;
+}}"""
+    return {"INDEX_TERMS": terms or "// no index tensors", "BODY": body}
+
+
+def _index_map_inputs(variant):
+    return ("src: u32", *(f"index{j}: i32" for j in range(variant["n_terms"])))
+
+
+def _index_map_outputs(variant):
+    return ("out: u32",) if variant["mode"] in (None, "store") else ("out: atomic<u32>",)
+
+
+INDEX_MAP = Kernel("index_map", "index_map.wgsl", inputs=_index_map_inputs,
+                   outputs=_index_map_outputs, errors=True, generate=_index_map_code,
+                   params=("numel: u32", "ndim: u32", "nidx: u32", "base: u32", "voff: u32",
+                           "scalar: u32", f"shape: {_DIMS}", f"st: {_DIMS}", f"vst: {_DIMS}",
+                           f"ix: array<vec4<u32>, {2 * MAX_TERMS}>"))
+INDEX_BOUNDS = Kernel("index_bounds", "index_bounds.wgsl", inputs=("idx: i32",),
+                      outputs=("out: atomic<i32>",),
+                      params=("count: u32", "offset: u32", "stride: u32", "slot: u32"))
+TRI = Kernel("tri", "tri.wgsl", inputs=("x: u32",), outputs=("out: u32",),
+             params=("numel: u32", "ndim: u32", "rows: u32", "cols: u32", "diag: i32",
+                     "upper: u32", "off: u32", f"shape: {_DIMS}", f"st: {_DIMS}"))
+BLOCK_COPY = Kernel("block_copy", "block_copy.wgsl", inputs=("src: ELEM",), outputs=("dst: ELEM",),
+                    params=("count: u32", "cols: u32", "src_off: u32", "src_row: u32",
+                            "dst_off: u32", "dst_row: u32"))
 
 
 # ---- launching ---------------------------------------------------------------------------
-
-def _wrap32(values):
-    return [int(v) & 0xFFFFFFFF for v in values]
-
 
 def linear_view(index, shape):
     """(offset, stride) reading ``index`` (of ``shape``) in row-major order, or None."""
@@ -170,13 +178,12 @@ def _term_words(plan, term, target):
         view = linear_view(index, run)
     size = target.shape[term.dim] if term.size is None else term.size
     inner, blk = prod(shape[term.hi:]), max(prod(run), 1)
-    site, negative = 0, 0
+    error_site, negative = 0, 0
     if term.check is not None:
-        check = term.check
-        site = get_runtime().error_site(check.error, check.message)
-        negative = int(check.allow_negative)
-    return index, [view[0], view[1], max(inner, 1), blk, size, target._stride[term.dim], site,
-                   negative]
+        error_site = site(term.check.error, term.check.message)
+        negative = int(term.check.allow_negative)
+    return index, [view[0], view[1], max(inner, 1), blk, size, target._stride[term.dim],
+                   error_site, negative]
 
 
 def _launch(plan, target, out, values, mode, dtype, base, strides):
@@ -186,13 +193,11 @@ def _launch(plan, target, out, values, mode, dtype, base, strides):
         return
     if len(plan.terms) > MAX_TERMS:
         raise RuntimeError(f"wgtorch: more than {MAX_TERMS} index tensors in one indexing op")
-    rt = get_runtime()
-    words = [0] * 64
-    indices = []
-    for j, term in enumerate(plan.terms):
-        index, w = _term_words(plan, term, target)
+    ix, indices = [], []
+    for term in plan.terms:
+        index, words = _term_words(plan, term, target)
         indices.append(index)
-        words[32 + 8 * j: 40 + 8 * j] = _wrap32(w)
+        ix += words
     stride_lists = [list(strides)]
     scalar = mode is not None and not isinstance(values, Tensor)
     tensor_values = mode is not None and not scalar
@@ -201,32 +206,15 @@ def _launch(plan, target, out, values, mode, dtype, base, strides):
     dims, merged = merge_dims(plan.shape, stride_lists)
     if len(dims) > MAX_DIMS:
         raise RuntimeError(f"wgtorch: indexing over more than {MAX_DIMS} dims is not supported")
-    words[0:8] = [n, len(dims), len(plan.terms), base & 0xFFFFFFFF,
-                  values._offset if tensor_values else 0, 0, 0, 0]
-    if scalar:
-        words[5] = scalar_bits(values, dtype.wgsl)
-    words[8:8 + len(dims)] = dims
-    words[16:16 + len(dims)] = _wrap32(merged[0])
-    if tensor_values:
-        words[24:24 + len(dims)] = _wrap32(merged[1])
-    key = ("index_map", len(plan.terms), mode, dtype.name if mode not in (None, "store") else "",
-           scalar)
-    kern = rt.kernel(key, lambda: _source(len(plan.terms), mode, dtype, scalar),
-                     1 + len(indices), 2)
-    first = target if mode is None else (_dummy(out.device) if scalar else values)
-    buffers = [first._storage.buffer] + [ix._storage.buffer for ix in indices]
-    buffers += [out._storage.buffer, rt.error_buffer]
-    rt.dispatch(kern, buffers, _WORDS.pack(*words), -(-n // wgsl.WORKGROUP))
-
-
-_DUMMIES = {}
-
-
-def _dummy(device):
-    """A one-word buffer bound where a scatter of a scalar has no values tensor."""
-    if device not in _DUMMIES:
-        _DUMMIES[device] = Tensor._empty((1,), dt.int32, device)
-    return _DUMMIES[device]
+    variant = dict(n_terms=len(plan.terms), mode=mode, scalar=scalar,
+                   dtype=dtype if mode not in (None, "store") else None)
+    # a scatter of a scalar has no values tensor: its binding is a placeholder
+    first = target if mode is None else (None if scalar else values)
+    INDEX_MAP.launch(ins=[first, *indices], outs=[out], threads=n, variant=variant, numel=n,
+                     ndim=len(dims), nidx=len(plan.terms), base=base,
+                     voff=values._offset if tensor_values else 0,
+                     scalar=scalar_bits(values, dtype.wgsl) if scalar else 0, shape=dims,
+                     st=merged[0], vst=merged[1] if tensor_values else (), ix=ix)
 
 
 def gather(x, plan, strides=None, base=None):
@@ -276,14 +264,12 @@ def index_range(index):
     if view is None:
         index = index.contiguous()
         view = linear_view(index, index.shape)
-    rt = get_runtime()
     init = np.array([dt.INT32_MAX, dt.INT32_MIN], dtype=np.int64)
     out = Tensor._from_numpy(init, dt.int32, index.device)
-    kern = rt.kernel(("index_bounds",), lambda: load_shader("index_bounds.wgsl"), 1, 1)
     count = index.numel()
-    invocations = -(-count // BOUNDS_CHUNK)
-    rt.dispatch(kern, [index._storage.buffer, out._storage.buffer],
-                struct.pack("<4I", count, view[0], view[1], 0), -(-invocations // wgsl.WORKGROUP))
+    INDEX_BOUNDS.launch(ins=[index], outs=[out], threads=-(-count // BOUNDS_CHUNK),
+                        variant=dict(CHUNK=BOUNDS_CHUNK), count=count, offset=view[0],
+                        stride=view[1], slot=0)
     lo, hi = (int(v) for v in out._storage_array())
     value_range.note(index, lo, hi, exact=True)
     return lo, hi
@@ -317,36 +303,40 @@ def bounds_check(op, index, size, dim, allow_negative=True):
 
 # ---- nonzero ------------------------------------------------------------------------------
 
-def _nonzero_source(write, dtype):
-    test = "(bits & 0x7fffffffu) != 0u" if dtype.wgsl == "f32" else "bits != 0u"
-    if write:
-        bindings = """@group(0) @binding(1) var<storage, read> starts: array<u32>;
-@group(0) @binding(2) var<storage, read_write> out: array<i32>;
-@group(0) @binding(3) var<uniform> P: Params;"""
-        body = """    var row = starts[c];
-    for (var k = 0u; k < n; k++) {
-        if (!is_nonzero(x[start + k])) { continue; }
-        var rem = start + k;
-        for (var d = i32(P.ndim) - 1; d >= 0; d--) {
-            let size = P.shape[u32(d) / 4u][u32(d) % 4u];
-            out[row * P.ndim + u32(d)] = i32(rem % size);
-            rem = rem / size;
-        }
-        row += 1u;
-    }"""
-    else:
-        bindings = """@group(0) @binding(1) var<storage, read_write> counts: array<u32>;
-@group(0) @binding(2) var<uniform> P: Params;"""
-        body = """    var count = 0u;
-    for (var k = 0u; k < n; k++) { count += select(0u, 1u, is_nonzero(x[start + k])); }
-    counts[c] = count;"""
-    return Template(load_shader("nonzero.wgsl")).substitute(BINDINGS=bindings, TEST=test,
-                                                            BODY=body)
+_NONZERO_WRITE = """var row = starts[c];
+for (var k = 0u; k < n; k++) {
+    if (!is_nonzero(x[start + k])) { continue; }
+    var rem = start + k;
+    for (var d = i32(P.ndim) - 1; d >= 0; d--) {
+        let size = P.shape[u32(d) / 4u][u32(d) % 4u];
+        out[row * P.ndim + u32(d)] = i32(rem % size);
+        rem = rem / size;
+    }
+    row += 1u;
+}"""
+_NONZERO_COUNT = """var count = 0u;
+for (var k = 0u; k < n; k++) { count += select(0u, 1u, is_nonzero(x[start + k])); }
+counts[c] = count;"""
+
+
+def _nonzero_code(variant):
+    return {"BODY": _NONZERO_WRITE if variant["write"] else _NONZERO_COUNT}
+
+
+def _nonzero_inputs(variant):
+    return ("x: u32", "starts: u32") if variant["write"] else ("x: u32",)
+
+
+def _nonzero_outputs(variant):
+    return ("out: i32",) if variant["write"] else ("counts: u32",)
+
+
+NONZERO = Kernel("nonzero", "nonzero.wgsl", inputs=_nonzero_inputs, outputs=_nonzero_outputs,
+                 params=("numel: u32", "ndim: u32", f"shape: {_DIMS}"), generate=_nonzero_code)
 
 
 def nonzero_coords(x):
     """[n, x.ndim] int64 coordinates of x's nonzero elements (reads the count back)."""
-    rt = get_runtime()
     if x.ndim == 0:
         return nonzero_coords(x.reshape(1))[:, :0].contiguous()
     x = x.contiguous()
@@ -356,23 +346,19 @@ def nonzero_coords(x):
         return Tensor._empty((0, x.ndim), dt.int64, x.device)
     if x._offset:
         x = x.clone()
-    shape = list(x.shape) + [0] * (MAX_DIMS - x.ndim)
-    params = struct.pack("<12I", n, x.ndim, 0, 0, *shape)
     counts = Tensor._empty((chunks,), dt.int32, x.device)
-    kern = rt.kernel(("nonzero", False, x.dtype.wgsl),
-                     lambda: _nonzero_source(False, x.dtype), 1, 1)
-    groups = -(-chunks // wgsl.WORKGROUP)
-    rt.dispatch(kern, [x._storage.buffer, counts._storage.buffer], params, groups)
+    fields = dict(numel=n, ndim=x.ndim, shape=x.shape)
+    floating = x.dtype.wgsl == "f32"
+    NONZERO.launch(ins=[x], outs=[counts], threads=chunks,
+                   variant=dict(write=False, FLOAT=floating, CHUNK=NONZERO_CHUNK), **fields)
     host = counts._storage_array().astype(np.int64)
     total = int(host.sum())
     out = Tensor._empty((total, x.ndim), dt.int64, x.device)
     value_range.note(out, 0, max(x.shape) - 1)
     if total:
         starts = Tensor._from_numpy(np.cumsum(host) - host, dt.int32, x.device)
-        kern = rt.kernel(("nonzero", True, x.dtype.wgsl),
-                         lambda: _nonzero_source(True, x.dtype), 2, 1)
-        rt.dispatch(kern, [x._storage.buffer, starts._storage.buffer, out._storage.buffer],
-                    params, groups)
+        NONZERO.launch(ins=[x, starts], outs=[out], threads=chunks,
+                       variant=dict(write=True, FLOAT=floating, CHUNK=NONZERO_CHUNK), **fields)
     return out
 
 
@@ -384,16 +370,10 @@ def tri(x, diagonal, upper):
     n = x.numel()
     if n == 0:
         return out
-    rt = get_runtime()
     dims, (st,) = merge_dims(x.shape, [list(x._stride)])
-    dims = dims or [1]
-    st = st or [0]
-    words = [n, len(dims), x.shape[-2], x.shape[-1], int(diagonal) & 0xFFFFFFFF, int(upper),
-             x._offset, 0]
-    words += dims + [0] * (MAX_DIMS - len(dims)) + st + [0] * (MAX_DIMS - len(st))
-    kern = rt.kernel(("tri",), lambda: load_shader("tri.wgsl"), 1, 1)
-    rt.dispatch(kern, [x._storage.buffer, out._storage.buffer], struct.pack("<24I", *words),
-                -(-n // wgsl.WORKGROUP))
+    TRI.launch(ins=[x], outs=[out], threads=n, numel=n, ndim=len(dims) or 1, rows=x.shape[-2],
+               cols=x.shape[-1], diag=int(diagonal), upper=int(upper), off=x._offset,
+               shape=dims or [1], st=st or [0])
     return out
 
 
@@ -409,10 +389,7 @@ def block_copy(src, dst, rows, cols, dst_row, dst_col):
     vec = all(w % 4 == 0 for w in words)
     unit = 4 if vec else 1
     cols, src_off, src_row, dst_off, dst_row = (w // unit for w in words)
-    rt = get_runtime()
-    elem = "vec4<u32>" if vec else "u32"
-    kern = rt.kernel(("block_copy", vec),
-                     lambda: Template(load_shader("block_copy.wgsl")).substitute(ELEM=elem), 1, 1)
-    params = struct.pack("<8I", rows * cols, cols, src_off, src_row, dst_off, dst_row, 0, 0)
-    rt.dispatch(kern, [src._storage.buffer, dst._storage.buffer], params,
-                -(-(rows * cols) // wgsl.WORKGROUP))
+    BLOCK_COPY.launch(ins=[src], outs=[dst], threads=rows * cols,
+                      variant=dict(ELEM="vec4<u32>" if vec else "u32"), count=rows * cols,
+                      cols=cols, src_off=src_off, src_row=src_row, dst_off=dst_off,
+                      dst_row=dst_row)

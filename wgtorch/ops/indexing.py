@@ -26,9 +26,12 @@ from ..device import check_same_device
 from ..tensor import Tensor, tensor_method
 from . import index_kernels as ik
 from . import value_range
-from .copy import _check_inplace, _check_scalar_for, apply_inplace
+from .copy import _check_inplace, _check_scalar_for, _record_inplace, apply_inplace
+from .copy import copy_into, fill_value
+from .elementwise import where
 from .pointwise import broadcast_shapes
 from .reduce import sum_to
+from .views import basic_getitem, basic_view, is_basic_index
 
 INDEX_DTYPES = (dt.int32, dt.int64)
 _BAD_INDEX_DTYPE = "tensors used as indices must be long, int, byte or bool tensors"
@@ -47,10 +50,8 @@ class IndexBackward0(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from .creation import zeros
-
         _ = ctx.saved_tensors  # NOTE: raises if an index was modified in place since
-        base = zeros(ctx.shape, dtype=g.dtype, device=g.device)
+        base = g.new_zeros(ctx.shape)
         return IndexPutBackward0.apply(base, g, ctx.plan, "add"), None
 
 
@@ -299,8 +300,6 @@ def _index_key_parts(x, key, grad):
     basic, adv = _parse(x, key)
     if all(isinstance(k, slice) and k == slice(None) for k in basic):
         return x, adv
-    from .views import basic_getitem, basic_view
-
     return (basic_getitem(x, basic) if grad else basic_view(x, basic)), adv
 
 
@@ -316,8 +315,6 @@ def _legacy_tuple(key):
 
 def advanced_getitem(x, key):
     """``x[key]`` for keys with index tensors, lists or masks (a gather kernel)."""
-    from .views import basic_getitem, is_basic_index
-
     key = _normalize_key(_legacy_tuple(key))
     if is_basic_index(key):
         return basic_getitem(x, key)
@@ -389,9 +386,6 @@ def _put(x, key, value, mode, op):
 def _masked_write(y, adv, value, mode, grad):
     """``y[mask] = value`` as ``where`` (no nonzero, no readback) when value broadcasts over
     the dims after the mask. Returns False when the general path must run."""
-    from .copy import copy_into
-    from .elementwise import where
-
     if len(adv) != 1 or adv[0].index.dtype is not dt.bool_ or mode != "store":
         return False
     mask, dim = adv[0].index, adv[0].dim
@@ -415,13 +409,37 @@ def _masked_write(y, adv, value, mode, grad):
 
 def advanced_setitem(x, key, value):
     """``x[key] = value`` for keys with index tensors, lists or masks (a scatter kernel)."""
-    from .copy import setitem
-    from .views import is_basic_index
-
     key = _normalize_key(_legacy_tuple(key))
     if is_basic_index(key):
         return setitem(x, key, value)
     _put(x, key, value, "store", "index_put_")
+
+
+@tensor_method("__getitem__")
+def getitem(self, key):
+    """Basic indexing (ints, slices with steps, None, ...) gives a view; tensor and list
+    indices are advanced indexing (a gather kernel)."""
+    if is_basic_index(key):
+        return basic_getitem(self, key)
+    return advanced_getitem(self, key)
+
+
+@tensor_method("__setitem__")
+def setitem(self, key, value):
+    """``self[key] = value``: basic keys write through a view, advanced keys scatter."""
+    if not is_basic_index(key):
+        advanced_setitem(self, key, value)
+        return
+    target = basic_view(self, key)
+    if self._base is None or self._view_version is not None:
+        target._view_version = target._storage.version  # a differentiable view of the base
+    _check_inplace(target, value)
+    if isinstance(value, Tensor):
+        copy_into(target, value)
+        _record_inplace(target, value if value.dtype.is_floating_point else None)
+    else:
+        fill_value(target, value)
+        _record_inplace(target, None)
 
 
 @tensor_method()
@@ -466,62 +484,6 @@ def nonzero(input, *, as_tuple=False):
 def argwhere(input):
     """``nonzero(input)``: [n, ndim] indices of the nonzero elements."""
     return nonzero(input)
-
-
-def _check_mask(op, mask):
-    if not isinstance(mask, Tensor):
-        raise TypeError(f"{op}(): argument 'mask' must be Tensor, not {type(mask).__name__}")
-    if mask.dtype is not dt.bool_:
-        raise RuntimeError(f"{op} only supports boolean masks, but got mask with dtype "
-                           f"{mask.dtype.name}")
-
-
-@tensor_method()
-def masked_fill(input, mask, value):
-    """``value`` where ``mask`` is True, else ``input`` (mask broadcasts to input)."""
-    from .elementwise import where
-
-    _check_mask("masked_fill_", mask)
-    if isinstance(value, Tensor):
-        if value.ndim:
-            raise RuntimeError(
-                f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
-                f"{value.ndim} dimension(s).")
-        value = value.to(input.dtype)
-    else:
-        value = _check_scalar_for(input.dtype, value)
-        if not input.dtype.is_floating_point and input.dtype is not dt.bool_:
-            value = int(value)
-    return where(mask, value, input)
-
-
-@tensor_method()
-def masked_select(input, mask):
-    """The elements of input where mask is True (both broadcast), as a 1-D tensor."""
-    _check_mask("masked_select", mask)
-    shape = broadcast_shapes(input.shape, mask.shape)
-    return advanced_getitem(input.expand(shape), mask.expand(shape).contiguous())
-
-
-@tensor_method()
-def masked_scatter(input, mask, source):
-    """A copy of input with the elements where mask is True taken in order from source."""
-    _check_mask("masked_scatter_", mask)
-    shape = broadcast_shapes(input.shape, mask.shape)
-    coords = ik.nonzero_coords(mask.expand(shape))
-    n = coords.shape[0]
-    if source.numel() < n:
-        raise RuntimeError("masked_scatter: expected source to have at least as many elements "
-                           f"as ones in mask ({n}), got {source.numel()}")
-    base = input.expand(shape)
-    adv = [_Adv(coords[:, j], j, True, j) for j in range(len(shape))]
-    plan = _plan(base, adv)
-    return IndexPutBackward0.apply(base, source.reshape(-1)[:n], plan, "store")
-
-
-@tensor_method()
-def masked_scatter_(self, mask, source):
-    return apply_inplace(self, masked_scatter(self, mask, source))
 
 
 # ---- take / put ---------------------------------------------------------------------------

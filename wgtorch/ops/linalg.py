@@ -236,8 +236,10 @@ def dot(input, tensor):
     return _product(input.unsqueeze(0), tensor.unsqueeze(1)).view(())  # one dispatch
 
 
-vdot = tensor_method("vdot")(lambda input, other: dot(input, other))
-vdot.__doc__ = "``dot`` (wgtorch has no complex dtypes, so no conjugation)."
+@tensor_method()
+def vdot(input, other):
+    """``dot`` (wgtorch has no complex dtypes, so no conjugation)."""
+    return dot(input, other)
 
 
 @tensor_method("outer", "ger")
@@ -316,7 +318,9 @@ def matmul(input, other):
     return out
 
 
-Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
+@tensor_method()
+def __rmatmul__(self, other):
+    return matmul(other, self)
 
 
 def linear(input, weight, bias=None):

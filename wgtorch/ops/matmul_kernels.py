@@ -10,9 +10,10 @@ Variants (``kernel_choice.choose`` picks one per call; that is the only place th
 - ``strided``: any strides, 4x4 outputs per invocation, scalar loads
   (shaders/matmul_strided.wgsl). Cheap to compile; for small or oddly strided products.
 - ``tiled``: TM x TN outputs per invocation in registers, vec4 loads along each operand's
-  unit-stride dim, fully unrolled (shaders/matmul_tiled.wgsl, a template). The fast kernel on
-  CPU-type adapters. Needs 16-byte aligned rows: an operand without them is copied into a
-  padded buffer first when the product is large enough to pay for the copy.
+  unit-stride dim, fully unrolled (shaders/matmul_tiled.wgsl; ``_tiled_code`` generates the
+  unrolled code at its markers). The fast kernel on CPU-type adapters. Needs 16-byte
+  aligned rows: an operand without them is copied into a padded buffer first when the
+  product is large enough to pay for the copy.
 - ``workgroup``: 64x64 tiles staged through workgroup memory by 256 invocations
   (shaders/matmul_workgroup.wgsl): the usual GPU kernel, any strides.
 
@@ -24,48 +25,29 @@ second kernel over all of C for the last ``K % 4`` values cost more than the who
 for a convolution's K = 9).
 """
 
-import struct
-
 from .. import dtypes as dt
-from ..backend import get_runtime
 from ..tensor import Storage, Tensor, contiguous_strides, prod
 from . import kernel_choice
-from .pointwise import broadcast_strides, merge_dims, scalar_bits
-from .shaders import load_shader
+from .kernel import Kernel, scalar_bits
+from .pointwise import broadcast_strides, merge_dims
 
 MAX_BATCH_DIMS = 4
-_PARAMS = struct.Struct("<44I")
 
 FLAG_BIAS = 1
 FLAG_ACCUMULATE = 2
 
 
-# ---- shader sources ----------------------------------------------------------------------
+# ---- kernels -----------------------------------------------------------------------------
 
 
-def _type_key(dtype):
-    """What a kernel's source depends on: the storage type and the rounding on store."""
-    return dtype.name if dtype in (dt.float16, dt.uint8) else dtype.wgsl
-
-
-def _prelude(dtype, **consts):
-    """WGSL declarations a matmul shader file expects: element type, store rounding, consts."""
-    if dtype is dt.float16:
-        store = "unpack2x16float(pack2x16float(vec2<f32>(v, 0.0))).x"
-    elif dtype is dt.uint8:
-        store = "v & 255u"
-    else:
-        store = "v"
-    lines = [f"alias T = {dtype.wgsl};", f"fn store_t(v: T) -> T {{ return {store}; }}"]
-    lines += [f"const {name} = {value}u;" for name, value in consts.items()]
-    return "\n".join(lines) + "\n"
-
-
-def _tiled_source(dtype, tm, tn, a_vec, b_vec, wg, tail, epilogue):
-    """The tiled template unrolled for a tm x tn tile; ``a_vec`` is "k" or "m" (A's unit-stride
-    dim), ``b_vec`` "k" or "n" (B's). ``tail``: K may end inside a group of four, so every
-    load of A and B is masked to zero past it (both: the values read there may be NaN).
-    ``epilogue``: the FLAG_BIAS / FLAG_ACCUMULATE bits this variant applies."""
+def _tiled_code(variant):
+    """The tiled kernel's code unrolled for a TM x TN tile; ``a_vec`` is "k" or "m" (A's
+    unit-stride dim), ``b_vec`` "k" or "n" (B's). K_ROUND 3: K may end inside a group of
+    four, so every load of A and B is masked to zero past it (both: the values read there may
+    be NaN)."""
+    tm, tn, a_vec, b_vec = variant["TM"], variant["TN"], variant["a_vec"], variant["b_vec"]
+    tail = variant["K_ROUND"] != 0
+    floating = variant["T"].is_floating_point
     xyzw = "xyzw"
 
     def masked(load, ok):
@@ -122,7 +104,7 @@ def _tiled_source(dtype, tm, tn, a_vec, b_vec, wg, tail, epilogue):
         def b_row(kk, q):
             return f"bt{q}_{kk}"
     # NOTE: without fast-math flags a * b + c stays two instructions; fma() is one
-    madd = "c_{0}_{1} = fma(vec4<T>({2}), {3}, c_{0}_{1});" if dtype.is_floating_point else \
+    madd = "c_{0}_{1} = fma(vec4<T>({2}), {3}, c_{0}_{1});" if floating else \
         "c_{0}_{1} += vec4<T>({2}) * {3};"
     for kk in range(4):
         body += per_kk[kk]
@@ -135,12 +117,27 @@ def _tiled_source(dtype, tm, tn, a_vec, b_vec, wg, tail, epilogue):
               for q in range(tn // 4) for c in range(4)]
     store += [f"        c_{r}_{q} = c_{r + 1}_{q};" for r in range(tm - 1) for q in range(tn // 4)]
     store.append("    }")
-    src = load_shader("matmul_tiled.wgsl")
-    for marker, lines in (("ACCUMULATORS", acc), ("PROLOGUE", pro), ("LOOP_BODY", body),
-                          ("STORE", store)):
-        src = src.replace(f"//@{marker}\n", "\n".join(lines) + "\n")
-    return _prelude(dtype, TM=tm, TN=tn, WG=wg, K_ROUND=3 if tail else 0,
-                    EPILOGUE=epilogue) + src
+    return {"ACCUMULATORS": "\n".join(acc), "PROLOGUE": "\n".join(pro),
+            "LOOP_BODY": "\n".join(body), "STORE": "\n".join(store)}
+
+
+_PARAMS = ("M: u32", "N: u32", "K: u32", "batch: u32", "k_begin: u32", "k_len: u32",
+           "tiles_n: u32", "flags: u32", "alpha: u32", "beta: u32", "ndim_batch: u32",
+           "out_off: u32", "off: vec4<u32>", "a_st: vec2<u32>", "b_st: vec2<u32>",
+           "c_st: vec2<u32>", "batch_shape: vec4<u32>", "batch_a: vec4<u32>",
+           "batch_b: vec4<u32>", "batch_c: vec4<u32>")
+_SCALAR_BINDINGS = dict(inputs=("A: T", "B: T", "bias: T"), outputs=("C: T",), params=_PARAMS)
+MATMUL_STRIDED = Kernel("matmul_strided", "matmul_strided.wgsl", **_SCALAR_BINDINGS)
+MATMUL_WORKGROUP = Kernel("matmul_workgroup", "matmul_workgroup.wgsl", workgroup=256,
+                          **_SCALAR_BINDINGS)
+MATMUL_TILED = Kernel("matmul_tiled", "matmul_tiled.wgsl", inputs=("A: vec4<T>", "B: vec4<T>",
+                                                                   "bias: T"),
+                      outputs=("C: T",), params=_PARAMS, generate=_tiled_code)
+
+
+def _element(dtype):
+    """The dtype a kernel is compiled for: int64 shares int32's kernels (same storage)."""
+    return dt.int32 if dtype is dt.int64 else dtype
 
 
 # ---- operand geometry --------------------------------------------------------------------
@@ -199,6 +196,8 @@ def shared_operand(x, k):
 def _batch_geometry(batch_shape, a, b, bias):
     """Merged batch dims and each operand's batch strides (0 where broadcast)."""
     nb = len(batch_shape)
+    if nb == 0:
+        return [], [], [], []
     sa = [0 if n == 1 else s for n, s in zip(batch_shape, a._stride[:nb])]
     sb = [0 if n == 1 else s for n, s in zip(batch_shape, b._stride[:nb])]
     sc = broadcast_strides(bias, (*batch_shape, 1, 1))[:nb] if bias is not None else [0] * nb
@@ -226,52 +225,36 @@ def launch(a, b, bias=None, alpha=1, beta=1, choice=None):
     storage = Storage(prod(shape) + 1)
     storage.numel -= 1
     out = Tensor._make(storage, shape, contiguous_strides(shape), 0, dtype, a.device)
-    rt = get_runtime()
     a_vec = _vec_dim(a, batch_shape, M, K)
     b_vec = _vec_dim(b, batch_shape, K, N)
     if choice is None:
         choice = kernel_choice.choose(M, N, K, prod(batch_shape), dtype, a_vec is not None,
                                       b_vec is not None)
+    element = _element(dtype)
     if choice.name == "tiled":
         if a_vec is None:
             a, a_vec = _aligned_copy(a), -1
         if b_vec is None:
             b, b_vec = _aligned_copy(b), -1
-        tm, tn = choice.tile
-        wg = choice.workgroup_size
-        av, bv = ("k" if a_vec == -1 else "m"), ("n" if b_vec == -1 else "k")
-        tail = K % 4 != 0
-
-        def tiled(flags):  # one variant per epilogue (see matmul_tiled.wgsl)
-            key = ("matmul_tiled", _type_key(dtype), tm, tn, av, bv, wg, tail, flags)
-            return rt.kernels.get(key) or rt.kernel(
-                key, lambda: _tiled_source(dtype, tm, tn, av, bv, wg, tail, flags), 3, 1, wg)
-
-        main = (tiled, choice.tile, False)
+        variant = dict(T=element, TM=choice.tile[0], TN=choice.tile[1],
+                       WORKGROUP=choice.workgroup_size, K_ROUND=3 if K % 4 else 0,
+                       a_vec="k" if a_vec == -1 else "m", b_vec="n" if b_vec == -1 else "k")
+        main = (MATMUL_TILED, variant, choice.tile)
     elif choice.name == "workgroup":
-        kern = rt.kernel(("matmul_workgroup", _type_key(dtype)),
-                         lambda: _prelude(dtype) + load_shader("matmul_workgroup.wgsl"), 3, 1,
-                         256)
-        main = (lambda flags: kern, (64, 64), True)
+        main = (MATMUL_WORKGROUP, dict(T=element), (64, 64))
     else:
-        main = _strided_kernel(rt, dtype)
-    _dispatch_range(rt, main, a, b, bias, alpha, beta, out, 0, K, choice.k_chunk)
+        main = (MATMUL_STRIDED, dict(T=element), (4, 4))
+    _dispatch_range(*main, a, b, bias, alpha, beta, out, 0, K, choice.k_chunk)
     return out
 
 
-def _strided_kernel(rt, dtype):
-    kern = rt.kernel(("matmul_strided", _type_key(dtype)),
-                     lambda: _prelude(dtype) + load_shader("matmul_strided.wgsl"), 3, 1)
-    return (lambda flags: kern), (4, 4), False
-
-
-def _dispatch_range(rt, variant, a, b, bias, alpha, beta, out, k_begin, k_end, k_chunk):
+def _dispatch_range(kernel, variant, tile, a, b, bias, alpha, beta, out, k_begin, k_end,
+                    k_chunk):
     """Record the dispatches of one kernel over k in [k_begin, k_end): one per K chunk (the
-    later ones add to C), and one per outer batch index past 4 batch dims. ``variant`` is
-    (kernel for the chunk's flags, tile, one tile per workgroup)."""
-    kernel_for, tile, tile_per_workgroup = variant
+    later ones add to C), and one per outer batch index past 4 batch dims. The tiled kernel
+    has one variant per epilogue (its EPILOGUE: the chunk's flags); the workgroup kernel
+    computes one ``tile`` per workgroup, the others one per invocation."""
     first_flags = FLAG_BIAS if bias is not None else 0
-    kern = kernel_for(first_flags)
     *batch_shape, M, K = a.shape
     N = b.shape[-1]
     dims, sa, sb, sc = _batch_geometry(tuple(batch_shape), a, b, bias)
@@ -281,10 +264,8 @@ def _dispatch_range(rt, variant, a, b, bias, alpha, beta, out, k_begin, k_end, k
     inner_count = prod(inner)
     tiles_m, tiles_n = -(-M // tile[0]), -(-N // tile[1])
     tiles = inner_count * tiles_m * tiles_n
-    workgroups = tiles if tile_per_workgroup else -(-tiles // kern.workgroup_size)
+    grid = dict(workgroups=tiles) if kernel is MATMUL_WORKGROUP else dict(threads=tiles)
     scalar_t = a.dtype.wgsl  # alpha and beta arrive as bits of the kernel's element type
-    buffers = [a._storage.buffer, b._storage.buffer,
-               (bias if bias is not None else a)._storage.buffer, out._storage.buffer]
     pad = MAX_BATCH_DIMS - len(inner)
     shape4 = [1] * pad + list(inner)
     a_st = (a._stride[-2] if M > 1 else 0, a._stride[-1] if K > 1 else 0)
@@ -301,15 +282,13 @@ def _dispatch_range(rt, variant, a, b, bias, alpha, beta, out, k_begin, k_end, k
         out_off = outer_index * inner_count * M * N
         for n, k0 in enumerate(chunk_starts):
             flags = FLAG_ACCUMULATE if n else first_flags
-            words = [
-                M, N, K, inner_count,
-                k0, min(k_chunk, k_end - k0), tiles_n, flags,
-                scalar_bits(alpha, scalar_t), scalar_bits(beta, scalar_t), MAX_BATCH_DIMS,
-                out_off,
-                oa, ob, oc, out.numel(),
-                *a_st, 0, 0,
-                *b_st, 0, 0,
-                *c_st, 0, 0,
-                *shape4, *ia, *ib, *ic,
-            ]
-            rt.dispatch(kernel_for(flags), buffers, _PARAMS.pack(*words), workgroups)
+            if kernel is MATMUL_TILED:
+                variant = {**variant, "EPILOGUE": flags}
+            # without a bias (flags bit 0 clear) the kernel reads none: bind A again there
+            kernel.launch(ins=[a, b, a if bias is None else bias], outs=[out], variant=variant,
+                          **grid, M=M, N=N, K=K, batch=inner_count, k_begin=k0,
+                          k_len=min(k_chunk, k_end - k0), tiles_n=tiles_n, flags=flags,
+                          alpha=scalar_bits(alpha, scalar_t), beta=scalar_bits(beta, scalar_t),
+                          ndim_batch=MAX_BATCH_DIMS, out_off=out_off,
+                          off=(oa, ob, oc, out.numel()), a_st=a_st, b_st=b_st, c_st=c_st,
+                          batch_shape=shape4, batch_a=ia, batch_b=ib, batch_c=ic)

@@ -13,8 +13,10 @@ from ..autograd.function import Function
 from ..tensor import Tensor
 from . import index_kernels as ik
 from .copy import copy_into
+from .creation import full
 from .indexing import IndexBackward0
 from .shape import host_index
+from .views import basic_view
 
 MODES = ("constant", "reflect", "replicate", "circular")
 
@@ -41,8 +43,6 @@ def _pairs(input, pad):
 class ConstantPadNdBackward0(Function):
     @staticmethod
     def forward(ctx, x, pairs, value):
-        from .creation import full
-
         ctx.pairs = pairs
         shape = list(x.shape)
         src, dst = [slice(None)] * x.ndim, [slice(None)] * x.ndim
@@ -53,8 +53,6 @@ class ConstantPadNdBackward0(Function):
             dst[d] = slice(max(left, 0), max(left, 0) + max(n - max(-left, 0) - max(-right, 0),
                                                             0))
         out = full(shape, value, dtype=x.dtype, device=x.device)
-        from .views import basic_view
-
         region = basic_view(out, tuple(dst))
         if region.numel():
             copy_into(region, basic_view(x, tuple(src)))

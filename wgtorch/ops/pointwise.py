@@ -9,23 +9,18 @@ invocation, 16-byte loads); anything else takes the general indexed kernel, afte
 dims that are contiguous in every operand so the index loop stays short.
 """
 
-import struct
-
-from ..backend import get_runtime
 from ..device import result_device
 from ..tensor import Tensor, contiguous_strides, prod
 from . import wgsl
-from .wgsl import MAX_DIMS, WORKGROUP
+from .kernel import Kernel, scalar_bits
 
-_pack_f32 = struct.Struct("<f").pack
-_unpack_u32 = struct.Struct("<I").unpack
-PARAMS = struct.Struct("<52I")  # the whole Params struct (wgsl.PARAMS_STRUCT)
-VEC4_PARAMS = struct.Struct("<12I")  # numel, ndim, 2 unused, sc, off: all a vec4 kernel reads
+MAX_DIMS = 8  # dims of the indexed kernel after merging
 
 
 def broadcast_shapes(*shapes):
     """PyTorch's broadcast of several shapes; RuntimeError when they do not match."""
-    if len(shapes) == 1 or all(s == shapes[0] for s in shapes):
+    if len(shapes) == 1 or len(shapes) == 2 and shapes[0] == shapes[1] \
+            or all(s == shapes[0] for s in shapes):
         return tuple(shapes[0]) if shapes else ()
     ndim = max((len(s) for s in shapes), default=0)
     out = [1] * ndim
@@ -64,43 +59,39 @@ def merge_dims(shape, stride_lists):
     return [n for n, _ in merged], [[st[i] for _, st in merged] for i in range(len(stride_lists))]
 
 
-def scalar_bits(value, wgsl_type):
-    if wgsl_type == "f32":
-        return _unpack_u32(_pack_f32(float(value)))[0]
-    return int(value) & 0xFFFFFFFF
+def _elem(wgsl_type, vec4):
+    return f"vec4<{wgsl_type}>" if vec4 else wgsl_type
 
 
-def _source(expr, operand_kinds, casts, out_dtype, vec4, out_strided):
-    """WGSL for one map kernel. ``operand_kinds``: storage type, or 's' for a scalar."""
-    out_t = out_dtype.wgsl
-    lines = [wgsl.PARAMS_STRUCT]
-    binding = 0
-    for k, kind in enumerate(operand_kinds):
-        if kind != "s":
-            elem = f"vec4<{kind}>" if vec4 else kind
-            lines.append(
-                f"@group(0) @binding({binding}) var<storage, read> in{k}: array<{elem}>;"
-            )
-            binding += 1
-    out_elem = f"vec4<{out_t}>" if vec4 else out_t
-    lines.append(f"@group(0) @binding({binding}) var<storage, read_write> out0: array<{out_elem}>;")
-    lines.append(f"@group(0) @binding({binding + 1}) var<uniform> P: Params;")
+def _map_inputs(variant):
+    return tuple(f"in{k}: {_elem(kind, variant['vec4'])}"
+                 for k, kind in enumerate(variant["kinds"]) if kind != "s")
+
+
+def _map_outputs(variant):
+    return (f"out0: {_elem(variant['out'].wgsl, variant['vec4'])}",)
+
+
+def _map_source(variant):
+    """The body of one map kernel. ``kinds``: each operand's storage type, or 's' for a
+    scalar (read from P.sc)."""
+    expr, kinds, casts = variant["expr"], variant["kinds"], variant["casts"]
+    out_dtype, vec4, out_strided = variant["out"], variant["vec4"], variant["out_strided"]
     body = []
     lanes = range(4) if vec4 else [None]
     if vec4:
         slot = 0
-        for k, kind in enumerate(operand_kinds):
+        for k, kind in enumerate(kinds):
             if kind != "s":  # P.off holds each tensor's offset in vec4 units (out's in .w)
                 body.append(f"    let v{k} = in{k}[i + P.off.{'xyzw'[slot]}];")
                 slot += 1
-        body.append(f"    var r: vec4<{out_t}>;")
-    else:
-        if len([k for k in operand_kinds if k != "s"]) or out_strided:
-            body.append(wgsl.strided_offsets(4))
+        body.append(f"    var r: vec4<{out_dtype.wgsl}>;")
+    elif any(k != "s" for k in kinds) or out_strided:
+        body.append(_STRIDED_OFFSETS)
     for lane in lanes:
         names = []
         tensor_slot = 0
-        for k, kind in enumerate(operand_kinds):
+        for k, kind in enumerate(kinds):
             name = f"a{k}" if lane is None else f"a{k}_{lane}"
             if kind == "s":
                 comp = "xyzw"[k]
@@ -119,9 +110,32 @@ def _source(expr, operand_kinds, casts, out_dtype, vec4, out_strided):
             body.append(f"    out0[{target}] = {value};")
     if vec4:
         body.append("    out0[i + P.off.w] = r;")
-    code = "\n".join(lines) + wgsl.INDEX + wgsl.helpers_for(expr + wgsl.store_value(out_dtype, "x"))
     guard = "    if (i >= P.numel) { return; }"
-    return "\n".join([code, wgsl.ENTRY, guard, *body, "}", ""])
+    return "\n".join(["fn run(i: u32) {", guard, *body, "}", ""])
+
+
+# ``o``: the element offsets of invocation ``i`` in the (up to 3) tensor operands and out
+_STRIDED_OFFSETS = """
+    var rem = i;
+    var o = P.off;
+    for (var d = i32(P.ndim) - 1; d >= 0; d--) {
+        let q = u32(d) / 4u; let r = u32(d) % 4u;
+        let s = P.shape[q][r];
+        let c = rem % s;
+        rem = rem / s;
+        o += c * vec4<u32>(P.st[q][r], P.st[2u + q][r], P.st[4u + q][r], P.st[6u + q][r]);
+    }"""
+
+# The generated map kernels: one generator, two Params layouts (both named "map"). The
+# strided variant reads P.shape (merged dims, innermost last) and P.st (strides of operand k
+# in st[2k], st[2k + 1]; out's in st[6], st[7]); the vec4 variant only P.numel (in vec4s),
+# P.sc (the scalar operands' bits) and P.off (offsets in vec4s).
+MAP = Kernel("map", _map_source, inputs=_map_inputs, outputs=_map_outputs,
+             params=("numel: u32", "ndim: u32", "sc: vec4<u32>", "off: vec4<u32>",
+                     f"shape: array<vec4<u32>, {MAX_DIMS // 4}>",
+                     f"st: array<vec4<u32>, {MAX_DIMS}>"))
+MAP_VEC4 = Kernel("map", _map_source, inputs=_map_inputs, outputs=_map_outputs,
+                  params=("numel: u32", "sc: vec4<u32>", "off: vec4<u32>"))
 
 
 def launch_map(name, expr, operands, casts, out_dtype, out=None):
@@ -140,7 +154,8 @@ def launch_map(name, expr, operands, casts, out_dtype, out=None):
             kinds.append("s")
             sc[k] = scalar_bits(op, casts[k])
     kinds = tuple(kinds)
-    shape = broadcast_shapes(*[t.shape for t in tensors])
+    shape = tuple(tensors[0].shape) if len(tensors) == 1 else \
+        broadcast_shapes(*[t.shape for t in tensors])
     if out is not None:
         shape = broadcast_shapes(shape, out.shape)
         if shape != tuple(out.shape):
@@ -158,46 +173,38 @@ def launch_map(name, expr, operands, casts, out_dtype, out=None):
     n = prod(shape)
     if n == 0:
         return out
-    rt = get_runtime()
-    vec4 = (
-        all(t.shape == shape and t._stride == contiguous and t._offset % 4 == 0 for t in tensors)
-        and out._stride == contiguous
-        and out._offset % 4 == 0
-        # the last vec4 may write past n: only into padding that no other tensor owns
-        and (n % 4 == 0 or (out._offset == 0 and out._storage.numel == n))
-    )
+    # the last vec4 may write past n: only into padding that no other tensor owns
+    vec4 = (out._stride == contiguous and out._offset % 4 == 0
+            and (n % 4 == 0 or (out._offset == 0 and out._storage.numel == n)))
+    for t in tensors:
+        if not vec4:
+            break
+        vec4 = t.shape == shape and t._stride == contiguous and t._offset % 4 == 0
     out_strided = not vec4 and not (out._offset == 0 and out._stride == contiguous)
-    key = ("map", name, expr, kinds, tuple(casts), out_dtype.name, vec4, out_strided)
-    kern = rt.kernels.get(key) or rt.kernel(
-        key, lambda: _source(expr, kinds, casts, out_dtype, vec4, out_strided), len(tensors), 1
-    )
+    variant = dict(name=name, expr=expr, kinds=kinds, casts=tuple(casts), out=out_dtype,
+                   vec4=vec4, out_strided=out_strided)
     pad = [0] * (3 - len(tensors))
     if vec4:
-        count = -(-n // 4)
         offs = [t._offset // 4 for t in tensors] + pad + [out._offset // 4]
-        params = VEC4_PARAMS.pack(count, 0, 0, 0, *sc, *offs)
+        MAP_VEC4.launch(ins=tensors, outs=[out], threads=-(-n // 4), variant=variant,
+                        numel=-(-n // 4), sc=sc, off=offs)
     else:
-        count = n
         offs = [t._offset for t in tensors] + pad + [out._offset]
-        params = _strided_params(name, shape, tensors, out, out_strided, sc, offs)
-    buffers = [t._storage.buffer for t in tensors] + [out._storage.buffer]
-    rt.dispatch(kern, buffers, params, -(-count // WORKGROUP))
+        dims, strides = _strided_dims(name, shape, tensors, out, out_strided)
+        MAP.launch(ins=tensors, outs=[out], threads=n, variant=variant, numel=n, ndim=len(dims),
+                   sc=sc, off=offs, shape=dims, st=strides)
     return out
 
 
-def _strided_params(name, shape, tensors, out, out_strided, sc, offs):
-    """The Params of the indexed kernel: merged shape and each operand's strides."""
+def _strided_dims(name, shape, tensors, out, out_strided):
+    """The indexed kernel's merged shape and each operand's strides (P.shape, P.st)."""
     strides = [broadcast_strides(t, shape) for t in tensors]
     strides += [[0] * len(shape)] * (3 - len(tensors))
     strides.append(list(out._stride if out_strided else contiguous_strides(shape)))
     dims, merged = merge_dims(shape, strides)
     if len(dims) > MAX_DIMS:
         raise RuntimeError(f"{name}: tensors with more than {MAX_DIMS} dims are not supported")
-    words = [0] * 52
-    words[0:2] = (prod(shape), len(dims))
-    words[4:8] = sc
-    words[8:12] = offs
-    words[12:12 + len(dims)] = dims
+    words = [0] * (4 * MAX_DIMS)
     for k, st in enumerate(merged):
-        words[20 + 8 * k:20 + 8 * k + len(st)] = st
-    return PARAMS.pack(*words)
+        words[8 * k:8 * k + len(st)] = st
+    return dims, words

@@ -18,7 +18,10 @@ from ..autograd.function import Function
 from ..tensor import Tensor, tensor_method
 from ..tensor import prod as _prod
 from . import value_range
+from .creation import zeros
 from .reduce_kernel import normalize_dims, reduce, reduced_shape
+from .scan import prod_others
+from .sort import ScatterAlong
 
 _NONZERO = "select({A}(0), {A}(1), {x} != {T}(0))"
 
@@ -134,6 +137,19 @@ def sum_to(grad, shape):
     return out.view(shape) if lead or tuple(out.shape) != shape else out
 
 
+@tensor_method()
+def sum_to_size(self, *size):
+    """``self`` summed over the dims that broadcasting expanded, down to ``size``."""
+    shape = tuple(size[0]) if len(size) == 1 and not isinstance(size[0], int) else size
+    # NOTE: this module's any() and all() are the tensor reductions
+    expandable = len(shape) <= self.ndim and not [
+        n for n, m in zip(reversed(shape), reversed(self.shape)) if n != 1 and n != m]
+    if not expandable:
+        raise RuntimeError(f"size {{{list(shape)}}} is not expandable to size "
+                           f"{{{list(self.shape)}}}.")
+    return sum_to(self, shape)
+
+
 # ---- prod --------------------------------------------------------------------------------
 
 
@@ -147,8 +163,6 @@ class ProdBackward1(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from .scan import prod_others
-
         (x,) = ctx.saved_tensors
         g = _keep(g, ctx.shape, ctx.dims, ctx.keepdim)
         return g * prod_others(x, ctx.dims), None, None, None
@@ -225,8 +239,6 @@ def _indexed_function(name):
         return values, indices
 
     def backward(ctx, g, _g_indices=None):
-        from .sort import ScatterAlong
-
         (indices,) = ctx.saved_tensors
         g = _keep(g, ctx.shape, (ctx.dim,), ctx.keepdim)
         indices = _keep(indices, ctx.shape, (ctx.dim,), ctx.keepdim)
@@ -242,10 +254,8 @@ MinBackward0 = _indexed_function("min")
 
 def _max_min(name, input, dim, keepdim, other):
     if isinstance(dim, Tensor) or other is not None:  # max(input, other): elementwise
-        from . import elementwise
-
         other = dim if other is None else other
-        return getattr(elementwise, "maximum" if name == "max" else "minimum")(input, other)
+        return input.maximum(other) if name == "max" else input.minimum(other)
     if dim is None:
         if keepdim:
             raise TypeError(f"{name}() received an invalid combination of arguments - got "
@@ -256,8 +266,6 @@ def _max_min(name, input, dim, keepdim, other):
     dims = normalize_dims(input, d)
     _check_nonempty(name, input, dims, False)
     if input.ndim == 0:
-        from .creation import zeros
-
         values = input.clone()
         return getattr(return_types, name)(values, zeros((), dtype=dt.int64,
                                                          device=input.device))

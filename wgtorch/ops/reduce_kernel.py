@@ -21,9 +21,6 @@ int64 is stored as int32 (dtypes.py), so ``sum_int64`` and ``prod_int64`` accumu
 raised at the next host readback, never a silent wrap.
 """
 
-import re
-import struct
-from string import Template
 from typing import NamedTuple
 
 from .. import dtypes as dt
@@ -31,46 +28,48 @@ from ..autograd.grad_mode import no_grad
 from ..backend import get_runtime
 from ..tensor import Tensor
 from . import wgsl
-from .gpu_errors import flag_wgsl, overflow_site
-from .shaders import load_shader
+from .gpu_errors import overflow_site
+from .kernel import Kernel
 
 CHUNK = 1024  # most loop steps per invocation and pass
 GPU_TARGET_INVOCATIONS = 1 << 15  # on real GPUs, split rows further until this many run
 GPU_MIN_STEPS = 32
-_PARAMS = struct.Struct("<10I2f8I")
 
 
 class Op(NamedTuple):
-    fields: tuple  # ((name, wgsl type), ...); "$A" is the accumulator's element type
+    """A reduction, in WGSL over the accumulator element type ``A`` (f32, i32 or u32), with
+    ``low()``/``high()`` (its extremes), ``max_a``/``min_a`` and ``is_nan`` for it."""
+
+    fields: tuple  # ((name, wgsl type), ...); "A" is the accumulator's element type
     init: str  # WGSL expression of type Acc
-    lift: str  # WGSL expression of type Acc from v: $A and r: u32 (position in the dim)
+    lift: str  # WGSL expression of type Acc from v: A and r: u32 (position in the dim)
     combine: str  # WGSL body of fn combine(a: Acc, b: Acc) -> Acc
     finals: tuple  # WGSL expressions over a: Acc, one per final output
     helpers: str = ""  # WGSL functions combine() calls
     check: str = ""  # WGSL run on the final a: Acc before it is stored; may call flag_error
 
 
-_BETTER = """
-fn better(b: Acc, a: Acc) -> bool {
-    // b wins over a: NaN first (PyTorch propagates it), then $CMP values, then lower index
-    if (ISNAN(b.v)) { return !ISNAN(a.v) || b.j < a.j; }
-    if (ISNAN(a.v)) { return false; }
-    return b.v $CMP a.v || (b.v == a.v && b.j < a.j);
-}"""
+def _better(cmp):
+    return f"""
+fn better(b: Acc, a: Acc) -> bool {{
+    // b wins over a: NaN first (PyTorch propagates it), then {cmp} values, then lower index
+    if (is_nan(b.v)) {{ return !is_nan(a.v) || b.j < a.j; }}
+    if (is_nan(a.v)) {{ return false; }}
+    return b.v {cmp} a.v || (b.v == a.v && b.j < a.j);
+}}"""
+
 
 OPS = {
-    "sum": Op((("v", "$A"),), "Acc($A(0))", "Acc(v)", "return Acc(a.v + b.v);", ("a.v",)),
-    "mean": Op((("v", "$A"),), "Acc($A(0))", "Acc(v)", "return Acc(a.v + b.v);",
+    "sum": Op((("v", "A"),), "Acc(A(0))", "Acc(v)", "return Acc(a.v + b.v);", ("a.v",)),
+    "mean": Op((("v", "A"),), "Acc(A(0))", "Acc(v)", "return Acc(a.v + b.v);",
                ("a.v * P.scale",)),
-    "prod": Op((("v", "$A"),), "Acc($A(1))", "Acc(v)", "return Acc(a.v * b.v);", ("a.v",)),
-    "max": Op((("v", "$A"),), "Acc($LOW)", "Acc(v)", "return Acc($MAX(a.v, b.v));", ("a.v",)),
-    "min": Op((("v", "$A"),), "Acc($HIGH)", "Acc(v)", "return Acc($MIN(a.v, b.v));", ("a.v",)),
-    "argmax": Op((("v", "$A"), ("j", "i32")), "Acc($LOW, 2147483647)", "Acc(v, i32(r))",
-                 "\n    if (better(b, a)) { return b; } return a;", ("a.v", "a.j"),
-                 _BETTER.replace("$CMP", ">")),
-    "argmin": Op((("v", "$A"), ("j", "i32")), "Acc($HIGH, 2147483647)", "Acc(v, i32(r))",
-                 "\n    if (better(b, a)) { return b; } return a;", ("a.v", "a.j"),
-                 _BETTER.replace("$CMP", "<")),
+    "prod": Op((("v", "A"),), "Acc(A(1))", "Acc(v)", "return Acc(a.v * b.v);", ("a.v",)),
+    "max": Op((("v", "A"),), "Acc(low())", "Acc(v)", "return Acc(max_a(a.v, b.v));", ("a.v",)),
+    "min": Op((("v", "A"),), "Acc(high())", "Acc(v)", "return Acc(min_a(a.v, b.v));", ("a.v",)),
+    "argmax": Op((("v", "A"), ("j", "i32")), "Acc(low(), 2147483647)", "Acc(v, i32(r))",
+                 "\n    if (better(b, a)) { return b; } return a;", ("a.v", "a.j"), _better(">")),
+    "argmin": Op((("v", "A"), ("j", "i32")), "Acc(high(), 2147483647)", "Acc(v, i32(r))",
+                 "\n    if (better(b, a)) { return b; } return a;", ("a.v", "a.j"), _better("<")),
     # running (max, sum of exp(x - max)): logsumexp and the long-row softmax
     "logsumexp": Op((("m", "f32"), ("s", "f32")), "Acc(-inf_f(), 0.0)", "Acc(v, 1.0)", """
     let m = max_f(a.m, b.m);
@@ -124,77 +123,79 @@ fn mul_wide(a: u32, b: u32) -> vec2<u32> {
                    select(0u, 0xffffffffu, a.neg == 1u), 0u);
     }""")
 
-_LIMITS = {
-    "f32": {"$LOW": "-inf_f()", "$HIGH": "inf_f()", "$MAX": "max_f", "$MIN": "min_f",
-},
-    "i32": {"$LOW": "i32(-2147483648)", "$HIGH": "2147483647", "$MAX": "max", "$MIN": "min",
-},
-    "u32": {"$LOW": "0u", "$HIGH": "4294967295u", "$MAX": "max", "$MIN": "min"},
+# the accumulator type's extremes, max/min and NaN test, per type
+_ACC_FUNCTIONS = {
+    "f32": ("-inf_f()", "inf_f()", "max_f(a, b)", "min_f(a, b)", "isnan_f(v)"),
+    "i32": ("i32(-2147483648)", "2147483647", "max(a, b)", "min(a, b)", "false"),
+    "u32": ("0u", "4294967295u", "max(a, b)", "min(a, b)", "false"),
 }
 
 
-def _subst(code, acc_t):
-    # integers have no NaN: ISNAN(..) is isnan_f(..) for floats and false otherwise
-    code = re.sub(r"ISNAN\(([^()]*)\)", "isnan_f(\\1)" if acc_t == "f32" else "false", code)
-    code = code.replace("$A", acc_t)
-    for k, v in _LIMITS[acc_t].items():
-        code = code.replace(k, v)
-    return code
+def _field_types(variant):
+    return [variant["A"] if t == "A" else t for _, t in OPS[variant["op"]].fields]
 
 
-def _source(op_name, acc_t, in_t, pre, first, vec4, final, out_dtypes):
-    op = OPS[op_name]
-    checked = final and bool(op.check)
-    fields = [(n, _subst(t, acc_t)) for n, t in op.fields]
-    lines = []
+def _inputs(variant):
+    if variant["first"]:
+        return (f"x: vec4<{variant['IN']}>" if variant["vec4"] else f"x: {variant['IN']}",)
+    return tuple(f"in{k}: {t}" for k, t in enumerate(_field_types(variant)))
+
+
+def _outputs(variant):
+    types = [d.wgsl for d in variant["outs"]] if variant["outs"] else _field_types(variant)
+    return tuple(f"out{k}: {t}" for k, t in enumerate(types))
+
+
+def _generate(variant):
+    """The op's WGSL (//@OPS) and one step of the loop over r (//@STEP)."""
+    op, first, vec4 = OPS[variant["op"]], variant["first"], variant["vec4"]
+    finals = variant["outs"]
+    low, high, max_a, min_a, is_nan = _ACC_FUNCTIONS[variant["A"]]
+    fields = ", ".join(f"{n}: {t}" for (n, _), t in zip(op.fields, _field_types(variant)))
+    code = [f"struct Acc {{ {fields} }};",
+            f"fn low() -> A {{ return {low}; }}", f"fn high() -> A {{ return {high}; }}",
+            f"fn max_a(a: A, b: A) -> A {{ return {max_a}; }}",
+            f"fn min_a(a: A, b: A) -> A {{ return {min_a}; }}",
+            f"fn is_nan(v: A) -> bool {{ return {is_nan}; }}",
+            f"fn init() -> Acc {{ return {op.init}; }}",
+            f"fn lift(v: A, r: u32) -> Acc {{ return {op.lift}; }}",
+            op.helpers,
+            f"fn combine(a: Acc, b: Acc) -> Acc {{{op.combine}\n}}"]
     if first:
-        elem = f"vec4<{in_t}>" if vec4 else in_t
-        lines.append(f"@group(0) @binding(0) var<storage, read> x: array<{elem}>;")
-        n_in = 1
-    else:
-        for k, (_, t) in enumerate(fields):
-            lines.append(f"@group(0) @binding({k}) var<storage, read> in{k}: array<{t}>;")
-        n_in = len(fields)
-    outs = [d.wgsl for d in out_dtypes] if final else [t for _, t in fields]
-    for k, t in enumerate(outs):
-        lines.append(f"@group(0) @binding({n_in + k}) var<storage, read_write> out{k}: array<{t}>;")
-    struct_fields = ", ".join(f"{n}: {t}" for n, t in fields)
-    ops = [f"struct Acc {{ {struct_fields} }};",
-           f"fn init() -> Acc {{ return {_subst(op.init, acc_t)}; }}",
-           f"fn pre(x: {in_t}) -> {acc_t} {{ return {pre.format(x='x', A=acc_t, T=in_t)}; }}",
-           f"fn lift(v: {acc_t}, r: u32) -> Acc {{ return {_subst(op.lift, acc_t)}; }}",
-           _subst(op.helpers, acc_t),
-           f"fn combine(a: Acc, b: Acc) -> Acc {{{_subst(op.combine, acc_t)}\n}}"]
+        pre = variant["pre"].format(x="x", A="A", T="IN")
+        code.append(f"fn pre(x: IN) -> A {{ return {pre}; }}")
     if first and not vec4:
-        ops.append("fn load(e: u32, r: u32) -> Acc { return lift(pre(x[e]), r); }")
+        code.append("fn load(e: u32, r: u32) -> Acc { return lift(pre(x[e]), r); }")
     elif not first:
-        loads = ", ".join(f"in{k}[e]" for k in range(len(fields)))
-        ops.append(f"fn load(e: u32, r: u32) -> Acc {{ return Acc({loads}); }}")
-    if final:
+        loads = ", ".join(f"in{k}[e]" for k in range(len(op.fields)))
+        code.append(f"fn load(e: u32, r: u32) -> Acc {{ return Acc({loads}); }}")
+    if finals:
         stores = [f"out{k}[k] = {wgsl.store_value(d, f'{d.wgsl}({expr})')};"
-                  for k, (d, expr) in enumerate(zip(out_dtypes, op.finals))]
-        if checked:
+                  for k, (d, expr) in enumerate(zip(finals, op.finals))]
+        if op.check:
             stores.insert(0, op.check)
-            ops.append(flag_wgsl(n_in + len(outs)))
     else:
-        stores = [f"out{k}[k] = a.{n};" for k, (n, _) in enumerate(fields)]
-    ops.append("fn store(k: u32, a: Acc) {\n    " + "\n    ".join(stores) + "\n}")
+        stores = [f"out{k}[k] = a.{n};" for k, (n, _) in enumerate(op.fields)]
+    code.append("fn store(k: u32, a: Acc) {\n    " + "\n    ".join(stores) + "\n}")
     if vec4:
-        body = ("let v = x[at];\n"
-                "        let r4 = 4u * r;\n"
-                "        acc = combine(acc, combine(combine(lift(pre(v.x), r4), "
-                "lift(pre(v.y), r4 + 1u)),\n"
-                "                                   combine(lift(pre(v.z), r4 + 2u), "
-                "lift(pre(v.w), r4 + 3u))));")
+        step = """let v = x[at];
+let r4 = 4u * r;
+acc = combine(acc, combine(combine(lift(pre(v.x), r4), lift(pre(v.y), r4 + 1u)),
+                           combine(lift(pre(v.z), r4 + 2u), lift(pre(v.w), r4 + 3u))));"""
     else:
-        body = "acc = combine(acc, load(at, r));"
-    ops_code = "\n".join(ops)
-    source = Template(load_shader("reduce.wgsl")).substitute(
-        BINDINGS="\n".join(lines), PARAMS_BINDING=n_in + len(outs) + checked, INDEX=wgsl.INDEX,
-        HELPERS=wgsl.helpers_for(ops_code + " isnan_f inf_f"), OPS=ops_code,
-        ENTRY=wgsl.ENTRY, BODY=body,
-    )
-    return source, n_in, len(outs) + checked
+        step = "acc = combine(acc, load(at, r));"
+    return {"OPS": "\n".join(code), "STEP": step}
+
+
+_PARAMS = ("total: u32", "outer: u32", "R: u32", "inner: u32", "parts: u32", "steps: u32",
+           "base: u32", "so: u32", "sr: u32", "si: u32", "scale: f32", "correction: f32",
+           "pstride: u32", "kstride: u32", "site: u32", "rin: u32", "sr1: u32", "kin: u32",
+           "kout: u32")
+REDUCE = Kernel("reduce", "reduce.wgsl", inputs=_inputs, outputs=_outputs, params=_PARAMS,
+                generate=_generate)
+# a final pass whose op checks its result (int64 overflow) binds the error flag
+REDUCE_CHECKED = Kernel("reduce_checked", "reduce.wgsl", inputs=_inputs, outputs=_outputs,
+                        params=_PARAMS, generate=_generate, errors=True)
 
 
 # ---- geometry --------------------------------------------------------------------------
@@ -236,6 +237,17 @@ def geometry(x, dims):
             merged = [_merge(moved.shape, moved._stride, g) for g in groups]
     (outer, so), (r, sr) = merged
     return moved, outer, r, 1, so, sr, 0
+
+
+def along(x, dim):
+    """``geometry`` of ``x`` with rows along wrapped ``dim`` (any dim of a 0-d tensor), for
+    kernels whose output keeps ``x``'s shape: strides that do not merge read a contiguous copy
+    rather than a permuted one."""
+    dims = (dim,) if x.ndim else ()
+    found = geometry(x, dims)
+    if found[0] is not x and tuple(found[0].shape) != tuple(x.shape):
+        found = geometry(x.contiguous(), dims)
+    return found
 
 
 def _two_groups(x, dims):
@@ -289,7 +301,7 @@ def reduce(x, dims, op, out_dtypes, out_shape, acc_t=None, pre="{A}({x})", scale
     base = src._offset
     rows = outer * inner
     n_fields = len(OPS[op].fields)
-    buffers = [src._storage.buffer]
+    ins = [src]
     first = True
     while True:
         vec4 = (first and inner == 1 and sr == 1 and R % 4 == 0 and R > 0 and base % 4 == 0
@@ -304,34 +316,26 @@ def reduce(x, dims, op, out_dtypes, out_shape, acc_t=None, pre="{A}({x})", scale
             fdt = {"f32": dt.float32, "i32": dt.int32, "u32": dt.int32}
             outs = [Tensor._empty((outer, parts, inner), fdt[acc_t], x.device)
                     for _ in range(n_fields)]
-        key = ("reduce", op, acc_t, src.dtype.wgsl if first else "", pre if first else "",
-               first, vec4, final, tuple(d.name for d in out_dtypes) if final else ())
-        kern = rt.kernels.get(key)
-        if kern is None:
-            source, n_in, n_out = _source(op, acc_t, src.dtype.wgsl, pre, first, vec4, final,
-                                          out_dtypes)
-            kern = rt.kernel(key, lambda text=source: text, n_in, n_out)
-        total = rows * parts
-        site, errors = 0, []
-        if final and OPS[op].check:
-            site, errors = overflow_site(op.removesuffix("_int64")), [rt.error_buffer]
+        checked = final and bool(OPS[op].check)
+        kernel = REDUCE_CHECKED if checked else REDUCE
+        site = overflow_site(op.removesuffix("_int64")) if checked else 0
+        variant = dict(op=op, A=acc_t, IN=src.dtype.wgsl if first else acc_t,
+                       pre=pre if first else "", first=first, vec4=vec4,
+                       outs=tuple(out_dtypes) if final else ())
         # part p takes steps p*steps.. on CPU adapters (sequential streams: ~4x faster on
         # lavapipe), p, p+parts, .. on GPUs (neighbouring invocations read neighbouring words)
-        pk = (steps, 1) if rt.is_cpu_adapter else (1, parts)
-        if vec4:
-            rin4 = rin // 4
-            params = _PARAMS.pack(total, outer, steps_total, 1, parts, steps, base // 4, so // 4,
-                                  1, 0, scale, correction, *pk, site, rin4, sr1 // 4,
-                                  pk[1] % rin4, pk[1] // rin4, 0)
-        else:
-            params = _PARAMS.pack(total, outer, R, inner, parts, steps, base, so, sr, si, scale,
-                                  correction, *pk, site, rin, sr1, pk[1] % rin, pk[1] // rin,
-                                  0)
-        rt.dispatch(kern, buffers + [o._storage.buffer for o in outs] + errors, params,
-                    -(-total // wgsl.WORKGROUP))
+        pstride, kstride = (steps, 1) if rt.is_cpu_adapter else (1, parts)
+        unit = 4 if vec4 else 1
+        runs = rin // unit
+        kernel.launch(ins=ins, outs=outs, threads=rows * parts, variant=variant,
+                      total=rows * parts, outer=outer, R=steps_total if vec4 else R,
+                      inner=inner, parts=parts, steps=steps, base=base // unit, so=so // unit,
+                      sr=1 if vec4 else sr, si=0 if vec4 else si, scale=scale,
+                      correction=correction, pstride=pstride, kstride=kstride, site=site,
+                      rin=runs, sr1=sr1 // unit, kin=kstride % runs, kout=kstride // runs)
         if final:
             return outs
-        buffers = [o._storage.buffer for o in outs]
+        ins = outs
         R, base, so, sr, si, rin, sr1 = parts, 0, parts * inner, inner, 1, parts, 0
         first = False
 

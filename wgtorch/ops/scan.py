@@ -14,68 +14,58 @@ sums and flags one that does not fit (RuntimeError at the next host readback, se
 gpu_errors.py), unless the input's known value range (value_range.py) rules it out.
 """
 
-import struct
-from string import Template
-
 from .. import dtypes as dt
 from ..autograd.function import Function
-from ..backend import get_runtime
 from ..tensor import Tensor, tensor_method
-from . import value_range, wgsl
+from . import value_range
 from .gpu_errors import check_int64
+from .kernel import Kernel
 from .pointwise import launch_map
-from .reduce_kernel import acc_type, geometry
-from .shaders import load_shader
+from .reduce_kernel import acc_type, along
 
 BLOCK = 1024
-_PARAMS = struct.Struct("<12I")
-_OFFSET_PARAMS = struct.Struct("<8I")
 _OPS = {"sum": ("a + b", "0"), "prod": ("a * b", "1")}
 
 
-def _source(name, op, acc_t, in_t, out_dtype):
-    combine, identity = _OPS[op]
-    value = "select(next, acc, P.exclusive == 1u)" if name == "scan.wgsl" else "acc"
-    store = wgsl.store_value(out_dtype, f"{out_dtype.wgsl}({value})")
-    return Template(load_shader(name)).substitute(
-        IN=in_t, OUT=out_dtype.wgsl, ACC=acc_t, INDEX=wgsl.INDEX,
-        HELPERS=wgsl.helpers_for(store), COMBINE=combine, IDENTITY=identity, STORE=store,
-        ENTRY=wgsl.ENTRY,
-    )
+def _op_code(variant):
+    combine, identity = _OPS[variant["op"]]
+    return {"OP": f"const IDENTITY: ACC = ACC({identity});\n"
+                  f"fn combine(a: ACC, b: ACC) -> ACC {{ return {combine}; }}"}
+
+
+SCAN = Kernel("scan", "scan.wgsl", inputs=("x: IN",), outputs=("out: OUT", "totals: ACC"),
+              params=("total: u32", "L: u32", "inner: u32", "nb: u32", "B: u32", "base: u32",
+                      "so: u32", "sr: u32", "si: u32", "reverse: u32", "exclusive: u32"),
+              generate=_op_code)
+SCAN_OFFSETS = Kernel("scan_offsets", "scan_offsets.wgsl", inputs=("offsets: ACC",),
+                      outputs=("out: OUT",),
+                      params=("total: u32", "L: u32", "inner: u32", "nb: u32", "B: u32",
+                              "reverse: u32"),
+                      generate=_op_code)
 
 
 def scan(x, dim, op, out_dtype, reverse=False, exclusive=False):
     """Inclusive (or exclusive) ``op`` scan ("sum" or "prod") of ``x`` along wrapped ``dim``,
     from the end when ``reverse``; a new contiguous tensor of ``out_dtype``. No autograd."""
-    rt = get_runtime()
     out = Tensor._empty(x.shape, out_dtype, x.device)
     if x.numel() == 0:
         return out
-    dims = (dim,) if x.ndim else ()
-    src, outer, L, inner, so, sr, si = geometry(x, dims)
-    if src is not x and tuple(src.shape) != tuple(x.shape):
-        src, outer, L, inner, so, sr, si = geometry(x.contiguous(), dims)
+    src, outer, L, inner, so, sr, si = along(x, dim)
     acc_t = acc_type(out_dtype)
     acc_dtype = {"f32": dt.float32, "i32": dt.int32, "u32": dt.int32}[acc_t]
     nb = -(-L // BLOCK)
     totals = Tensor._empty((outer, nb, inner), acc_dtype, x.device)
-    key = ("scan", op, acc_t, src.dtype.wgsl, out_dtype.name)
-    kern = rt.kernels.get(key) or rt.kernel(
-        key, lambda: _source("scan.wgsl", op, acc_t, src.dtype.wgsl, out_dtype), 1, 2)
     total = outer * nb * inner
-    rt.dispatch(kern, [src._storage.buffer, out._storage.buffer, totals._storage.buffer],
-                _PARAMS.pack(total, L, inner, nb, BLOCK, src._offset, so, sr, si, int(reverse),
-                             int(exclusive), 0),
-                -(-total // wgsl.WORKGROUP))
+    SCAN.launch(ins=[src], outs=[out, totals], threads=total,
+                variant=dict(op=op, ACC=acc_t, IN=src.dtype.wgsl, OUT=out_dtype),
+                total=total, L=L, inner=inner, nb=nb, B=BLOCK, base=src._offset, so=so, sr=sr,
+                si=si, reverse=int(reverse), exclusive=int(exclusive))
     if nb > 1:
         offsets = scan(totals, 1, op, acc_dtype, reverse=reverse, exclusive=True)
-        key = ("scan_offsets", op, acc_t, out_dtype.name)
-        kern = rt.kernels.get(key) or rt.kernel(
-            key, lambda: _source("scan_offsets.wgsl", op, acc_t, acc_t, out_dtype), 1, 1)
         n = out.numel()
-        rt.dispatch(kern, [offsets._storage.buffer, out._storage.buffer],
-                    _OFFSET_PARAMS.pack(n, L, inner, nb, BLOCK, int(reverse), 0, 0),
-                    -(-n // wgsl.WORKGROUP))
+        SCAN_OFFSETS.launch(ins=[offsets], outs=[out], threads=n,
+                            variant=dict(op=op, ACC=acc_t, OUT=out_dtype),
+                            total=n, L=L, inner=inner, nb=nb, B=BLOCK, reverse=int(reverse))
     return out
 
 
@@ -101,9 +91,8 @@ def _check_int64_sums(x, low, dim, reverse):
     if x.numel() == 0 or largest is not None and \
             largest * (x.shape[dim] if x.ndim else 1) <= dt.INT32_MAX:
         return
-    steps = launch_map("cumsum_carry",
-                       "select(0, 1, bitcast<u32>({0}) < bitcast<u32>({1})) - select(0, 1, {1} < 0)",
-                       [low, x], ["i32", "i32"], dt.int32)
+    carry = "select(0, 1, bitcast<u32>({0}) < bitcast<u32>({1})) - select(0, 1, {1} < 0)"
+    steps = launch_map("cumsum_carry", carry, [low, x], ["i32", "i32"], dt.int32)
     check_int64(low, scan(steps, dim, "sum", dt.int32, reverse=reverse), "cumsum")
 
 

@@ -16,7 +16,10 @@ from ..tensor import Tensor, tensor_method
 from . import index_kernels as ik
 from . import value_range
 from .copy import _check_inplace, _check_scalar_for, apply_inplace
+from .creation import ones, ones_like, zeros, zeros_like
+from .elementwise import where
 from .indexing import INDEX_DTYPES, IndexBackward0, IndexPutBackward0
+from .pointwise import broadcast_shapes
 
 
 class IndexSelectBackward0(IndexBackward0):
@@ -153,8 +156,6 @@ def take_along_dim(input, indices, dim=None):
             f"torch.take_along_dim(): input and indices should have the same number of "
             f"dimensions, but got {input.ndim} dimensions for input, and {indices.ndim} "
             f"dimensions for indices")
-    from .pointwise import broadcast_shapes
-
     d = input._wrap_dim(dim)
     a, b = list(input.shape), list(indices.shape)
     a[d] = b[d] = 1
@@ -166,8 +167,6 @@ def take_along_dim(input, indices, dim=None):
 
 
 def _wrap_negative(indices, n):
-    from .elementwise import where
-
     _check_index("take_along_dim", indices)
     return where(indices < 0, indices + n, indices)
 
@@ -272,8 +271,6 @@ def _scatter_reduce_raw(input, target, plan, src, reduce, include_self):
         ik.scatter_into(out, plan, _reduce_identity(reduce, input.dtype), "store")
     ik.scatter_into(out, plan, src, _REDUCE_MODES[reduce])
     if reduce == "mean":
-        from .creation import ones, zeros
-
         count = (ones if include_self else zeros)(out.shape, device=input.device)
         ik.scatter_into(count, plan, 1.0, "add")
         out = out / count.clamp(min=1.0)
@@ -293,9 +290,6 @@ class ScatterReduceBackward0(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from .creation import ones_like, zeros_like
-        from .elementwise import where
-
         input, src, out, index = ctx.saved_tensors
         dim, reduce, include_self = ctx.args
         input, src, out, index = input.detach(), src.detach(), out.detach(), index.detach()
@@ -426,9 +420,6 @@ def index_fill(input, dim, index, value):
     """A copy of input with the slices at ``index`` along dim set to ``value``."""
     if isinstance(value, Tensor) and value.requires_grad and is_grad_enabled():
         # a 0-d value tensor gets the gradient of every filled element: where(mask, value, .)
-        from .creation import zeros
-        from .elementwise import where
-
         _fill_value("index_fill_", input, value)  # its checks
         mask = index_fill(zeros(input.shape, dtype=dt.bool_, device=input.device), dim, index,
                           True)
@@ -456,8 +447,6 @@ def one_hot(tensor, num_classes=-1):
     (as PyTorch does) unless it is known (value_range.py); otherwise a class value out of
     range raises at once when known, else at the next host readback.
     """
-    from .creation import zeros
-
     if not isinstance(tensor, Tensor) or tensor.dtype is not dt.int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     if tensor.numel() == 0:

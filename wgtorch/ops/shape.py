@@ -16,7 +16,8 @@ from ..autograd.function import Function
 from ..device import check_same_device
 from ..tensor import Size, Tensor, prod, tensor_method
 from . import index_kernels as ik
-from .copy import copy_into
+from .copy import copy_, copy_into
+from .creation import arange, zeros
 from .indexing import IndexBackward0, IndexPutBackward0
 from .pointwise import broadcast_shapes as _broadcast_shapes
 from .views import basic_view
@@ -122,8 +123,6 @@ concat = concatenate = cat
 def _to_out(result, out):
     if out is None:
         return result
-    from .copy import copy_
-
     if tuple(out.shape) != tuple(result.shape):
         out.data = Tensor._empty(result.shape, out.dtype, out.device)
     return copy_(out, result)
@@ -232,8 +231,6 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     With a tensor of counts the counts are read back to the host (the output's size depends
     on them). ``repeat_interleave(counts)`` alone gives ``arange(len).repeat_interleave``.
     """
-    from .creation import arange
-
     if repeats is None:
         counts = input
         return arange(counts.shape[0], device=counts.device).repeat_interleave(counts)
@@ -408,8 +405,6 @@ class UnfoldBackward0(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from .creation import zeros
-
         dim, size, step, count = ctx.args
         if not ctx.shape:
             return g.sum().reshape(()), None, None, None

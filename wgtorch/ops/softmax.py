@@ -12,22 +12,18 @@ backward is written in wgtorch ops, so double backward works; logsumexp's is
 ``g * exp(x - out)``.
 """
 
-import struct
 import warnings
-from string import Template
 
 from .. import dtypes as dt
 from ..autograd.function import Function
 from ..backend import get_runtime
 from ..tensor import Tensor, prod, tensor_method
-from . import wgsl
+from .kernel import Kernel
 from .pointwise import launch_map
-from .reduce_kernel import geometry, normalize_dims, reduce, reduced_shape
-from .shaders import load_shader
+from .reduce_kernel import along, normalize_dims, reduce, reduced_shape
 
 ROW_STEPS_LIMIT = 16384  # loop steps per pass of the fused kernel (two passes per row)
 GPU_MIN_ROWS = 2048  # on real GPUs, fewer rows than this take the parallel two-step path
-_PARAMS = struct.Struct("<8I")
 
 _RESULT = {"softmax": "exp(v - m) * inv_s", "log_softmax": "v - m - log_s"}
 _POINTWISE = {"softmax": "exp({0} - {1})", "log_softmax": "{0} - {1}"}
@@ -39,21 +35,21 @@ def _two_step(rt, steps, rows, L):
     return steps > ROW_STEPS_LIMIT or (not rt.is_cpu_adapter and rows < GPU_MIN_ROWS and L > 1024)
 
 
-def _source(kind, vec4, out_dtype):
-    result = wgsl.store_value(out_dtype, _RESULT[kind])
-    if vec4:
-        push = "let v = x[src + r]; push(v.x); push(v.y); push(v.z); push(v.w);"
-        write = ("let v = x[src + r];\n        y[dst + r] = vec4<f32>(result(v.x, m, inv_s, "
-                 "log_s), result(v.y, m, inv_s, log_s),\n            result(v.z, m, inv_s, "
-                 "log_s), result(v.w, m, inv_s, log_s));")
-    else:
-        push = "push(x[src + r * P.sr]);"
-        write = "y[dst + r * P.inner] = result(x[src + r * P.sr], m, inv_s, log_s);"
-    return Template(load_shader("softmax.wgsl")).substitute(
-        ELEM="vec4<f32>" if vec4 else "f32", INDEX=wgsl.INDEX,
-        HELPERS=wgsl.helpers_for(result + " inf_f"), RESULT=result, ENTRY=wgsl.ENTRY,
-        PUSH=push, WRITE=write,
-    )
+def _forward_code(variant):
+    result = (f"fn result(v: f32, m: f32, inv_s: f32, log_s: f32) -> f32 "
+              f"{{ return store_t({_RESULT[variant['kind']]}); }}")
+    if variant["ELEM"] == "f32":
+        return {"RESULT": result, "PUSH": "push(x[src + r * P.sr]);",
+                "WRITE": "y[dst + r * P.inner] = result(x[src + r * P.sr], m, inv_s, log_s);"}
+    lanes = ", ".join(f"result(v.{c}, m, inv_s, log_s)" for c in "xyzw")
+    return {"RESULT": result, "PUSH": "let v = x[src + r]; push(v.x); push(v.y); push(v.z); "
+                                      "push(v.w);",
+            "WRITE": f"let v = x[src + r];\ny[dst + r] = vec4<f32>({lanes});"}
+
+
+SOFTMAX = Kernel("softmax", "softmax.wgsl", inputs=("x: ELEM",), outputs=("y: ELEM",),
+                 params=("rows: u32", "L: u32", "inner: u32", "base: u32", "so: u32", "sr: u32",
+                         "si: u32"), generate=_forward_code)
 
 
 def _forward(kind, x, dim):
@@ -62,39 +58,39 @@ def _forward(kind, x, dim):
     out = Tensor._empty(x.shape, x.dtype, x.device)
     if x.numel() == 0:
         return out
-    dims = (dim,) if x.ndim else ()
-    src, outer, L, inner, so, sr, si = geometry(x, dims)
-    if src is not x and tuple(src.shape) != tuple(x.shape):
-        # strides that don't merge: read a contiguous copy so the output keeps x's layout
-        src, outer, L, inner, so, sr, si = geometry(x.contiguous(), dims)
+    src, outer, L, inner, so, sr, si = along(x, dim)
     base, rows = src._offset, outer * inner
     vec4 = inner == 1 and sr == 1 and L % 4 == 0 and base % 4 == 0 and so % 4 == 0
     steps = L // 4 if vec4 else L
     if _two_step(rt, steps, rows, L):
+        dims = (dim,) if x.ndim else ()
         lse = reduce(src, dims, "logsumexp", [dt.float32], reduced_shape(x.shape, dims, True))[0]
         return launch_map(kind, _POINTWISE[kind], [x, lse], ["f32", "f32"], x.dtype, out=out)
-    key = ("softmax", kind, vec4, x.dtype.name)
-    kern = rt.kernels.get(key) or rt.kernel(key, lambda: _source(kind, vec4, x.dtype), 1, 1)
-    if vec4:
-        params = _PARAMS.pack(rows, L // 4, 1, base // 4, so // 4, 1, 0, 0)
-    else:
-        params = _PARAMS.pack(rows, L, inner, base, so, sr, si, 0)
-    rt.dispatch(kern, [src._storage.buffer, out._storage.buffer], params,
-                -(-rows // wgsl.WORKGROUP))
+    variant = dict(kind=kind, T=x.dtype, ELEM="vec4<f32>" if vec4 else "f32")
+    q = 4 if vec4 else 1
+    SOFTMAX.launch(ins=[src], outs=[out], threads=rows, variant=variant, rows=rows, L=L // q,
+                   inner=inner, base=base // q, so=so // q, sr=1 if vec4 else sr,
+                   si=0 if vec4 else si)
     return out
 
 
 _GRAD_TERM = {"softmax": "gv * yv", "log_softmax": "gv"}
-_GRAD_RESULT = {"softmax": "yv * (gv - total)", "log_softmax": "gv - exp(yv) * total"}
+_GRAD_RESULT = {"softmax": "yv * (gv - t)", "log_softmax": "gv - exp(yv) * t"}
 
 
-def _grad_source(kind, vec4, out_dtype):
-    result = _GRAD_RESULT[kind] if vec4 else wgsl.store_value(out_dtype, _GRAD_RESULT[kind])
-    return Template(load_shader("softmax_backward.wgsl")).substitute(
-        ELEM="vec4<f32>" if vec4 else "f32", INDEX=wgsl.INDEX, ENTRY=wgsl.ENTRY,
-        HELPERS=wgsl.helpers_for(result), TERM=_GRAD_TERM[kind], RESULT=result,
-        TOTAL="s.x + s.y + s.z + s.w" if vec4 else "s",
-    )
+def _backward_code(variant):
+    kind, vec4 = variant["kind"], variant["ELEM"] != "f32"
+    result = _GRAD_RESULT[kind] if vec4 else f"store_t({_GRAD_RESULT[kind]})"
+    return {"RULE": f"""
+fn term(gv: ELEM, yv: ELEM) -> ELEM {{ return {_GRAD_TERM[kind]}; }}
+fn total(s: ELEM) -> f32 {{ return {"s.x + s.y + s.z + s.w" if vec4 else "s"}; }}
+fn result(gv: ELEM, yv: ELEM, t: f32) -> ELEM {{ return {result}; }}"""}
+
+
+SOFTMAX_BACKWARD = Kernel("softmax_backward", "softmax_backward.wgsl",
+                          inputs=("g: ELEM", "y: ELEM"), outputs=("dx: ELEM",),
+                          params=("rows: u32", "L: u32", "inner: u32", "gbase: u32", "ybase: u32"),
+                          generate=_backward_code)
 
 
 def _grad_forward(kind, g, y, dim):
@@ -114,12 +110,11 @@ def _grad_forward(kind, g, y, dim):
         return dx
     vec4 = (inner == 1 and L % 4 == 0 and g._offset % 4 == 0 and y._offset % 4 == 0
             and y.dtype is dt.float32)
-    key = ("softmax_backward", kind, vec4, y.dtype.name)
-    kern = rt.kernels.get(key) or rt.kernel(key, lambda: _grad_source(kind, vec4, y.dtype), 2, 1)
     q = 4 if vec4 else 1
-    params = _PARAMS.pack(rows, L // q, inner, g._offset // q, y._offset // q, 0, 0, 0)
-    rt.dispatch(kern, [g._storage.buffer, y._storage.buffer, dx._storage.buffer], params,
-                -(-rows // wgsl.WORKGROUP))
+    SOFTMAX_BACKWARD.launch(ins=[g, y], outs=[dx], threads=rows,
+                            variant=dict(kind=kind, T=y.dtype, ELEM="vec4<f32>" if vec4 else "f32"),
+                            rows=rows, L=L // q, inner=inner, gbase=g._offset // q,
+                            ybase=y._offset // q)
     return dx
 
 

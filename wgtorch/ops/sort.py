@@ -3,29 +3,25 @@
 ``sort`` is a bitonic network on the GPU (``shaders/sort.wgsl``): each row is padded to a
 power of two; one dispatch sorts blocks of 16 in registers, then each further stage runs up
 to 4 network steps per dispatch on 16 positions per invocation held in registers (about
-log2(P)^2 / 8 loop-free dispatches in all). Ties are broken by original position, so every sort is stable (``stable=`` is accepted and always
-honoured). NaN sorts after every number, or first when descending, as in PyTorch. topk,
-kthvalue and median select from the sorted rows; unique sorts the flattened input and
-compacts it with a cumsum (its output size needs one read back to the host).
+log2(P)^2 / 8 loop-free dispatches in all). Ties are broken by original position, so every
+sort is stable (``stable=`` is accepted and always honoured). NaN sorts after every number,
+or first when descending, as in PyTorch. topk, kthvalue and median select from the sorted
+rows; unique sorts the flattened input and compacts it with a cumsum (its output size needs
+one read back to the host).
 
 Gradients: values produced by a sort are a gather of the input at the returned indices, so
 their backward rule scatters the gradient back through those indices (``ScatterAlong``),
 and that scatter's own backward is the gather (``GatherAlong``): second derivatives work.
 """
 
-import struct
-from string import Template
-
 from .. import dtypes as dt
 from .. import return_types
 from ..autograd.function import Function
-from ..backend import get_runtime
 from ..tensor import Tensor, tensor_method
-from . import value_range, wgsl
-from .reduce_kernel import geometry
-from .shaders import load_shader
+from . import value_range
+from .kernel import Kernel
+from .reduce_kernel import along
 
-_PARAMS = struct.Struct("<12I")
 BLOCK = 16  # positions one invocation sorts first, in registers (the stages k <= BLOCK)
 GROUP_BITS = 4  # network steps one dispatch runs in registers afterwards (16 positions)
 
@@ -47,16 +43,12 @@ _BODIES = {
     let o = i / (P.K * P.inner);
     out[(o * P.L + u32(indices[i])) * P.inner + ii] = src[i];""",
 }
-_BINDINGS = {
-    "init": [("x", "read", "$KEY"), ("keys", "read_write", "$KEY"), ("idx", "read_write", "i32")],
-    **{f"group{s}": [("keys", "read_write", "$KEY"), ("idx", "read_write", "i32")]
-       for s in range(1, GROUP_BITS + 1)},
-    "out": [("keys", "read", "$KEY"), ("idx", "read", "i32"), ("values", "read_write", "$KEY"),
-            ("indices", "read_write", "i32")],
-    "gather": [("src", "read", "$KEY"), ("indices", "read", "i32"),
-               ("values", "read_write", "$KEY")],
-    "scatter": [("src", "read", "$KEY"), ("indices", "read", "i32"),
-                ("out", "read_write", "$KEY")],
+_BINDINGS = {  # body -> (inputs, outputs)
+    "init": (("x: KEY",), ("keys: KEY", "idx: i32")),
+    **{f"group{s}": ((), ("keys: KEY", "idx: i32")) for s in range(1, GROUP_BITS + 1)},
+    "out": (("keys: KEY", "idx: i32"), ("values: KEY", "indices: i32")),
+    "gather": (("src: KEY", "indices: i32"), ("values: KEY",)),
+    "scatter": (("src: KEY", "indices: i32"), ("out: KEY",)),
 }
 
 
@@ -81,13 +73,13 @@ def _network(first_j, slots, direction):
 def _init_body():
     """One invocation loads BLOCK consecutive positions of a row (padding past L) and runs
     every stage k <= BLOCK of the network on them in registers."""
-    lines = [f"    var kk: array<$KEY, {BLOCK}>;", f"    var ii: array<i32, {BLOCK}>;",
+    lines = [f"    var kk: array<KEY, {BLOCK}>;", f"    var ii: array<i32, {BLOCK}>;",
              f"    let start = i * {BLOCK}u;  // first slot of the block, row-major (row, P)",
              "    let row = start / P.P;",
              f"    let block_up = ((start % P.P) & {BLOCK}u) == 0u;",
              "    let src = P.base + (row / P.inner) * P.so + (row % P.inner) * P.si;"]
     for a in range(BLOCK):
-        lines.append(f"    {{ let q = start % P.P + {a}u; ii[{a}] = i32(q); kk[{a}] = $KEY(0);"
+        lines.append(f"    {{ let q = start % P.P + {a}u; ii[{a}] = i32(q); kk[{a}] = KEY(0);"
                      f" if (q < P.L) {{ kk[{a}] = x[src + q * P.sr]; }} }}")
     k = 2
     while k <= BLOCK:
@@ -104,7 +96,7 @@ def _group_body(bits):
     """One invocation runs ``bits`` consecutive steps (distances P.j << (bits-1) .. P.j) of
     stage P.k on the 2^bits positions base + m * P.j it owns, in registers."""
     size = 1 << bits
-    lines = [f"    var kk: array<$KEY, {size}>;", f"    var ii: array<i32, {size}>;",
+    lines = [f"    var kk: array<KEY, {size}>;", f"    var ii: array<i32, {size}>;",
              f"    let per_row = P.P >> {bits}u;",
              "    let t = i % per_row;",
              f"    let base = (i / per_row) * P.P + (t / P.j) * (P.j << {bits}u) + t % P.j;",
@@ -122,32 +114,35 @@ for _bits in range(1, GROUP_BITS + 1):
     _BODIES[f"group{_bits}"] = _group_body(_bits)
 
 
-def _kernel(body, key_t, descending=False):
-    rt = get_runtime()
-    cache_key = ("sort", body, key_t, descending)
-    kern = rt.kernels.get(cache_key)
-    if kern is None:
-        binds = _BINDINGS[body]
-        lines = [f"@group(0) @binding({k}) var<storage, {mode}> {name}: array<{t}>;"
-                 for k, (name, mode, t) in enumerate(binds)]
-        lines.append(f"@group(0) @binding({len(binds)}) var<uniform> P: Params;")
-        source = Template(load_shader("sort.wgsl")).substitute(
-            BINDINGS="\n".join(lines), INDEX=wgsl.INDEX, ENTRY=wgsl.ENTRY, BODY=_BODIES[body],
-            HELPERS=wgsl.helpers_for("isnan_f") + "\nfn no_nan(x: $KEY) -> bool { return false; }",
-            ISNAN="isnan_f" if key_t == "f32" else "no_nan",
-            NAN_FIRST="true" if descending else "false", CMP=">" if descending else "<", KEY=key_t,
-        ).replace("$KEY", key_t)
-        n_in = sum(mode == "read" for _, mode, _ in binds)
-        kern = rt.kernel(cache_key, lambda: source, n_in, len(binds) - n_in)
-    return kern
+def _sort_code(variant):
+    is_nan = "isnan_f(k)" if variant["KEY"] == "f32" else "false"
+    return {"BODY": _BODIES[variant["body"]],
+            "KEY_IS_NAN": f"fn key_is_nan(k: KEY) -> bool {{ return {is_nan}; }}"}
 
 
-def _dispatch(kern, tensors, total, **fields):
-    words = {"total": total, "P": 0, "L": 0, "inner": 1, "k": 0, "j": 0, "base": 0, "so": 0,
-             "sr": 0, "si": 0, "K": 0, "pad": 0}
-    words.update(fields)
-    get_runtime().dispatch(kern, [t._storage.buffer for t in tensors],
-                           _PARAMS.pack(*words.values()), -(-total // wgsl.WORKGROUP))
+def _sort_inputs(variant):
+    return _BINDINGS[variant["body"]][0]
+
+
+def _sort_outputs(variant):
+    return _BINDINGS[variant["body"]][1]
+
+
+SORT = Kernel("sort", "sort.wgsl", inputs=_sort_inputs, outputs=_sort_outputs,
+              params=("total: u32", "P: u32", "L: u32", "inner: u32", "k: u32", "j: u32",
+                      "base: u32", "so: u32", "sr: u32", "si: u32", "K: u32"),
+              defaults=dict(P=0, L=0, inner=1, k=0, j=0, base=0, so=0, sr=0, si=0, K=0),
+              generate=_sort_code)
+UNIQUE = Kernel("unique", "unique.wgsl", inputs=("values: KEY", "order: i32", "ends: i32"),
+                outputs=("uniq: KEY", "inverse: i32", "starts: i32"),
+                params=("n: u32", "n_unique: u32"))
+
+
+def _dispatch(body, key_t, tensors, total, descending=False, **fields):
+    n_in = len(_BINDINGS[body][0])
+    SORT.launch(ins=tensors[:n_in], outs=tensors[n_in:], threads=total,
+                variant=dict(body=body, KEY=key_t, DESCENDING=descending), total=total,
+                **fields)
 
 
 def _sorted_rows(x, dim, descending, k=None):
@@ -162,18 +157,15 @@ def _sorted_rows(x, dim, descending, k=None):
     indices = Tensor._empty(shape, dt.int64, x.device)
     if values.numel() == 0:
         return values, indices
-    dims = (dim,) if x.ndim else ()
-    src, outer, L, inner, so, sr, si = geometry(x, dims)
-    if src is not x and tuple(src.shape) != tuple(x.shape):
-        src, outer, L, inner, so, sr, si = geometry(x.contiguous(), dims)
+    src, outer, L, inner, so, sr, si = along(x, dim)
     P = max(BLOCK, 1 << (L - 1).bit_length())
     rows = outer * inner
     key_t = x.dtype.wgsl
     keys = Tensor._empty((rows, P), x.dtype, x.device)
     idx = Tensor._empty((rows, P), dt.int32, x.device)
     blocks = rows * P // BLOCK
-    _dispatch(_kernel("init", key_t, descending), [src, keys, idx], blocks, P=P, L=L,
-              inner=inner, base=src._offset, so=so, sr=sr, si=si)
+    _dispatch("init", key_t, [src, keys, idx], blocks, descending, P=P, L=L, inner=inner,
+              base=src._offset, so=so, sr=sr, si=si)
     size = 2 * BLOCK
     while size <= P:
         # stage `size`: steps of distance size/2 .. 1, up to GROUP_BITS of them per dispatch
@@ -181,11 +173,11 @@ def _sorted_rows(x, dim, descending, k=None):
         while steps:
             bits = min(GROUP_BITS, steps)
             j_low = j_high >> (bits - 1)
-            _dispatch(_kernel(f"group{bits}", key_t, descending), [keys, idx], rows * P >> bits,
-                      P=P, L=L, k=size, j=j_low)
+            _dispatch(f"group{bits}", key_t, [keys, idx], rows * P >> bits, descending, P=P,
+                      L=L, k=size, j=j_low)
             j_high, steps = j_low >> 1, steps - bits
         size *= 2
-    _dispatch(_kernel("out", key_t), [keys, idx, values, indices], values.numel(), P=P, L=L,
+    _dispatch("out", key_t, [keys, idx, values, indices], values.numel(), P=P, L=L,
               inner=inner, K=K)
     return values, value_range.note(indices, 0, L - 1)
 
@@ -207,8 +199,8 @@ def _along(body, src, indices, dim, length):
             shape[dim] = length
         out = zeros(shape, dtype=src.dtype, device=src.device)
     if indices.numel():
-        _dispatch(_kernel(body, src.dtype.wgsl), [src, indices, out], indices.numel(),
-                  L=length, K=K, inner=inner)
+        _dispatch(body, src.dtype.wgsl, [src, indices, out], indices.numel(), L=length, K=K,
+                  inner=inner)
     return out
 
 
@@ -377,11 +369,8 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     n_unique = 1 + (ends[-1].item() if n > 1 else 0)
     uniq = Tensor._empty((n_unique,), input.dtype, input.device)
     starts = Tensor._empty((n_unique + 1,), dt.int64, input.device)
-    key = ("unique", input.dtype.wgsl)
-    rt = get_runtime()
-    kern = rt.kernels.get(key) or rt.kernel(key, lambda: _unique_source(input.dtype.wgsl), 3, 3)
-    rt.dispatch(kern, [t._storage.buffer for t in (values, order, ends, uniq, inverse, starts)],
-                struct.pack("<4I", n, n_unique, 0, 0), -(-n // wgsl.WORKGROUP))
+    UNIQUE.launch(ins=[values, order, ends], outs=[uniq, inverse, starts], threads=n,
+                  variant=dict(KEY=input.dtype.wgsl), n=n, n_unique=n_unique)
     counts = starts[1:] - starts[:-1]
     return _unique_result(uniq, inverse, counts, return_inverse, return_counts)
 
@@ -389,39 +378,6 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
 def _unique_result(values, inverse, counts, return_inverse, return_counts):
     out = (values,) + ((inverse,) if return_inverse else ()) + ((counts,) if return_counts else ())
     return out[0] if len(out) == 1 else out
-
-
-def _unique_source(key_t):
-    return f"""
-// unique: compact sorted values. Element k is in run u(k) = ends[k - 1] (0 for k == 0) and
-// starts it when u(k) != u(k - 1).
-// Bindings: 0 values (sorted), 1 order (their input positions), 2 ends (cumsum of run
-// starts after the first), 3 uniq, 4 inverse, 5 starts (run start offsets, then n); 6 P.
-struct Params {{ n: u32, n_unique: u32, pad0: u32, pad1: u32 }};
-@group(0) @binding(0) var<storage, read> values: array<{key_t}>;
-@group(0) @binding(1) var<storage, read> order: array<i32>;
-@group(0) @binding(2) var<storage, read> ends: array<i32>;
-@group(0) @binding(3) var<storage, read_write> uniq: array<{key_t}>;
-@group(0) @binding(4) var<storage, read_write> inverse: array<i32>;
-@group(0) @binding(5) var<storage, read_write> starts: array<i32>;
-@group(0) @binding(6) var<uniform> P: Params;
-{wgsl.INDEX}
-{wgsl.ENTRY}
-    if (i >= P.n) {{ return; }}
-    var u = 0;
-    if (i > 0u) {{ u = ends[i - 1u]; }}
-    var before = -1;
-    if (i > 1u) {{ before = ends[i - 2u]; }} else if (i == 1u) {{ before = 0; }}
-    inverse[order[i]] = u;
-    // NOTE: run starts come from ends (so NaNs stay distinct, as in PyTorch), not from
-    // comparing values again, which a compiler may treat as NaN-free
-    if (u != before) {{
-        uniq[u] = values[i];
-        starts[u] = i32(i);
-    }}
-    if (i == 0u) {{ starts[P.n_unique] = i32(P.n); }}
-}}
-"""
 
 
 __all__ = ["argsort", "kthvalue", "median", "msort", "sort", "topk", "unique"]

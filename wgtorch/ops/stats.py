@@ -11,6 +11,7 @@ import math
 from .. import dtypes as dt
 from ..autograd.function import Function
 from ..tensor import prod, tensor_method
+from .elementwise import where
 from .reduce import _evenly_distributed, _keep, _type_name
 from .reduce_kernel import OPS, normalize_dims, reduce, reduced_shape
 
@@ -125,8 +126,6 @@ class NormBackward1(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from .elementwise import where
-
         x, out = ctx.saved_tensors
         ord, dims, keepdim = ctx.ord, ctx.dims, ctx.keepdim
         if ord == 0:

@@ -8,8 +8,12 @@ import numbers
 
 import numpy as np
 
+from .. import dtypes as dt
 from ..autograd.function import Function
 from ..tensor import MAX_NUMEL, Tensor, contiguous_strides, prod, tensor_method
+from .copy import copy_into
+from .pointwise import broadcast_strides
+from .reduce import sum_to
 
 # ---- shape arithmetic -------------------------------------------------------------------
 
@@ -114,15 +118,11 @@ class PermuteBackward0(Function):
 class ExpandBackward0(Function):
     @staticmethod
     def forward(ctx, x, shape):
-        from .pointwise import broadcast_strides
-
         ctx.shape = x.shape
         return x._view_of(shape, tuple(broadcast_strides(x, shape)), x._offset)
 
     @staticmethod
     def backward(ctx, g):
-        from .reduce import sum_to
-
         return sum_to(g, ctx.shape), None
 
 
@@ -131,11 +131,8 @@ class SliceScatterBackward0(Function):
 
     @staticmethod
     def forward(ctx, g, in_shape, plan):
-        from .copy import copy_into
-        from .creation import zeros
-
         ctx.plan = plan
-        out = zeros(in_shape, dtype=g.dtype, device=g.device)
+        out = g.new_zeros(in_shape)
         copy_into(out._view_of(*_basic_geometry(out, plan)), g)
         return out
 
@@ -251,8 +248,6 @@ _BITCASTABLE = {("float32", "int32"), ("int32", "float32"), ("bool", "uint8"), (
 
 def _view_dtype(self, dtype):
     """``view(dtype)``: the same storage words read as another dtype of the same size."""
-    from .. import dtypes as dt
-
     dtype = dt.as_dtype(dtype)
     if dtype is self.dtype:
         return self._view_of(self.shape, self._stride, self._offset)
@@ -322,7 +317,14 @@ def t(input):
     return input if input.ndim < 2 else transpose(input, 0, 1)
 
 
-Tensor.T = property(lambda self: self.permute(*reversed(range(self.ndim))))
+def _reversed_dims(self):
+    """``x.T``: all dims reversed."""
+    return self.permute(*reversed(range(self.ndim)))
+
+
+Tensor.T = property(_reversed_dims)
+
+
 def _matrix_transpose(self):
     if self.ndim < 2:
         raise RuntimeError(
@@ -333,8 +335,8 @@ def _matrix_transpose(self):
 
 
 Tensor.mT = property(_matrix_transpose)
-Tensor.H = property(lambda self: self.T)
-Tensor.mH = property(lambda self: self.mT)
+Tensor.H = property(_reversed_dims)  # no complex dtypes: the adjoint is the transpose
+Tensor.mH = property(_matrix_transpose)
 
 
 @tensor_method()
@@ -534,14 +536,3 @@ def tensor_split(input, indices_or_sections, dim=0):
     lead = (slice(None),) * d
     return tuple(basic_getitem(input, (*lead, slice(start, stop)))
                  for start, stop in zip([0, *bounds], [*bounds, None]))
-
-
-@tensor_method("__getitem__")
-def getitem(self, key):
-    """Basic indexing (ints, slices with steps, None, ...) gives a view; tensor and list
-    indices are advanced indexing (a gather kernel)."""
-    if is_basic_index(key):
-        return basic_getitem(self, key)
-    from . import indexing
-
-    return indexing.advanced_getitem(self, key)

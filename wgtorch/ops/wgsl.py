@@ -1,28 +1,14 @@
-"""WGSL building blocks shared by generated kernels: the invocation index, the strided
-indexer, helper functions (erf, pow, ...) and dtype conversions.
+"""WGSL helper functions shared by kernels (erf, pow, NaN tests, float16 rounding...) and the
+store conversion of each dtype.
 
-Every generated kernel follows one binding convention: inputs ``var<storage, read>``, then
-outputs ``var<storage, read_write>``, then one ``var<uniform>`` params struct ``P``.
+``helpers_for(code)`` returns the helpers ``code`` calls, with their dependencies; ops/kernel.py
+adds them to every kernel's header, so any kernel (a shaders/ file or generated WGSL) may
+call them.
 """
 
 import re
 
-from ..dtypes import float16, uint8, bool_
-
-WORKGROUP = 64
-MAX_DIMS = 8
-
-# Linear invocation id, with grids folded into Y/Z past 65535 workgroups in X.
-INDEX = f"""
-fn linear_id(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {{
-    return ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * {WORKGROUP}u + lid;
-}}
-"""
-
-ENTRY = f"""@compute @workgroup_size({WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {{
-    let i = linear_id(wid, nwg, lid);"""
+from ..dtypes import bool_, float16, uint8
 
 # NOTE: compilers may assume no NaN/Inf in float math, so these test the bits.
 HELPERS = {
@@ -210,28 +196,3 @@ def store_value(dtype, value):
     if dtype is bool_:
         return f"select(0u, 1u, ({value}) != 0u)"
     return value
-
-
-def strided_offsets(n_operands):
-    """WGSL computing ``o``: the element offset of invocation ``i`` in up to 4 operands."""
-    assert n_operands <= 4
-    return """
-    var rem = i;
-    var o = P.off;
-    for (var d = i32(P.ndim) - 1; d >= 0; d--) {
-        let q = u32(d) / 4u; let r = u32(d) % 4u;
-        let s = P.shape[q][r];
-        let c = rem % s;
-        rem = rem / s;
-        o += c * vec4<u32>(P.st[q][r], P.st[2u + q][r], P.st[4u + q][r], P.st[6u + q][r]);
-    }"""
-
-
-PARAMS_STRUCT = """
-struct Params {
-    numel: u32, ndim: u32, extra0: u32, extra1: u32,
-    sc: vec4<u32>,
-    off: vec4<u32>,
-    shape: array<vec4<u32>, 2>,
-    st: array<vec4<u32>, 8>,
-};"""

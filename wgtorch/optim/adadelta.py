@@ -1,6 +1,8 @@
 """``Adadelta``: step sizes from running averages of squared gradients and updates."""
 
-from .optimizer import MAXIMIZE, Optimizer, new_state
+from ..ops import optim_kernels
+from ..ops.optim_kernels import MAXIMIZE
+from .optimizer import Optimizer, new_state
 
 __all__ = ["Adadelta"]
 
@@ -17,8 +19,7 @@ class Adadelta(Optimizer):
         opt = wgtorch.optim.Adadelta(model.parameters())
     """
 
-    _shader = "optim_adadelta.wgsl"
-    _n_state = 2
+    _kernel = optim_kernels.ADADELTA
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,
                  capturable=False, maximize=False, differentiable=False):
@@ -43,4 +44,5 @@ class Adadelta(Optimizer):
         state["step"] += 1
         flags = MAXIMIZE if group["maximize"] else 0
         self._launch(p, grad, [state["square_avg"], state["acc_delta"]], flags,
-                     [float(group["lr"]), group["rho"], group["eps"], group["weight_decay"]])
+                     lr=float(group["lr"]), rho=group["rho"], eps=group["eps"],
+                     weight_decay=group["weight_decay"])

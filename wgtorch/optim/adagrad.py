@@ -1,6 +1,8 @@
 """``Adagrad``: per-element learning rates from the running sum of squared gradients."""
 
-from .optimizer import MAXIMIZE, Optimizer, new_state
+from ..ops import optim_kernels
+from ..ops.optim_kernels import MAXIMIZE
+from .optimizer import Optimizer, new_state
 
 __all__ = ["Adagrad"]
 
@@ -18,8 +20,7 @@ class Adagrad(Optimizer):
         opt = wgtorch.optim.Adagrad(model.parameters(), lr=0.01)
     """
 
-    _shader = "optim_adagrad.wgsl"
-    _n_state = 1
+    _kernel = optim_kernels.ADAGRAD
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
                  eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):
@@ -51,5 +52,5 @@ class Adagrad(Optimizer):
         state["step"] += 1
         clr = float(group["lr"]) / (1 + (state["step"] - 1) * group["lr_decay"])
         flags = MAXIMIZE if group["maximize"] else 0
-        self._launch(p, grad, [state["sum"]], flags,
-                     [clr, group["eps"], group["weight_decay"], 0.0])
+        self._launch(p, grad, [state["sum"]], flags, clr=clr, eps=group["eps"],
+                     weight_decay=group["weight_decay"])

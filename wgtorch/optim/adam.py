@@ -1,6 +1,8 @@
 """``Adam`` and ``AdamW`` (decoupled weight decay), with amsgrad."""
 
-from .optimizer import MAXIMIZE, Optimizer, new_state
+from ..ops import optim_kernels
+from ..ops.optim_kernels import MAXIMIZE
+from .optimizer import Optimizer, new_state
 
 __all__ = ["Adam", "AdamW"]
 
@@ -20,8 +22,7 @@ class Adam(Optimizer):
         opt = wgtorch.optim.Adam(model.parameters(), lr=1e-3)
     """
 
-    _shader = "optim_adam.wgsl"
-    _n_state = 3
+    _kernel = optim_kernels.ADAM
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  amsgrad=False, *, foreach=None, maximize=False, capturable=False,
@@ -66,8 +67,9 @@ class Adam(Optimizer):
             if max_sq is None:  # amsgrad switched on after the first step
                 max_sq = state["max_exp_avg_sq"] = new_state(p, 0.0)
         self._launch(p, grad, [state["exp_avg"], state["exp_avg_sq"], max_sq], flags,
-                     [lr, beta1, beta2, group["eps"], group["weight_decay"],
-                      lr / bias_correction1, bias_correction2**0.5, 0.0])
+                     lr=lr, beta1=beta1, beta2=beta2, eps=group["eps"],
+                     weight_decay=group["weight_decay"], step_size=lr / bias_correction1,
+                     bias_correction2_sqrt=bias_correction2**0.5)
 
 
 class AdamW(Adam):

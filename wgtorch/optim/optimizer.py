@@ -19,21 +19,16 @@ What differs from PyTorch, on purpose:
   ``foreach``, ``fused`` and ``capturable`` are accepted and recorded, and change nothing.
 """
 
-import struct
 import warnings
 from collections import defaultdict
 from copy import deepcopy
 from itertools import chain
 
 from ..autograd.grad_mode import enable_grad, no_grad
-from ..backend import get_runtime
-from ..ops.shaders import load_shader
-from ..tensor import Storage, Tensor
+from ..ops import optim_kernels
+from ..tensor import Tensor
 
 __all__ = ["Optimizer", "required"]
-
-WORKGROUP = 64
-MAXIMIZE, HALF = 1, 2  # flag bits shared by every kernel (shaders/optim_common.wgsl)
 
 
 class _RequiredParameter:
@@ -59,7 +54,8 @@ class Optimizer:
     groups) holding ``"params"`` and per-group overrides of ``defaults``.
 
     A subclass implements ``_init_state(p, group, state)`` (fill ``state`` on first use) and
-    ``_update(p, grad, state, group)`` (launch its fused kernel through ``_launch``).
+    ``_update(p, grad, state, group)`` (launch its fused kernel, ``_kernel``, through
+    ``_launch``).
 
     Example::
 
@@ -70,8 +66,7 @@ class Optimizer:
         opt.step()
     """
 
-    _shader = None  # "optim_<name>.wgsl"
-    _n_state = 0  # state buffers the kernel binds after the parameter
+    _kernel = None  # its update kernel (wgtorch/ops/optim_kernels.py)
 
     def __init__(self, params, defaults):
         if isinstance(params, Tensor):
@@ -261,37 +256,23 @@ class Optimizer:
     def _update(self, p, grad, state, group):
         raise NotImplementedError
 
-    def _launch(self, p, grad, state_tensors, flags, scalars):
+    def _launch(self, p, grad, state_tensors, flags, **hyper):
         """Run this optimizer's kernel on one parameter.
 
         ``state_tensors``: the kernel's state buffers in binding order (``None`` where the
-        kernel's option is off); ``flags``: option bits beyond MAXIMIZE/HALF; ``scalars``: the
-        float32 fields of the Params struct after its four header words, in order.
+        kernel's option is off); ``flags``: option bits beyond MAXIMIZE/HALF; ``hyper``: the
+        kernel's hyper-parameter fields by name.
         """
-        n = p.numel()
-        if n == 0:
+        if p.numel() == 0:
             return
         if p._offset % 4:  # NOTE: the kernel reads vec4s; a rare misaligned view goes via a copy
             from ..ops.copy import copy_into
 
             aligned = p.clone()
-            self._launch(aligned, grad, state_tensors, flags, scalars)
+            self._launch(aligned, grad, state_tensors, flags, **hyper)
             copy_into(p, aligned)
             return
-        rt = get_runtime()
-        kernel = rt.kernels.get((self._shader,)) or rt.kernel(
-            (self._shader,),
-            lambda: load_shader("optim_common.wgsl") + load_shader(self._shader),
-            1,
-            1 + self._n_state,
-        )
-        if p.dtype.name == "float16":
-            flags |= HALF
-        buffers = [grad._storage.buffer, p._storage.buffer]
-        for slot, t in enumerate(state_tensors):
-            buffers.append(_placeholder(slot).buffer if t is None else t._storage.buffer)
-        params = struct.pack(f"<4I{len(scalars)}f", n, p._offset, grad._offset, flags, *scalars)
-        rt.dispatch(kernel, buffers, params, -(-n // (4 * WORKGROUP)))
+        optim_kernels.step(self._kernel, p, grad, state_tensors, flags, **hyper)
         p._storage.version += 1
         for t in state_tensors:
             if t is not None:
@@ -358,17 +339,6 @@ class Optimizer:
 
 
 # ---- helpers ---------------------------------------------------------------------------------
-
-_placeholders = []
-
-
-def _placeholder(slot):
-    """A 1-element buffer bound where a kernel's optional state is off (distinct per slot, so
-    no buffer is ever bound twice in one dispatch)."""
-    while len(_placeholders) <= slot:
-        _placeholders.append(Storage(1))
-    return _placeholders[slot]
-
 
 def new_state(p, fill=None):
     """A contiguous state tensor shaped like ``p`` (``fill=None``: left uninitialised)."""

@@ -1,6 +1,8 @@
 """``RMSprop``, with momentum and the centered variant."""
 
-from .optimizer import MAXIMIZE, Optimizer, new_state
+from ..ops import optim_kernels
+from ..ops.optim_kernels import MAXIMIZE
+from .optimizer import Optimizer, new_state
 
 __all__ = ["RMSprop"]
 
@@ -20,8 +22,7 @@ class RMSprop(Optimizer):
         opt = wgtorch.optim.RMSprop(model.parameters(), lr=1e-3, momentum=0.9)
     """
 
-    _shader = "optim_rmsprop.wgsl"
-    _n_state = 3
+    _kernel = optim_kernels.RMSPROP
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
                  centered=False, capturable=False, foreach=None, maximize=False,
@@ -64,5 +65,5 @@ class RMSprop(Optimizer):
             if grad_avg is None:
                 grad_avg = state["grad_avg"] = new_state(p, 0.0)
         self._launch(p, grad, [state["square_avg"], buf, grad_avg], flags,
-                     [float(group["lr"]), group["alpha"], group["eps"], group["weight_decay"],
-                      group["momentum"], 0.0, 0.0, 0.0])
+                     lr=float(group["lr"]), alpha=group["alpha"], eps=group["eps"],
+                     weight_decay=group["weight_decay"], momentum=group["momentum"])

@@ -1,6 +1,8 @@
 """``SGD``: stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
 
-from .optimizer import MAXIMIZE, Optimizer, new_state
+from ..ops import optim_kernels
+from ..ops.optim_kernels import MAXIMIZE
+from .optimizer import Optimizer, new_state
 
 __all__ = ["SGD"]
 
@@ -19,8 +21,7 @@ class SGD(Optimizer):
         opt = wgtorch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     """
 
-    _shader = "optim_sgd.wgsl"
-    _n_state = 1
+    _kernel = optim_kernels.SGD
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
                  nesterov=False, *, maximize=False, foreach=None, differentiable=False,
@@ -51,5 +52,5 @@ class SGD(Optimizer):
             if buf is None:
                 buf = state["momentum_buffer"] = new_state(p)
                 flags |= FIRST
-        self._launch(p, grad, [buf], flags,
-                     [float(group["lr"]), momentum, group["dampening"], group["weight_decay"]])
+        self._launch(p, grad, [buf], flags, lr=float(group["lr"]), momentum=momentum,
+                     dampening=group["dampening"], weight_decay=group["weight_decay"])

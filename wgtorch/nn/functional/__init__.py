@@ -6,9 +6,13 @@ cross_entropy.py), attention, sampling (interpolate). ``pad`` and ``one_hot`` ar
 declared in ``wgtorch/ops``.
 """
 
+from ...ops.padding import pad as _pad
+from ...ops.scatter import one_hot as _one_hot
 from .activation import (
     celu,
+    celu_,
     elu,
+    elu_,
     gelu,
     glu,
     gumbel_softmax,
@@ -16,7 +20,9 @@ from .activation import (
     hardsigmoid,
     hardswish,
     hardtanh,
+    hardtanh_,
     leaky_relu,
+    leaky_relu_,
     log_softmax,
     logsigmoid,
     mish,
@@ -26,6 +32,7 @@ from .activation import (
     relu_,
     rrelu,
     selu,
+    selu_,
     sigmoid,
     silu,
     softmax,
@@ -36,6 +43,7 @@ from .activation import (
     tanh,
     tanhshrink,
     threshold,
+    threshold_,
 )
 from .attention import multi_head_attention_forward, scaled_dot_product_attention
 from .conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
@@ -97,13 +105,9 @@ from .sampling import (
 def pad(input, pad, mode="constant", value=None):
     """Pad the last ``len(pad) // 2`` dims: ``pad = (left, right, top, bottom, ...)``; modes
     'constant', 'reflect', 'replicate', 'circular' (``wgtorch.ops.padding.pad``)."""
-    from ...ops.padding import pad as _pad
-
     return _pad(input, pad, mode=mode, value=value)
 
 
 def one_hot(tensor, num_classes=-1):
     """int64 (*, num_classes) with a 1 at each class index (``wgtorch.ops.scatter.one_hot``)."""
-    from ...ops.scatter import one_hot as _one_hot
-
     return _one_hot(tensor, num_classes)

@@ -1,61 +1,21 @@
 """Activation functions (``F.relu``, ``F.leaky_relu``, ``F.elu``, ``F.mish``...).
 
-Activations with a WGSL expression of their own are elementwise primitives declared with the
-same table factory as ``wgtorch/ops/elementwise.py`` (one fused kernel forward; backward rules
-in wgtorch ops, so second-order gradients work). The rest are one-liners on primitives.
+The activations with a kernel of their own are rows of the elementwise table
+(``wgtorch/ops/activation.py``: one fused kernel forward, backward rules in wgtorch ops, so
+second-order gradients work); here they get PyTorch's ``inplace=`` flags. The rest are
+one-liners on primitives.
 """
 
-from ...ops import elementwise as ew
-from ...ops import elementwise_args as ewa
+from ...ops import activation as act
 from ...ops import softmax as _softmax_ops
 from ...ops.copy import apply_inplace
-
-_SELU_ALPHA = 1.6732632423543772848170429916717
-_SELU_SCALE = 1.0507009873554804934193349852946
-
-
-def _primitive(name, expr, grad, n_operands):
-    """An elementwise Function over ``n_operands`` (the tensor, then scalar parameters)."""
-    return ew._make_function(name, {"f32": expr}, ew.FLOAT, grad, n_operands)
+from ...ops.creation import rand
+from ...ops.elementwise import where
+from ...ops.elementwise_args import gelu, softplus  # noqa: F401  (F.gelu, F.softplus)
 
 
 def _maybe_inplace(input, result, inplace):
     return apply_inplace(input, result) if inplace else result
-
-
-_LeakyRelu = _primitive(
-    "leaky_relu", "select({0} * {1}, {0}, {0} > 0.0)",
-    lambda g, out, x, slope: ew.where(x > 0, g, g * slope), 2)
-_Elu = _primitive(
-    "elu", "select({1} * expm1_f({0}), {0}, {0} > 0.0)",
-    lambda g, out, x, alpha: ew.where(x > 0, g, g * (out + alpha)), 2)
-_Celu = _primitive(
-    "celu", "select({1} * expm1_f({0} / {1}), {0}, {0} > 0.0)",
-    lambda g, out, x, alpha: ew.where(x > 0, g, g * (out / alpha + 1.0)), 2)
-_Selu = _primitive(
-    "selu", f"select({_SELU_ALPHA * _SELU_SCALE!r} * expm1_f({{0}}), {_SELU_SCALE!r} * {{0}}, "
-    "{0} > 0.0)",
-    lambda g, out, x: ew.where(x > 0, g * _SELU_SCALE, g * (out + _SELU_ALPHA * _SELU_SCALE)), 1)
-_Hardsigmoid = _primitive(
-    "hardsigmoid", "clamp({0} / 6.0 + 0.5, 0.0, 1.0)",
-    lambda g, out, x: ew.where((x > -3.0) & (x < 3.0), g / 6.0, 0.0), 1)
-_Hardswish = _primitive(
-    "hardswish", "{0} * clamp({0} + 3.0, 0.0, 6.0) / 6.0",
-    lambda g, out, x: ew.where(x < -3.0, 0.0, ew.where(x <= 3.0, g * (x / 3.0 + 0.5), g)), 1)
-_Mish = _primitive(
-    "mish", "{0} * tanh_f(softplus_f({0}, 1.0, 20.0))",
-    lambda g, out, x: _mish_grad(g, x), 1)
-_Hardtanh = _primitive(
-    "hardtanh", "clamp({0}, {1}, {2})",
-    lambda g, out, x, lo, hi: ew.where((x > lo) & (x < hi), g, 0.0), 3)
-_Threshold = _primitive(
-    "threshold", "select({2}, {0}, {0} > {1})",
-    lambda g, out, x, th, value: ew.where(x > th, g, 0.0), 3)
-
-
-def _mish_grad(g, x):
-    t = ewa.softplus(x).tanh()
-    return g * (t + x * x.sigmoid() * (1.0 - t * t))
 
 
 def relu(input, inplace=False):
@@ -69,56 +29,67 @@ def relu_(input):
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """x if x > 0 else negative_slope * x."""
-    return _maybe_inplace(input, _LeakyRelu.apply(input, float(negative_slope)), inplace)
+    return _maybe_inplace(input, act.leaky_relu(input, negative_slope), inplace)
+
+
+def leaky_relu_(input, negative_slope=0.01):
+    return leaky_relu(input, negative_slope, inplace=True)
 
 
 def elu(input, alpha=1.0, inplace=False):
     """x if x > 0 else alpha * (exp(x) - 1)."""
-    return _maybe_inplace(input, _Elu.apply(input, float(alpha)), inplace)
+    return _maybe_inplace(input, act.elu(input, alpha), inplace)
+
+
+def elu_(input, alpha=1.0):
+    return elu(input, alpha, inplace=True)
 
 
 def celu(input, alpha=1.0, inplace=False):
-    if alpha == 0:
-        raise RuntimeError("ZeroDivisionError")
-    return _maybe_inplace(input, _Celu.apply(input, float(alpha)), inplace)
+    """x if x > 0 else alpha * (exp(x / alpha) - 1)."""
+    return _maybe_inplace(input, act.celu(input, alpha), inplace)
+
+
+def celu_(input, alpha=1.0):
+    return celu(input, alpha, inplace=True)
 
 
 def selu(input, inplace=False):
-    return _maybe_inplace(input, _Selu.apply(input), inplace)
+    """scale * elu(x, alpha) with the self-normalising constants."""
+    return _maybe_inplace(input, act.selu(input), inplace)
 
 
-def gelu(input, approximate="none"):
-    """Gaussian error linear unit: exact (erf) or ``approximate='tanh'``."""
-    return ewa.gelu(input, approximate=approximate)
+def selu_(input):
+    return selu(input, inplace=True)
 
 
 def silu(input, inplace=False):
     """x * sigmoid(x)."""
-    return _maybe_inplace(input, ew.silu(input), inplace)
+    return _maybe_inplace(input, input.silu(), inplace)
 
 
 def mish(input, inplace=False):
     """x * tanh(softplus(x))."""
-    return _maybe_inplace(input, _Mish.apply(input), inplace)
+    return _maybe_inplace(input, act.mish(input), inplace)
 
 
 def hardswish(input, inplace=False):
     """x * relu6(x + 3) / 6."""
-    return _maybe_inplace(input, _Hardswish.apply(input), inplace)
+    return _maybe_inplace(input, act.hardswish(input), inplace)
 
 
 def hardsigmoid(input, inplace=False):
     """relu6(x + 3) / 6."""
-    return _maybe_inplace(input, _Hardsigmoid.apply(input), inplace)
+    return _maybe_inplace(input, act.hardsigmoid(input), inplace)
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """x clamped to [min_val, max_val]."""
-    if min_val > max_val:
-        raise ValueError("min_val cannot be greater than max_val")
-    if not input.dtype.is_floating_point:  # PyTorch truncates the bounds to the dtype
-        return _maybe_inplace(input, input.clamp(int(min_val), int(max_val)), inplace)
-    return _maybe_inplace(input, _Hardtanh.apply(input, float(min_val), float(max_val)), inplace)
+    return _maybe_inplace(input, act.hardtanh(input, min_val, max_val), inplace)
+
+
+def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    return hardtanh(input, min_val, max_val, inplace=True)
 
 
 def relu6(input, inplace=False):
@@ -126,11 +97,12 @@ def relu6(input, inplace=False):
 
 
 def threshold(input, threshold, value, inplace=False):
-    """x if x > threshold else value."""
-    if not input.dtype.is_floating_point:  # PyTorch truncates both to the dtype
-        return _maybe_inplace(input, ew.where(input > int(threshold), input, int(value)),
-                              inplace)
-    return _maybe_inplace(input, _Threshold.apply(input, float(threshold), float(value)), inplace)
+    """value where x <= threshold, else x."""
+    return _maybe_inplace(input, act.threshold(input, threshold, value), inplace)
+
+
+def threshold_(input, threshold, value):
+    return apply_inplace(input, act.threshold(input, threshold, value))
 
 
 def sigmoid(input):
@@ -141,11 +113,6 @@ def tanh(input):
     return input.tanh()
 
 
-def softplus(input, beta=1.0, threshold=20.0):
-    """log(1 + exp(beta * x)) / beta, linear where beta * x > threshold."""
-    return ewa.softplus(input, beta, threshold)
-
-
 def softsign(input):
     return input / (input.abs() + 1.0)
 
@@ -154,21 +121,9 @@ def tanhshrink(input):
     return input - input.tanh()
 
 
-def logsigmoid(input):
-    """log(sigmoid(x)), computed stably as -softplus(-x)."""
-    return -ewa.softplus(-input)
-
-
-def hardshrink(input, lambd=0.5):
-    return ew.where(input.abs() > lambd, input, 0.0)
-
-
-def softshrink(input, lambd=0.5):
-    if lambd < 0:
-        raise RuntimeError(
-            f"lambda must be greater or equal to 0, but found to be {lambd}."
-        )
-    return ew.where(input > lambd, input - lambd, ew.where(input < -lambd, input + lambd, 0.0))
+logsigmoid = act.logsigmoid
+hardshrink = act.hardshrink
+softshrink = act.softshrink
 
 
 def prelu(input, weight):
@@ -184,17 +139,15 @@ def prelu(input, weight):
             )
         if input.ndim >= 2:
             weight = weight.reshape(-1, *([1] * (input.ndim - 2)))
-    return ew.where(input > 0, input, weight * input)
+    return where(input > 0, input, weight * input)
 
 
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     """Leaky ReLU with a random slope in [lower, upper) per element while training."""
     if not training:
         return leaky_relu(input, (lower + upper) / 2, inplace)
-    from ...ops.creation import rand
-
     slope = rand(input.shape, device=input.device) * (upper - lower) + lower
-    return _maybe_inplace(input, ew.where(input >= 0, input, input * slope), inplace)
+    return _maybe_inplace(input, where(input >= 0, input, input * slope), inplace)
 
 
 def glu(input, dim=-1):
@@ -229,8 +182,6 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
 
 def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
     """Samples from the Gumbel-softmax distribution (straight-through when ``hard``)."""
-    from ...ops.creation import rand
-
     u = rand(logits.shape, device=logits.device)
     gumbels = -(-(u + eps).log() + eps).log()
     y_soft = softmax((logits + gumbels) / tau, dim)
@@ -239,4 +190,3 @@ def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
     index = y_soft.argmax(dim, keepdim=True)
     y_hard = (y_soft.detach() * 0).scatter(dim, index, 1.0)
     return y_hard - y_soft.detach() + y_soft
-

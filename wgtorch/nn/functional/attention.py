@@ -10,6 +10,8 @@ import warnings
 
 from ...ops import elementwise as ew
 from ...ops.creation import arange
+from ...ops.padding import pad
+from ...ops.shape import cat
 from .activation import softmax
 from .dropout import dropout
 from .linear import linear
@@ -187,16 +189,12 @@ def mha_batch_first(query, key, value, num_heads, in_proj_weight, in_proj_bias,
     else:
         q, k, v = linear(query, wq, bq), linear(key, wk, bk), linear(value, wv, bv)
     if bias_k is not None and bias_v is not None:
-        from ...ops.shape import cat
-
         k = cat([k, bias_k.view(1, 1, e).expand(b, 1, e)], 1)
         v = cat([v, bias_v.view(1, 1, e).expand(b, 1, e)], 1)
         S += 1
         attn_mask = _pad_last(attn_mask)
         key_padding_mask = _pad_last(key_padding_mask)
     if add_zero_attn:
-        from ...ops.shape import cat
-
         k = cat([k, k.new_zeros(b, 1, e)], 1)
         v = cat([v, v.new_zeros(b, 1, e)], 1)
         S += 1
@@ -231,6 +229,4 @@ def _pad_last(mask):
     """Append one column (never masked) to a (.., S) mask, for bias_k / add_zero_attn."""
     if mask is None:
         return None
-    from . import pad
-
     return pad(mask, (0, 1))

@@ -11,8 +11,9 @@ columns, the bias gradient a sum. Groups are a batch dim of the same product.
 
 from ...autograd.function import Function
 from ...device import check_same_device
+from ...ops.im2col import Col2ImBackward0, Geometry, Im2ColBackward0, make_geometry
 from ...ops.linalg import _product
-from .fold import Col2ImBackward0, Geometry, Im2ColBackward0, _pair, check_float, make_geometry
+from .fold import _pair, check_float
 
 
 def _same_padding(kernel, dilation):

@@ -7,19 +7,15 @@ arguments are in [0, 1]); the others are short compositions. Bad class indices a
 probabilities raise PyTorch's errors without a readback (see ops/value_range.py).
 """
 
-import struct
 import warnings
-from string import Template
 
-from ...backend import get_runtime
 from ...device import check_same_device
 from ...ops import elementwise as ew
 from ...ops import elementwise_args as ewa
-from ...ops import wgsl
-from ...ops.gpu_errors import flag_wgsl, site
-from ...ops.shaders import load_shader
+from ...ops.cross_entropy import pick_targets, target_site
+from ...ops.loss_kernels import check_unit_interval
 from ...ops.shape import broadcast_tensors
-from .cross_entropy import cross_entropy_loss, pick_targets, target_site
+from .cross_entropy import cross_entropy_loss
 
 _LOG_CLAMP = -100.0  # PyTorch clamps log() in binary_cross_entropy to >= -100
 
@@ -179,26 +175,6 @@ _BinaryCrossEntropy = ew._make_function(
     ew.FLOAT, _bce_grads, 2)
 
 
-def _check_unit_interval(input, target):
-    """Flag on the GPU an element of input or target outside [0, 1] (NaN too), raised at the
-    next host readback with PyTorch's message: one dispatch, no readback."""
-    n = input.numel()
-    if n == 0:
-        return
-    x, t = input.contiguous(), target.contiguous()
-    rt = get_runtime()
-    kern = rt.kernel(("unit_interval_check", x.dtype.wgsl, t.dtype.wgsl), lambda: (
-        f"alias TX = {x.dtype.wgsl};\nalias TT = {t.dtype.wgsl};\n"
-        + Template(load_shader("unit_interval_check.wgsl")).substitute(
-            INDEX=wgsl.INDEX, ERROR_FLAG=flag_wgsl(2), ENTRY=wgsl.ENTRY)), 2, 1)
-    params = struct.pack("<8I", n, x._offset, t._offset,
-                         site(RuntimeError, "all elements of input should be between 0 and 1"),
-                         site(RuntimeError, "all elements of target should be between 0 and 1"),
-                         0, 0, 0)
-    rt.dispatch(kern, [x._storage.buffer, t._storage.buffer, rt.error_buffer], params,
-                -(-n // wgsl.WORKGROUP))
-
-
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction="mean"):
     """-(t * log(x) + (1 - t) * log(1 - x)) for probabilities ``input`` (logs clamped at -100).
@@ -213,7 +189,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
             f"Using a target size ({target.shape}) that is different to the input size "
             f"({input.shape}) is deprecated. Please ensure they have the same size."
         )
-    _check_unit_interval(input, target)
+    check_unit_interval(input, target)
     loss = _BinaryCrossEntropy.apply(input, target)
     if weight is not None:
         loss = loss * weight

@@ -1,150 +1,20 @@
-"""Pooling: max, average and adaptive pooling in 1-D and 2-D (shaders/pool2d*.wgsl).
-
-One forward kernel (a mode per pooling kind) writes the pooled values and, for max pooling,
-the argmax of each window (``h * W + w``, PyTorch's ``return_indices``). One backward kernel
-lets every input element gather the gradient of the windows that contain it, so there are
-no atomics. Each backward is itself differentiable: average pooling is linear (its backward's
-adjoint is the forward) and max pooling's backward is undone by a gather at the indices.
+"""Pooling: max, average and adaptive pooling in 1-D and 2-D — argument checks and output
+sizes; the kernels and their autograd Functions are in ``wgtorch/ops/pooling.py``.
 1-D pooling is 2-D pooling over (N, C, 1, L).
 """
 
-import struct
-from collections import namedtuple
+from ...ops.pooling import (
+    ADAPTIVE_AVG,
+    ADAPTIVE_MAX,
+    AVG,
+    MAX,
+    AvgPool2DBackward0,
+    MaxPool2DWithIndicesBackward0,
+    PoolGeometry,
+)
+from .fold import check_float, ntuple
 
-from ... import dtypes as dt
-from ...autograd.function import Function
-from ...backend import get_runtime
-from ...ops.shaders import load_shader
-from ...tensor import Tensor
-from .fold import ROW_LOOP_MAX, _store_prelude, check_float, ntuple
-
-MAX, AVG, ADAPTIVE_AVG, ADAPTIVE_MAX, GATHER = 0, 1, 2, 3, 4
 MAX_WINDOW = 60000  # one invocation walks a window (lavapipe stops loops at 65,535)
-_PARAMS = struct.Struct("<24I")
-WORKGROUP = 64
-
-PoolGeometry = namedtuple("PoolGeometry", "mode h w oh ow kh kw sh sw ph pw dh dw flags divisor")
-
-
-def _source(name, mode, dtype, rows=False):
-    return (f"const MODE: u32 = {mode}u;\nconst ROWS: bool = {str(rows).lower()};\n"
-            + _store_prelude(dtype) + load_shader(name))
-
-
-def _params(g, total, channels, strides=(0, 0, 0, 0), offset=0):
-    return _PARAMS.pack(total, channels, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.ph,
-                        g.pw, g.dh, g.dw, g.flags, g.divisor, *strides, offset, 0, 0, 0)
-
-
-def _launch_forward(x, g, idx_in=None):
-    """Pool (N, C, H, W) ``x`` (any strides) -> (out, indices or None), both (N, C, OH, OW)."""
-    rt = get_runtime()
-    n, c = x.shape[0], x.shape[1]
-    out = Tensor._empty((n, c, g.oh, g.ow), x.dtype, x.device)
-    with_idx = g.mode in (MAX, ADAPTIVE_MAX)
-    idx = Tensor._empty(out.shape, dt.int64, x.device) if with_idx else None
-    total = out.numel()
-    if total:
-        # CPU adapters: one invocation per output row (fixed windows; the loop walks OW windows)
-        rows = (rt.is_cpu_adapter and g.mode in (MAX, AVG, GATHER)
-                and g.ow * g.kh * g.kw <= ROW_LOOP_MAX)
-        kern = rt.kernel(("pool2d", g.mode, x.dtype.name, rows),
-                         lambda: _source("pool2d.wgsl", g.mode, x.dtype, rows), 2, 2)
-        idx_src = idx_in if idx_in is not None else x
-        idx_dst = idx if idx is not None else Tensor._empty((1,), dt.int32, x.device)
-        buffers = [x._storage.buffer, idx_src._storage.buffer, out._storage.buffer,
-                   idx_dst._storage.buffer]
-        count = total // g.ow if rows else total
-        rt.dispatch(kern, buffers, _params(g, count, c, x._stride, x._offset),
-                    -(-count // WORKGROUP))
-    return out, idx
-
-
-def _launch_backward(grad, idx, g, input_shape):
-    rt = get_runtime()
-    grad = grad.contiguous()
-    n, c = input_shape[0], input_shape[1]
-    dx = Tensor._empty((n, c, g.h, g.w), grad.dtype, grad.device)
-    total = dx.numel()
-    if total:
-        mode = g.mode if g.mode != GATHER else MAX
-        nonoverlap = (mode in (MAX, AVG) and g.kh <= g.sh and g.kw <= g.sw
-                      and (mode == AVG or g.dh == g.dw == 1))
-        # windows that tile the input exactly: one invocation per output writes its window
-        partition = (nonoverlap and (g.kh, g.kw) == (g.sh, g.sw) and g.ph == g.pw == 0
-                     and g.oh * g.kh == g.h and g.ow * g.kw == g.w)
-        # CPU adapters: one invocation per row of the input (or of the output, PARTITION)
-        row_steps = g.ow * g.kh * g.kw if partition else g.w
-        rows = rt.is_cpu_adapter and nonoverlap and row_steps <= ROW_LOOP_MAX
-        kern = rt.kernel(
-            ("pool2d_backward", mode, nonoverlap, partition, grad.dtype.name, rows),
-            lambda: f"const NONOVERLAP: bool = {str(nonoverlap).lower()};\n"
-            f"const PARTITION: bool = {str(partition).lower()};\n"
-            + _source("pool2d_backward.wgsl", mode, grad.dtype, rows), 2, 1)
-        idx_src = idx if idx is not None else grad
-        buffers = [grad._storage.buffer, idx_src._storage.buffer, dx._storage.buffer]
-        count = grad.numel() if partition else total
-        if rows:
-            count //= g.ow if partition else g.w
-        rt.dispatch(kern, buffers, _params(g, count, c, offset=grad._offset),
-                    -(-count // WORKGROUP))
-    return dx
-
-
-class MaxPool2DWithIndicesBackward0(Function):
-    @staticmethod
-    def forward(ctx, x, g):
-        out, idx = _launch_forward(x, g)
-        ctx.mark_non_differentiable(idx)
-        ctx.set_materialize_grads(False)  # no zeros kernel for the indices' (unused) gradient
-        ctx.geometry, ctx.shape = g, x.shape
-        ctx.save_for_backward(idx)
-        return out, idx
-
-    @staticmethod
-    def backward(ctx, grad, _grad_idx):
-        (idx,) = ctx.saved_tensors
-        return _MaxPoolGrad.apply(grad, idx, ctx.geometry, ctx.shape), None
-
-
-class _MaxPoolGrad(Function):
-    """Scatter the output gradient to the argmax positions; its adjoint gathers."""
-
-    @staticmethod
-    def forward(ctx, grad, idx, g, shape):
-        ctx.geometry = g
-        ctx.save_for_backward(idx)
-        return _launch_backward(grad, idx, g, shape)
-
-    @staticmethod
-    def backward(ctx, gg):
-        (idx,) = ctx.saved_tensors
-        out, _ = _launch_forward(gg, ctx.geometry._replace(mode=GATHER), idx_in=idx)
-        return out, None, None, None
-
-
-class AvgPool2DBackward0(Function):
-    @staticmethod
-    def forward(ctx, x, g):
-        ctx.geometry, ctx.shape = g, x.shape
-        return _launch_forward(x, g)[0]
-
-    @staticmethod
-    def backward(ctx, grad):
-        return _AvgPoolGrad.apply(grad, ctx.geometry, ctx.shape), None
-
-
-class _AvgPoolGrad(Function):
-    """Average pooling's backward (linear); its adjoint is the forward pooling."""
-
-    @staticmethod
-    def forward(ctx, grad, g, shape):
-        ctx.geometry = g
-        return _launch_backward(grad, None, g, shape)
-
-    @staticmethod
-    def backward(ctx, gg):
-        return AvgPool2DBackward0.apply(gg, ctx.geometry), None, None
 
 
 # ---- argument handling --------------------------------------------------------------------

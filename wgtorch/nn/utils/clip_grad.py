@@ -6,9 +6,11 @@ read back to the host (unless ``error_if_nonfinite=True``, which must look at th
 """
 
 import math
+import warnings
 
 from ...autograd.grad_mode import no_grad
 from ...ops.creation import tensor
+from ...ops.shape import stack
 from ...tensor import Tensor
 
 
@@ -40,8 +42,6 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
         norms = [_norm(t.detach(), norm_type) for t in tensors]
         stacked = norms[0].view(1)
         if len(norms) > 1:
-            from ...ops.shape import stack
-
             stacked = stack(norms)
         total = _norm(stacked, norm_type)
     if error_if_nonfinite and not math.isfinite(total.item()):
@@ -89,8 +89,6 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
 
 def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False,
                    foreach=None):
-    import warnings
-
     warnings.warn("`torch.nn.utils.clip_grad_norm` is now deprecated in favor of "
                   "`torch.nn.utils.clip_grad_norm_`.", FutureWarning, stacklevel=2)
     return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)

@@ -1,13 +1,12 @@
 """parameters_to_vector / vector_to_parameters."""
 
 from ...autograd.grad_mode import no_grad
+from ...ops.shape import cat
 from ...tensor import Tensor
 
 
 def parameters_to_vector(parameters):
     """All parameters flattened and concatenated into one 1-D tensor."""
-    from ...ops.shape import cat
-
     if isinstance(parameters, Tensor):
         raise TypeError(f"expected an iterable of Tensors, but got: {type(parameters).__name__}")
     return cat([p.reshape(-1) for p in parameters])

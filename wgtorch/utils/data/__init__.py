@@ -23,10 +23,13 @@ from .sampler import (
     WeightedRandomSampler,
 )
 from .worker import WorkerGPUError, WorkerInfo, get_worker_info
+from . import distributed  # noqa: F401
+from .distributed import DistributedSampler
 
 __all__ = [
-    "BatchSampler", "ChainDataset", "ConcatDataset", "DataLoader", "Dataset", "GatheredSamples",
-    "IterableDataset", "RandomSampler", "Sampler", "SequentialSampler", "StackDataset", "Subset",
-    "SubsetRandomSampler", "TensorDataset", "WeightedRandomSampler", "WorkerGPUError",
-    "WorkerInfo", "default_collate", "default_convert", "get_worker_info", "random_split",
+    "BatchSampler", "ChainDataset", "ConcatDataset", "DataLoader", "Dataset", "DistributedSampler",
+    "GatheredSamples", "IterableDataset", "RandomSampler", "Sampler", "SequentialSampler",
+    "StackDataset", "Subset", "SubsetRandomSampler", "TensorDataset", "WeightedRandomSampler",
+    "WorkerGPUError", "WorkerInfo", "default_collate", "default_convert", "get_worker_info",
+    "random_split",
 ]

@@ -15,6 +15,8 @@ submitted and runs while Python goes on), so prefetching needs no copy stream:
 
 from collections import deque
 
+from ...cuda import submit_pending
+
 NOT_READY = object()  # what a producer asked not to block returns when nothing is ready
 
 
@@ -23,15 +25,6 @@ class _Failure:
 
     def __init__(self, exc):
         self.exc = exc
-
-
-def submit_pending_work():
-    """Submit the GPU work recorded so far (no wait), if the runtime exists."""
-    from ...backend import runtime
-
-    rt = runtime._runtime  # NOTE: not get_runtime(): loading must not create a device
-    if rt is not None:
-        rt.flush()
 
 
 class DevicePrefetcher:
@@ -45,7 +38,7 @@ class DevicePrefetcher:
     def next(self, produce):
         """The next batch. ``produce(block)`` returns one (NOT_READY when ``block`` is false
         and none is ready yet) and raises StopIteration at the end."""
-        submit_pending_work()
+        submit_pending()  # NOTE: creates no device: loading alone must not
         while not self.exhausted and len(self.ready) <= self.depth:
             block = not self.ready
             try:

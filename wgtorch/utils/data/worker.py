@@ -1,12 +1,13 @@
 """The worker-process side of the DataLoader: what each loading process runs.
 
 Workers never touch the GPU: wgtorch's device lives in the main process, and a forked child
-must not call into the driver. ``worker_loop`` therefore replaces the runtime with a guard
-first, so any GPU use in a worker raises ``WorkerGPUError`` (the DataLoader then loads in the
-main process); workers send back host data (numpy arrays inside ``HostTensor``s, numbers,
-strings) that the main process uploads.
+must not call into the driver. ``worker_loop`` therefore forbids the device first
+(``wgtorch.cuda.forbid_device``), so any GPU use in a worker raises ``WorkerGPUError`` (the
+DataLoader then loads in the main process); workers send back host data (numpy arrays
+inside ``HostTensor``s, numbers, strings) that the main process uploads.
 """
 
+import functools
 import os
 import pickle
 import queue
@@ -16,6 +17,8 @@ import traceback
 from multiprocessing.reduction import ForkingPickler
 
 import numpy as np
+
+from ...cuda import forbid_device
 
 # How often a waiting worker checks its parent, and the main process its workers (seconds).
 MP_STATUS_CHECK_INTERVAL = 1.0
@@ -63,22 +66,6 @@ def _gpu_error(worker_id):
         "from the Dataset and collate_fn (the main process uploads each batch), or use "
         "num_workers=0."
     )
-
-
-class _NoGPU:
-    """Stands in for the runtime in a worker: any use of it raises WorkerGPUError."""
-
-    def __init__(self, worker_id):
-        self.worker_id = worker_id
-
-    def __getattr__(self, name):
-        raise _gpu_error(self.worker_id)
-
-
-def _block_gpu(worker_id):
-    from ...backend import runtime
-
-    runtime._runtime = _NoGPU(worker_id)
 
 
 class ExceptionWrapper:
@@ -155,7 +142,7 @@ def worker_loop(is_iterable, dataset, index_queue, data_queue, done_event, auto_
 
     where = f"in DataLoader worker process {worker_id}"
     try:
-        _block_gpu(worker_id)
+        forbid_device(functools.partial(_gpu_error, worker_id))
         seed = _seed_worker(base_seed, worker_id)
         _worker_info = WorkerInfo(id=worker_id, num_workers=num_workers, seed=seed,
                                   dataset=dataset)

@@ -1,0 +1,5 @@
+"""``wgtorch.distributed.algorithms``: ``Join`` for training on uneven inputs."""
+
+from .join import Join, Joinable, JoinHook
+
+__all__ = ["Join", "JoinHook", "Joinable"]

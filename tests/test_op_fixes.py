@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 import wgtorch  # noqa: E402
 import wgtorch.nn.functional as WF  # noqa: E402
 from opinfo_convert import Converter, compare  # noqa: E402
-from wgtorch.ops.elementwise import FLOAT, run  # noqa: E402
+from wgtorch.ops.table import FLOAT, run  # noqa: E402
 
 F = torch.nn.functional
 RNG = np.random.default_rng(11)
@@ -256,3 +256,9 @@ def test_multinomial_2d_without_replacement():
     assert sorted(full[2][:2]) == [2, 3] and sorted(full[2]) == [0, 1, 2, 3]
     with pytest.raises(RuntimeError, match="cannot sample n_sample > prob_dist.size"):
         wgtorch.multinomial(probs, 5)
+
+
+def test_sum_to_size_of_a_0d_integer_tensor_sums_to_int64():
+    check(lambda x: x.sum_to_size(()), lambda x: x.sum_to_size(()),
+          torch.tensor(3, dtype=torch.int32))
+    check(lambda x: x.sum_to_size(()), lambda x: x.sum_to_size(()), randn(3))

@@ -1,7 +1,7 @@
 // torch.optim.Adam and AdamW, one parameter, in place (t = the step number, from 1):
 //   g = grad (negated if maximize)
 //   AdamW (DECOUPLED): p = p * (1 - lr * weight_decay)    Adam: g = g + weight_decay * p
-//   m = m + (1 - beta1) * (g - m)                          (exp_avg.lerp_(g, 1 - beta1))
+//   m = lerp(m, g, 1 - beta1)
 //   v = beta2 * v + (1 - beta2) * g * g
 //   amsgrad: vmax = max(vmax, v), and vmax replaces v below
 //   p = p - step_size * m / (sqrt(v) / bias_correction2_sqrt + eps)
@@ -10,8 +10,8 @@
 // Bindings (declared in wgtorch/ops/optim_kernels.py): grad, param (vec4s from P.g_off / 4 and
 //   P.p_off / 4), then the state, indexed by vec4 i: exp_avg, exp_avg_sq, max_exp_avg_sq (a
 //   placeholder without amsgrad).
-// Params after optim_common's: lr, beta1, beta2, eps, weight_decay, step_size,
-//   bias_correction2_sqrt.
+// Params after optim_common's: beta2, w1 (1 - beta1), w2 (1 - beta2), eps, weight_decay,
+//   decay (1 - lr * weight_decay), step_size, bias_correction2_sqrt.
 
 //!include optim_common.wgsl
 
@@ -23,12 +23,12 @@ fn update(i: u32, p: vec4<f32>, g: vec4<f32>) -> vec4<f32> {
     var p1 = p;
     var g1 = g;
     if (has(DECOUPLED)) {
-        p1 = store(p * (1.0 - P.lr * P.weight_decay));
+        p1 = store(p * P.decay);
     } else {
         g1 = with_weight_decay(g, p);
     }
-    let m = store(exp_avg[i] + (1.0 - P.beta1) * (g1 - exp_avg[i]));
-    var v = store(P.beta2 * exp_avg_sq[i] + (1.0 - P.beta2) * g1 * g1);
+    let m = store(lerp(exp_avg[i], g1, P.w1));
+    var v = store(exp_avg_sq[i] * P.beta2 + P.w2 * g1 * g1);
     exp_avg[i] = m;
     exp_avg_sq[i] = v;
     if (has(AMSGRAD)) {

@@ -54,6 +54,15 @@ fn with_weight_decay(g: vec4<f32>, p: vec4<f32>) -> vec4<f32> {
     return g;
 }
 
+// PyTorch's lerp (ATen's Lerp.h): a + w * (b - a) for |w| < 0.5, else b - (b - a) * (1 - w),
+// so exp_avg.lerp_(g, 1 - beta1) rounds as PyTorch's does (w comes from the host, in float64).
+fn lerp(a: vec4<f32>, b: vec4<f32>, w: f32) -> vec4<f32> {
+    if (abs(w) < 0.5) {
+        return a + w * (b - a);
+    }
+    return b - (b - a) * (1.0 - w);
+}
+
 fn out_of_range(i: u32) -> bool {
     return i >= (P.numel + 3u) / 4u;
 }

@@ -8,7 +8,7 @@
 // Bindings (declared in wgtorch/ops/optim_kernels.py): grad, param (vec4s from P.g_off / 4 and
 //   P.p_off / 4), then the state, indexed by vec4 i: square_avg, momentum_buf (a placeholder
 //   without momentum), grad_avg (a placeholder unless centered).
-// Params after optim_common's: lr, alpha, eps, weight_decay, momentum.
+// Params after optim_common's: lr, alpha, w (1 - alpha), eps, weight_decay, momentum.
 
 //!include optim_common.wgsl
 
@@ -18,18 +18,18 @@ const CENTERED: u32 = 8u;
 // The update rule (optim_common.wgsl holds main).
 fn update(i: u32, p: vec4<f32>, g: vec4<f32>) -> vec4<f32> {
     let gw = with_weight_decay(g, p);
-    let v = store(P.alpha * square_avg[i] + (1.0 - P.alpha) * gw * gw);
+    let v = store(square_avg[i] * P.alpha + P.w * gw * gw);
     square_avg[i] = v;
     var avg: vec4<f32>;
     if (has(CENTERED)) {
-        let ga = store(grad_avg[i] + (1.0 - P.alpha) * (gw - grad_avg[i]));
+        let ga = store(lerp(grad_avg[i], gw, P.w));
         grad_avg[i] = ga;
         avg = sqrt(v - ga * ga) + P.eps;
     } else {
         avg = sqrt(v) + P.eps;
     }
     if (has(MOMENTUM)) {
-        let buf = store(P.momentum * momentum_buf[i] + gw / avg);
+        let buf = store(momentum_buf[i] * P.momentum + gw / avg);
         momentum_buf[i] = buf;
         return p - P.lr * buf;
     }

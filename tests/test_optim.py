@@ -279,8 +279,10 @@ def test_param_groups_and_add_param_group():
      "Invalid initial_accumulator_value value: -1"),
     (lambda p: torch.optim.Adadelta(p, rho=1.5), "Invalid rho value: 1.5"),
     (lambda p: torch.optim.SGD([], lr=0.1), "optimizer got an empty parameter list"),
-    (lambda p: torch.optim.SGD([{"params": [p[0]]}], lr=0.1, differentiable=True),
-     "differentiable=True is not supported"),
+    (lambda p: torch.optim.SGD(p, lr=0.1, fused=True, differentiable=True),
+     "`fused` does not support `differentiable`"),
+    (lambda p: torch.optim.Adam(p, fused=True, foreach=True),
+     "`fused` and `foreach` cannot be `True` together."),
 ])
 def test_invalid_arguments(make, match):
     params = [torch.zeros(2, requires_grad=True)]

@@ -44,5 +44,19 @@ class Adadelta(Optimizer):
         state["step"] += 1
         flags = MAXIMIZE if group["maximize"] else 0
         self._launch(p, grad, [state["square_avg"], state["acc_delta"]], flags,
-                     lr=float(group["lr"]), rho=group["rho"], eps=group["eps"],
-                     weight_decay=group["weight_decay"])
+                     lr=float(group["lr"]), rho=group["rho"], w=1 - group["rho"],
+                     eps=group["eps"], weight_decay=group["weight_decay"])
+
+    def _update_differentiable(self, p, grad, state, group):
+        state["step"] += 1
+        rho, eps = group["rho"], group["eps"]
+        grad = -grad if group["maximize"] else grad
+        if group["weight_decay"] != 0:
+            grad = grad.add(p, alpha=group["weight_decay"])
+        square_avg, acc_delta = state["square_avg"], state["acc_delta"]
+        square_avg.mul_(rho).addcmul_(grad, grad, value=1 - rho)
+        std = square_avg.add(eps).sqrt_()
+        delta = acc_delta.add(eps).sqrt_().clone()
+        delta.div_(std).mul_(grad)
+        acc_delta.mul_(rho).addcmul_(delta, delta, value=1 - rho)
+        p.add_(delta, alpha=-float(group["lr"]))

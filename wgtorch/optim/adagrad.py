@@ -54,3 +54,12 @@ class Adagrad(Optimizer):
         flags = MAXIMIZE if group["maximize"] else 0
         self._launch(p, grad, [state["sum"]], flags, clr=clr, eps=group["eps"],
                      weight_decay=group["weight_decay"])
+
+    def _update_differentiable(self, p, grad, state, group):
+        state["step"] += 1
+        clr = float(group["lr"]) / (1 + (state["step"] - 1) * group["lr_decay"])
+        grad = -grad if group["maximize"] else grad
+        if group["weight_decay"] != 0:
+            grad = grad.add(p, alpha=group["weight_decay"])
+        state["sum"].addcmul_(grad, grad, value=1)
+        p.addcdiv_(grad, state["sum"].sqrt() + group["eps"], value=-clr)

@@ -67,9 +67,37 @@ class Adam(Optimizer):
             if max_sq is None:  # amsgrad switched on after the first step
                 max_sq = state["max_exp_avg_sq"] = new_state(p, 0.0)
         self._launch(p, grad, [state["exp_avg"], state["exp_avg_sq"], max_sq], flags,
-                     lr=lr, beta1=beta1, beta2=beta2, eps=group["eps"],
-                     weight_decay=group["weight_decay"], step_size=lr / bias_correction1,
+                     beta2=beta2, w1=1 - beta1, w2=1 - beta2, eps=group["eps"],
+                     weight_decay=group["weight_decay"],
+                     decay=1 - lr * group["weight_decay"], step_size=lr / bias_correction1,
                      bias_correction2_sqrt=bias_correction2**0.5)
+
+    def _update_differentiable(self, p, grad, state, group):
+        beta1, beta2 = group["betas"]
+        lr, wd = float(group["lr"]), group["weight_decay"]
+        grad = -grad if group["maximize"] else grad
+        state["step"] += 1
+        step = state["step"]
+        if wd != 0:
+            if group["decoupled_weight_decay"]:
+                p.mul_(1 - lr * wd)
+            else:
+                grad = grad.add(p, alpha=wd)
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        exp_avg.lerp_(grad, 1 - beta1)
+        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        step_size_neg = -lr / (1 - beta1**step)
+        bias_correction2_sqrt = (1 - beta2**step) ** 0.5
+        second = exp_avg_sq
+        if group["amsgrad"]:
+            max_sq = state.get("max_exp_avg_sq")
+            if max_sq is None:
+                max_sq = state["max_exp_avg_sq"] = new_state(p, 0.0)
+            max_sq.copy_(max_sq.clone().maximum(exp_avg_sq))
+            second = max_sq
+        denom = (second.sqrt() / (bias_correction2_sqrt * step_size_neg)).add_(
+            group["eps"] / step_size_neg)
+        p.addcdiv_(exp_avg.clone(), denom)
 
 
 class AdamW(Adam):

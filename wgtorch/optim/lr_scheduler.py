@@ -7,7 +7,8 @@ uniform parameters at every step, so nothing is recompiled or re-uploaded.
 
 Learning rates are Python floats (PyTorch's Tensor learning rates are not supported here).
 The base class lives in ``_lr_base.py``; the schedulers with their own stepping
-(SequentialLR, ChainedScheduler, ReduceLROnPlateau, OneCycleLR) in ``_lr_special.py``.
+(SequentialLR, ChainedScheduler, ReduceLROnPlateau, OneCycleLR) in ``_lr_special.py``; the
+cyclic ones (CyclicLR, CosineAnnealingWarmRestarts) in ``_lr_cyclic.py``.
 """
 
 import math
@@ -16,13 +17,20 @@ from bisect import bisect_right
 from collections import Counter
 
 from ._lr_base import LRScheduler, _group_values
+from ._lr_cyclic import CosineAnnealingWarmRestarts, CyclicLR
 from ._lr_special import ChainedScheduler, OneCycleLR, ReduceLROnPlateau, SequentialLR
 
 __all__ = [
     "LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR",
     "LinearLR", "ExponentialLR", "SequentialLR", "PolynomialLR", "CosineAnnealingLR",
-    "ChainedScheduler", "ReduceLROnPlateau", "OneCycleLR",
+    "ChainedScheduler", "ReduceLROnPlateau", "CyclicLR", "CosineAnnealingWarmRestarts",
+    "OneCycleLR",
 ]
+
+
+class _LRScheduler(LRScheduler):
+    """The old name of ``LRScheduler``, kept (as PyTorch keeps it) for subclasses written
+    against it."""
 
 
 def _lambda_state(scheduler):

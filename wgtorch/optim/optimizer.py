@@ -8,15 +8,26 @@ nothing: no recompilation, no upload. Every in-place write bumps the tensor's ve
 
 What differs from PyTorch, on purpose:
 
-- ``state[p]["step"]`` is a Python float kept on the host (the bias corrections are computed
-  there, so a step never waits for a GPU read). ``state_dict()`` exports it as a 0-d float32
-  tensor, as PyTorch stores it, and ``load_state_dict`` accepts either form.
+- ``state[p]["step"]`` (and the other per-parameter scalars PyTorch keeps as 0-d tensors:
+  NAdam's ``mu_product``, ASGD's ``eta`` and ``mu``; ``_host_scalars`` names them) is a
+  Python float kept on the host, so a step never waits for a GPU read; those that PyTorch
+  holds in float32 are rounded to float32 as it does. ``state_dict()`` exports them as 0-d
+  float32 tensors, as PyTorch stores them, and ``load_state_dict`` accepts either form.
 - ``load_state_dict`` copies the loaded state tensors (PyTorch may alias them), since the
   update kernels write them in place.
 - Parameters must be contiguous (PyTorch's are); a strided parameter raises ``RuntimeError``.
   A non-contiguous gradient is copied to a contiguous one first.
-- ``differentiable=True`` is refused: the updates are in-place kernels outside autograd.
-  ``foreach``, ``fused`` and ``capturable`` are accepted and recorded, and change nothing.
+- ``differentiable=True`` runs the update as wgtorch tensor ops with autograd on (each
+  optimizer's ``_update_differentiable``, PyTorch's single-tensor code path), so gradients
+  flow through the step into the parameter (which may then be a non-leaf), the gradient and
+  the state, as in PyTorch. ``fused=True`` with it raises PyTorch's RuntimeError, and
+  ``foreach=True`` with it PyTorch's AssertionError at the step (SGD accepts it, as PyTorch's).
+- ``foreach`` and ``fused`` are accepted and recorded: every update is one fused kernel per
+  parameter whatever they say (PyTorch's checks of their combinations are kept).
+  ``capturable`` is accepted on every device (the state a step reads is already on the
+  host or in the kernel's uniform, so a captured step needs nothing more); PyTorch refuses it
+  for tensors that are not on a CUDA-like device.
+- Tensor hyper-parameters (``lr=torch.tensor(0.01)``) are not supported: pass floats.
 """
 
 import warnings
@@ -24,7 +35,9 @@ from collections import defaultdict
 from copy import deepcopy
 from itertools import chain
 
-from ..autograd.grad_mode import enable_grad, no_grad
+import numpy as np
+
+from ..autograd.grad_mode import enable_grad, no_grad, set_grad_enabled
 from ..ops import optim_kernels
 from ..tensor import Tensor
 
@@ -67,17 +80,15 @@ class Optimizer:
     """
 
     _kernel = None  # its update kernel (wgtorch/ops/optim_kernels.py)
+    _host_scalars = ("step",)  # state kept as Python floats, exported as 0-d float32 tensors
+    _state_shaped_like_param = True  # state tensors have the parameter's shape (not LBFGS)
+    _foreach_supports_autograd = False  # PyTorch's foreach path refuses differentiable=True
 
     def __init__(self, params, defaults):
         if isinstance(params, Tensor):
             raise TypeError(
                 "params argument given to the optimizer should be an iterable of Tensors or "
                 "dicts, but got " + _typename(params)
-            )
-        if defaults.get("differentiable"):
-            raise RuntimeError(
-                "wgtorch: differentiable=True is not supported; optimizer updates are fused "
-                "in-place GPU kernels outside autograd"
             )
         self.defaults = defaults
         self.state = defaultdict(dict)
@@ -89,6 +100,11 @@ class Optimizer:
             param_groups = [{"params": param_groups}]
         for param_group in param_groups:
             self.add_param_group(param_group)
+        if defaults.get("fused"):
+            if defaults.get("differentiable"):
+                raise RuntimeError("`fused` does not support `differentiable`")
+            if defaults.get("foreach"):
+                raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
 
     # ---- pickling and printing -------------------------------------------------------------
 
@@ -99,10 +115,10 @@ class Optimizer:
         """Restore (pickle, load_state_dict); groups saved by older versions that lack an
         option get it from this optimizer's defaults."""
         self.__dict__.update(state)
-        self.defaults.setdefault("differentiable", False)
         for group in self.param_groups:
             for key, value in self.defaults.items():
                 group.setdefault(key, value)
+        self.defaults.setdefault("differentiable", False)  # not in the groups, as PyTorch
 
     def __repr__(self):
         format_string = self.__class__.__name__ + " ("
@@ -155,7 +171,9 @@ class Optimizer:
                     "optimizer can only optimize Tensors, but one of the params is "
                     + _typename(param)
                 )
-            if not (param.is_leaf or param.retains_grad):
+            if not self.defaults.get("differentiable") and not (
+                param.is_leaf or param.retains_grad
+            ):
                 raise ValueError("can't optimize a non-leaf Tensor")
 
         for name, default in self.defaults.items():
@@ -210,28 +228,28 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        with no_grad():
+        with set_grad_enabled(bool(self.defaults.get("differentiable"))):
             for group in self.param_groups:
+                differentiable = group.get("differentiable", False)
+                if differentiable and group.get("foreach") and not self._foreach_supports_autograd:
+                    raise AssertionError("_foreach ops don't support autograd")
                 for p in group["params"]:
                     if p.grad is None:
                         continue
-                    grad = self._check_grad(p)
+                    grad = self._check_grad(p, differentiable)
                     state = self.state[p]
                     if len(state) == 0:
                         self._init_state(p, group, state)
-                    self._update(p, grad, state, group)
+                    if differentiable:
+                        self._update_differentiable(p, grad, state, group)
+                    else:
+                        self._update(p, grad, state, group)
                     if not state:  # e.g. SGD without momentum keeps no state, as in PyTorch
                         del self.state[p]
         return loss
 
-    def _check_grad(self, p):
+    def _check_grad(self, p, differentiable=False):
         grad = p.grad
-        if not p.is_contiguous():
-            raise RuntimeError(
-                f"{type(self).__name__}: wgtorch optimizers update contiguous parameters in place; "
-                f"got a parameter of shape {list(p.shape)} with strides {list(p.stride())}. "
-                "Pass p.contiguous() leaves (nn.Module parameters always are)"
-            )
         if tuple(grad.shape) != tuple(p.shape):
             raise RuntimeError(
                 f"{type(self).__name__}: the gradient has shape {list(grad.shape)} but the "
@@ -246,6 +264,14 @@ class Optimizer:
             raise RuntimeError(
                 f"{type(self).__name__}: can only optimize floating point parameters, got {p.dtype}"
             )
+        if differentiable:
+            return grad  # tensor ops take any layout
+        if not p.is_contiguous():
+            raise RuntimeError(
+                f"{type(self).__name__}: wgtorch optimizers update contiguous parameters in place; "
+                f"got a parameter of shape {list(p.shape)} with strides {list(p.stride())}. "
+                "Pass p.contiguous() leaves (nn.Module parameters always are)"
+            )
         if not grad.is_contiguous() or grad._offset % 4 or grad._storage is p._storage:
             grad = grad.clone()  # the kernel reads the gradient as vec4s from a 4-aligned offset
         return grad
@@ -254,6 +280,10 @@ class Optimizer:
         raise NotImplementedError
 
     def _update(self, p, grad, state, group):
+        raise NotImplementedError
+
+    def _update_differentiable(self, p, grad, state, group):
+        """The update as wgtorch tensor ops, recorded by autograd (``differentiable=True``)."""
         raise NotImplementedError
 
     def _launch(self, p, grad, state_tensors, flags, **hyper):
@@ -302,7 +332,7 @@ class Optimizer:
         packed_state = {}
         for k, v in self.state.items():
             key = param_mappings[id(k)] if isinstance(k, Tensor) else k
-            packed_state[key] = {name: _export(name, value) for name, value in v.items()}
+            packed_state[key] = {name: self._export(name, value) for name, value in v.items()}
         return {"state": packed_state, "param_groups": param_groups}
 
     def load_state_dict(self, state_dict):
@@ -324,7 +354,8 @@ class Optimizer:
             for k, v in state_dict["state"].items():
                 if k in id_map:
                     param = id_map[k]
-                    state[param] = {name: _import(param, name, value) for name, value in v.items()}
+                    state[param] = {name: self._import(param, name, value)
+                                    for name, value in v.items()}
                 else:
                     state[k] = v
 
@@ -336,6 +367,37 @@ class Optimizer:
 
         param_groups = [update_group(g, ng) for g, ng in zip(groups, saved_groups)]
         self.__setstate__({"state": state, "param_groups": param_groups})
+
+    def _export(self, name, value):
+        if name in self._host_scalars and not isinstance(value, Tensor):
+            from ..ops.creation import tensor
+
+            return tensor(float(value))
+        return value
+
+    def _import(self, param, name, value, nested=False):
+        """A loaded state value made ready for the kernels: host scalars as floats, tensors as
+        fresh contiguous copies with the parameter's dtype (when floating) and device (in
+        lists and dicts too, as PyTorch casts them)."""
+        if name in self._host_scalars and not nested:
+            return float(value.item()) if isinstance(value, Tensor) else float(value)
+        if isinstance(value, (list, tuple)):
+            return type(value)(self._import(param, name, v, True) for v in value)
+        if isinstance(value, dict):
+            return {k: self._import(param, k, v, True) for k, v in value.items()}
+        if not isinstance(value, Tensor):
+            return deepcopy(value)
+        dtype = param.dtype if param.dtype.is_floating_point else value.dtype
+        moved = value.detach().to(device=param.device, dtype=dtype)
+        if moved is value or moved._storage is value._storage or moved._offset:
+            moved = moved.clone()
+        if (self._state_shaped_like_param and not nested
+                and tuple(moved.shape) != tuple(param.shape)):
+            raise ValueError(
+                f"loaded state dict has a {name!r} tensor of shape {list(moved.shape)} for a "
+                f"parameter of shape {list(param.shape)}"
+            )
+        return moved
 
 
 # ---- helpers ---------------------------------------------------------------------------------
@@ -350,29 +412,6 @@ def new_state(p, fill=None):
     return t
 
 
-def _export(name, value):
-    if name == "step" and not isinstance(value, Tensor):
-        from ..ops.creation import tensor
-
-        return tensor(float(value))
-    return value
-
-
-def _import(param, name, value):
-    """A loaded state value made ready for the kernels: step as a float, tensors as fresh
-    contiguous copies with the parameter's dtype (when floating) and device."""
-    if name == "step":
-        return float(value.item()) if isinstance(value, Tensor) else float(value)
-    if not isinstance(value, Tensor):
-        return deepcopy(value)
-    dtype = param.dtype if param.dtype.is_floating_point else value.dtype
-    moved = value.detach().to(device=param.device, dtype=dtype)
-    if moved is value or moved._storage is value._storage or moved._offset:
-        moved = moved.clone()
-    if tuple(moved.shape) != tuple(param.shape):
-        raise ValueError(
-            f"loaded state dict has a {name!r} tensor of shape {list(moved.shape)} for a "
-            f"parameter of shape {list(param.shape)}"
-        )
-    return moved
-
+def float32(x):
+    """``x`` rounded to float32, as PyTorch rounds a scalar it keeps in a 0-d float32 tensor."""
+    return float(np.float32(x))

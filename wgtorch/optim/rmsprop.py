@@ -65,5 +65,32 @@ class RMSprop(Optimizer):
             if grad_avg is None:
                 grad_avg = state["grad_avg"] = new_state(p, 0.0)
         self._launch(p, grad, [state["square_avg"], buf, grad_avg], flags,
-                     lr=float(group["lr"]), alpha=group["alpha"], eps=group["eps"],
-                     weight_decay=group["weight_decay"], momentum=group["momentum"])
+                     lr=float(group["lr"]), alpha=group["alpha"], w=1 - group["alpha"],
+                     eps=group["eps"], weight_decay=group["weight_decay"],
+                     momentum=group["momentum"])
+
+    def _update_differentiable(self, p, grad, state, group):
+        state["step"] += 1
+        alpha, lr = group["alpha"], float(group["lr"])
+        grad = -grad if group["maximize"] else grad
+        if group["weight_decay"] != 0:
+            grad = grad.add(p, alpha=group["weight_decay"])
+        square_avg = state["square_avg"]
+        square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
+        if group["centered"]:
+            if "grad_avg" not in state:  # centered switched on after the first step
+                state["grad_avg"] = new_state(p, 0.0)
+            grad_avg = state["grad_avg"]
+            grad_avg.lerp_(grad, 1 - alpha)
+            avg = square_avg.addcmul(grad_avg, grad_avg, value=-1).sqrt_()
+        else:
+            avg = square_avg.sqrt()
+        avg = avg.add(group["eps"])
+        if group["momentum"] > 0:
+            if "momentum_buffer" not in state:
+                state["momentum_buffer"] = new_state(p, 0.0)
+            buf = state["momentum_buffer"]
+            buf.mul_(group["momentum"]).addcdiv_(grad, avg)
+            p.add_(buf, alpha=-lr)
+        else:
+            p.addcdiv_(grad, avg, value=-lr)

@@ -22,6 +22,7 @@ class SGD(Optimizer):
     """
 
     _kernel = optim_kernels.SGD
+    _foreach_supports_autograd = True  # PyTorch's SGD takes foreach=True, differentiable=True
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
                  nesterov=False, *, maximize=False, foreach=None, differentiable=False,
@@ -54,3 +55,17 @@ class SGD(Optimizer):
                 flags |= FIRST
         self._launch(p, grad, [buf], flags, lr=float(group["lr"]), momentum=momentum,
                      dampening=group["dampening"], weight_decay=group["weight_decay"])
+
+    def _update_differentiable(self, p, grad, state, group):
+        momentum = group["momentum"]
+        grad = -grad if group["maximize"] else grad
+        if group["weight_decay"] != 0:
+            grad = grad.add(p, alpha=group["weight_decay"])
+        if momentum != 0:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = grad.detach().clone()
+            else:
+                buf.mul_(momentum).add_(grad, alpha=1 - group["dampening"])
+            grad = grad.add(buf, alpha=momentum) if group["nesterov"] else buf
+        p.add_(grad, alpha=-float(group["lr"]))

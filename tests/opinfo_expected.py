@@ -11,14 +11,11 @@ xfail, and fails with "remove it from EXPECTED_FAILURES" as soon as it passes.
 """
 
 # Rows of wgtorch/ops/elementwise.py, whose table another change is reshaping: the fix for
-# each is a one-line row change (the WGSL helpers asin_f, acos_f, atan2_f exist in ops/wgsl.py
+# each is a one-line row change (the WGSL helper atan2_f exists in ops/wgsl.py
 # and tests/test_op_fixes.py checks them against torch).
-_ASIN = "lavapipe's asin/acos lose ~4e-4 near +-1; the row should call wgsl's asin_f/acos_f"
 _ATAN2 = ("WGSL's atan2 is undefined at (0, 0) (lavapipe: 3pi/4), drops the sign of a zero y "
           "and ignores NaN; the row should call wgsl's atan2_f")
 EXPECTED_FAILURES = {
-    "asin": {"forward": _ASIN, "method": _ASIN, "inplace": _ASIN},
-    "acos": {"forward": _ASIN, "method": _ASIN, "inplace": _ASIN},
     "atan2": {"int": _ATAN2},  # bool samples reach atan2(0, 0)
     "bitwise_not": {
         "int": "bool input: ~x of a stored 1 is non-zero, so True stays True (the u32 row is "
@@ -26,10 +23,6 @@ EXPECTED_FAILURES = {
     },
     "square": {
         "int": "bool input: PyTorch returns int64 (square is pow(x, 2)), the row keeps bool",
-    },
-    "div.floor_rounding": {
-        "backward": "floor_divide's row has no gradient rule, so its result does not require "
-                    "grad; PyTorch's does (with a zero gradient)",
     },
 }
 

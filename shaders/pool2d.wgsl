@@ -89,6 +89,6 @@ fn pool_one(i: u32, base: u32, oh: u32, ow: u32) {
         }
     }
     if (MODE == 2u || (P.flags & 1u) == 0u) { count = (h1 - h0) * (w1 - w0); }
-    if (P.divisor != 0u) { count = i32(P.divisor); }
+    if (P.divisor != 0u) { count = i32(P.divisor); }  // i32 bits: the override may be < 0
     out[i] = store_t(acc / f32(count));
 }

@@ -46,7 +46,7 @@ fn candidates(v: u32, size: u32, osize: u32, k: u32, s: u32, p: u32, d: u32) -> 
 }
 
 fn avg_divisor(oh: u32, ow: u32) -> f32 {
-    if (P.divisor != 0u) { return f32(P.divisor); }
+    if (P.divisor != 0u) { return f32(i32(P.divisor)); }
     let wh = window(oh, P.H, P.OH, P.KH, P.SH, P.PH, P.DH);
     let ww = window(ow, P.W, P.OW, P.KW, P.SW, P.PW, P.DW);
     if (MODE == 1u && (P.flags & 1u) != 0u) {
@@ -61,7 +61,7 @@ fn partition_one(i: u32, plane: u32, oh: u32, ow: u32) {
     let gv = g[P.x_off + i];
     let j = idx[i];
     var share = gv / f32(P.KH * P.KW);
-    if (P.divisor != 0u) { share = gv / f32(P.divisor); }
+    if (P.divisor != 0u) { share = gv / f32(i32(P.divisor)); }
     let base = plane * P.H * P.W;
     for (var a = 0u; a < P.KH; a++) {
         for (var b = 0u; b < P.KW; b++) {

@@ -1,12 +1,12 @@
 """``nn.MultiheadAttention`` with PyTorch's parameter names (``in_proj_weight``,
 ``out_proj.weight``...), defaults (sequence-first unless ``batch_first=True``) and
 initialisation, so state_dicts move between PyTorch and wgtorch. The computation is
-``F.multi_head_attention_forward`` (nn/functional/attention.py).
+``mha_batch_first`` (nn/functional/attention.py, the core of F.multi_head_attention_forward).
 """
 
 from ..ops.creation import empty
-from . import functional as F
 from . import init
+from .functional.attention import mha_batch_first
 from .linear import Linear
 from .module import Module
 from .parameter import Parameter
@@ -104,7 +104,7 @@ class MultiheadAttention(Module):
                 f"was expecting embedding dimension of {self.embed_dim}, but got "
                 f"{query.shape[-1]}"
             )
-        out, weights = F.multi_head_attention_forward(
+        out, weights = mha_batch_first(
             query, key, value, self.num_heads, self.in_proj_weight, self.in_proj_bias,
             self.out_proj.weight, self.out_proj.bias, key_padding_mask, need_weights, attn_mask,
             average_attn_weights, is_causal, self.dropout, self.training,

@@ -12,6 +12,7 @@ import numbers
 import numpy as np
 
 from .. import dtypes as dt
+from ..autograd.grad_mode import is_grad_enabled
 from ..device import as_device
 from ..tensor import Tensor, tensor_method
 from . import random as rnd
@@ -379,7 +380,9 @@ def bernoulli_(self, p=0.5, *, generator=None):
 @tensor_method()
 def bernoulli(input, p=None, *, generator=None):
     u = rand(input.shape, device=input.device, generator=generator)
-    return (u < (input if p is None else p)).to(input.dtype)
+    out = (u < (input if p is None else p)).to(input.dtype)
+    # as PyTorch: the sample is differentiable in input, with a zero gradient
+    return out + input * 0.0 if input.requires_grad and is_grad_enabled() else out
 
 
 def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
@@ -426,7 +429,8 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
     if rows.shape[0] == 0:
         return Tensor._from_numpy(np.zeros(probs.shape[:-1] + (num_samples,), np.int64),
                                   dt.int64, input.device)
-    u = rand(rows.shape[0], max(num_samples, 1) * (1 if replacement else rows.shape[1]),
+    # one uniform per draw with replacement, one key per category without
+    u = rand(rows.shape[0], max(num_samples, 1) if replacement else rows.shape[1],
              generator=generator).numpy()
     out = []
     for r, w in enumerate(rows):

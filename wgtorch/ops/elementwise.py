@@ -60,9 +60,11 @@ sin = unary("sin", _f("sin({0})"), FLOAT, lambda g, out, x: g * x.cos())
 cos = unary("cos", _f("cos({0})"), FLOAT, lambda g, out, x: -g * x.sin())
 tan = unary("tan", _f("tan({0})"), FLOAT, lambda g, out, x: g * (out * out + 1.0))
 tanh = unary("tanh", _f("tanh_f({0})"), FLOAT, lambda g, out, x: g * (1.0 - out * out))
-asin = unary("asin", _f("asin({0})"), FLOAT, lambda g, out, x: g * (1.0 - x * x).rsqrt(),
+# NOTE: 1 - x*x cancels near +-1; (1 - x)(1 + x) keeps the gradient's precision there
+asin = unary("asin", _f("asin_f({0})"), FLOAT, lambda g, out, x: g * ((1.0 - x) * (1.0 + x)).rsqrt(),
              aliases=("arcsin",))
-acos = unary("acos", _f("acos({0})"), FLOAT, lambda g, out, x: -g * (1.0 - x * x).rsqrt(),
+acos = unary("acos", _f("acos_f({0})"), FLOAT,
+             lambda g, out, x: -g * ((1.0 - x) * (1.0 + x)).rsqrt(),
              aliases=("arccos",))
 atan = unary("atan", _f("atan({0})"), FLOAT, lambda g, out, x: g / (x * x + 1.0),
              aliases=("arctan",))
@@ -212,8 +214,10 @@ mul = binary("mul", {t: "{0} * {1}" for t in _ARITH}, SAME,
 _div = binary("_div", _f("{0} / {1}"), FLOAT,
               (lambda g, out, a, b: g / b, lambda g, out, a, b: -g * out / b),
               method=False, export=False)
+# floor is flat: a zero gradient (as PyTorch's), so div(rounding_mode='floor') requires grad
 floor_divide = binary("floor_divide", {"f32": "floor({0} / {1})", "i32": "idiv_floor({0}, {1})",
-                                       "u32": "{0} / max({1}, 1u)"}, SAME)
+                                       "u32": "{0} / max({1}, 1u)"}, SAME,
+                      (lambda g, out, a, b: g * 0.0, lambda g, out, a, b: g * 0.0))
 
 
 def _tensor_other_node(base):

@@ -206,6 +206,8 @@ def mv(input, vec):
 def addmv(input, mat, vec, *, beta=1, alpha=1):
     """``beta * input + alpha * mat @ vec``."""
     out = mv(mat, vec)
+    if not out.dtype.is_floating_point:  # PyTorch casts the scalars to the integer dtype
+        alpha, beta = int(alpha), int(beta)
     if alpha != 1:
         out = out * alpha
     if beta == 0:
@@ -294,7 +296,7 @@ def matmul(input, other):
                 f"{b.shape[0]}x{b.shape[1]})"
             )
         _check_dtypes("mm", a, b)
-        out = _product(a.reshape(-1, k), b).view(*batch, m, b.shape[1])  # (*batch, M, N)
+        out = _product(a.reshape(prod(batch) * m, k), b).view(*batch, m, b.shape[1])  # (*B, M, N)
         return out.squeeze(-1) if db == 1 else out
     a = input.unsqueeze(0) if da == 1 else input
     b = other.unsqueeze(-1) if db == 1 else other

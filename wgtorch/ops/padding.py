@@ -75,7 +75,10 @@ def _source_index(mode, n, left, right):
         return np.where(j > n - 1, 2 * (n - 1) - j, j)
     if mode == "replicate":
         return np.clip(j, 0, n - 1)
-    return j % n  # circular
+    # circular, as PyTorch: negative pads crop first, then the cropped range wraps around
+    start, stop = max(-left, 0), n - max(-right, 0)
+    kept = max(stop - start, 1)
+    return (np.arange(n + left + right) - max(left, 0)) % kept + start
 
 
 def pad(input, pad, mode="constant", value=None):

@@ -147,6 +147,8 @@ def sum_to_size(self, *size):
     if not expandable:
         raise RuntimeError(f"size {{{list(shape)}}} is not expandable to size "
                            f"{{{list(self.shape)}}}.")
+    if not shape:  # PyTorch sums a 0-d self too (an integer one becomes int64)
+        return sum(self)
     return sum_to(self, shape)
 
 

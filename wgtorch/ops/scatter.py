@@ -126,21 +126,29 @@ def _check_same_dtype(op, self, src):
 @tensor_method()
 def index_select(input, dim, index):
     """The slices of input along ``dim`` at ``index`` (a 1-D int tensor)."""
+    if input.ndim == 0 and isinstance(index, Tensor) and index.numel() == 0:
+        raise RuntimeError("index_select(): Index to scalar can have only 1 value, got 0 "
+                           "value(s)")
     plan, target = _dim_plan("index_select", input, dim, index)
     out = IndexSelectBackward0.apply(target, plan)
-    return out if input.ndim else out.reshape(index.shape)
+    return out if input.ndim else out.reshape(())  # a 0-d input gives a 0-d result
 
 
 @tensor_method()
 def gather(input, dim, index, *, sparse_grad=False):
     """``out[i][j][k] = input[index[i][j][k]][j][k]`` (for dim=0): values picked along dim."""
+    if isinstance(index, Tensor) and index.numel() == 0:
+        # PyTorch accepts any empty index (even a float one, of any rank): an empty result
+        input._wrap_dim(dim)
+        return input.reshape(-1)[:0].reshape(index.shape)
     plan, target = _gather_plan("gather", input, dim, index)
     return GatherBackward0.apply(target, plan)
 
 
 @tensor_method()
 def take_along_dim(input, indices, dim=None):
-    """Values of input at ``indices`` along ``dim`` (both broadcast apart from dim)."""
+    """Values of input at ``indices`` along ``dim`` (both broadcast apart from dim); with a dim,
+    negative indices count from the end, as in PyTorch."""
     if dim is None:
         return gather(input.reshape(-1), 0, indices.reshape(-1))
     if input.ndim != indices.ndim:
@@ -154,7 +162,13 @@ def take_along_dim(input, indices, dim=None):
     shape = list(broadcast_shapes(a, b))
     in_shape, ix_shape = list(shape), list(shape)
     in_shape[d], ix_shape[d] = input.shape[d], indices.shape[d]
+    indices = _wrap_negative(indices, input.shape[d])
     return gather(input.expand(in_shape), d, indices.expand(ix_shape))
+
+
+def _wrap_negative(indices, n):
+    _check_index("take_along_dim", indices)
+    return where(indices < 0, indices + n, indices)
 
 
 # ---- scatters ------------------------------------------------------------------------------
@@ -404,6 +418,12 @@ def _fill_value(op, input, value):
 @tensor_method()
 def index_fill(input, dim, index, value):
     """A copy of input with the slices at ``index`` along dim set to ``value``."""
+    if isinstance(value, Tensor) and value.requires_grad and is_grad_enabled():
+        # a 0-d value tensor gets the gradient of every filled element: where(mask, value, .)
+        _fill_value("index_fill_", input, value)  # its checks
+        mask = index_fill(zeros(input.shape, dtype=dt.bool_, device=input.device), dim, index,
+                          True)
+        return where(mask, value.to(input.dtype), index_fill(input, dim, index, 0))
     plan, target = _dim_plan("index_fill", input, dim, index)
     value = _fill_value("index_fill_", input, value)
     return IndexFillBackward0.apply(target, value, plan, "store").reshape(input.shape)

@@ -195,7 +195,8 @@ def _along(body, src, indices, dim, length):
     if body == "gather":
         out = Tensor._empty(indices.shape, src.dtype, src.device)
     else:
-        shape[dim] = length
+        if shape:  # a 0-d input's gradient is 0-d (length 1)
+            shape[dim] = length
         out = zeros(shape, dtype=src.dtype, device=src.device)
     if indices.numel():
         _dispatch(body, src.dtype.wgsl, [src, indices, out], indices.numel(), L=length, K=K,

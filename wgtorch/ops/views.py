@@ -302,7 +302,8 @@ def permute(input, *dims):
 def transpose(input, dim0, dim1):
     dims = list(range(input.ndim))
     a, b = input._wrap_dim(dim0), input._wrap_dim(dim1)
-    dims[a], dims[b] = dims[b], dims[a]
+    if dims:  # a 0-d tensor's dims 0 and -1 are its (absent) only dim: nothing to swap
+        dims[a], dims[b] = dims[b], dims[a]
     return PermuteBackward0.apply(input, tuple(dims))
 
 
@@ -514,12 +515,24 @@ def unbind(input, dim=0):
 
 @tensor_method()
 def tensor_split(input, indices_or_sections, dim=0):
+    """Sections (an int or 0-d tensor: sizes differing by at most one) or split indices (a
+    list or 1-D tensor: chunks ``input[i_k:i_k+1]`` along dim, Python slice rules)."""
     d = input._wrap_dim(dim)
     n = input.shape[d]
+    if isinstance(indices_or_sections, Tensor):
+        if indices_or_sections.dtype.is_floating_point or indices_or_sections.ndim > 1:
+            raise RuntimeError("tensor_split expected tensor_indices_or_sections to be a "
+                               "zero-dimensional or one-dimensional tensor, but got a tensor "
+                               f"with {indices_or_sections.ndim} dims")
+        as_list = indices_or_sections.tolist()
+        indices_or_sections = as_list if indices_or_sections.ndim else int(as_list)
     if isinstance(indices_or_sections, int):
         k = indices_or_sections
+        if k <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {k}")
         sizes = [n // k + (1 if i < n % k else 0) for i in range(k)]
-    else:
-        bounds = [0] + [min(max(int(i), 0), n) for i in indices_or_sections] + [n]
-        sizes = [max(b - a, 0) for a, b in zip(bounds[:-1], bounds[1:])]
-    return split(input, sizes, d)
+        return split(input, sizes, d)
+    bounds = [int(i) for i in indices_or_sections]
+    lead = (slice(None),) * d
+    return tuple(basic_getitem(input, (*lead, slice(start, stop)))
+                 for start, stop in zip([0, *bounds], [*bounds, None]))

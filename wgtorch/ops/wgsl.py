@@ -68,6 +68,43 @@ fn erf_f(x: f32) -> f32 {
         t * (-0.82215223 + t * 0.17087277)))))))));
     return select(1.0 - r, r - 1.0, x < 0.0);
 }""",
+    # NOTE: lavapipe's asin/acos lose ~4e-4 near +-1 (1 - x*x cancels). Cephes' asinf: a
+    # polynomial on |x| <= 0.5, and asin(x) = pi/2 - 2 asin(sqrt((1 - |x|) / 2)) above, where
+    # 1 - |x| is exact; within ~1e-7 of the true value everywhere (NaN outside [-1, 1]).
+    "asin_small": """
+fn asin_small(x: f32) -> f32 {
+    let z = x * x;
+    return x + x * z * ((((0.042163199048 * z + 0.024181311049) * z + 0.045470025998) * z
+        + 0.074953002686) * z + 0.16666752422);
+}""",
+    "asin_f": """
+fn asin_f(x: f32) -> f32 {
+    let a = abs(x);
+    if (a <= 0.5) { return asin_small(x); }
+    let r = 1.5707963267948966 - 2.0 * asin_small(sqrt(0.5 * (1.0 - a)));
+    return select(r, -r, x < 0.0);
+}""",
+    "acos_f": """
+fn acos_f(x: f32) -> f32 {
+    if (x > 0.5) { return 2.0 * asin_small(sqrt(0.5 * (1.0 - x))); }
+    if (x < -0.5) { return 3.141592653589793 - 2.0 * asin_small(sqrt(0.5 * (1.0 + x))); }
+    return 1.5707963267948966 - asin_small(x);
+}""",
+    # NOTE: lavapipe's atan2 gives 3pi/4 for (0, 0), drops the sign of a zero y and returns
+    # numbers for NaN inputs: C's (and PyTorch's) rules for zeros, infinities and NaN.
+    "atan2_f": """
+fn atan2_f(y: f32, x: f32) -> f32 {
+    if (isnan_f(y) || isnan_f(x)) { return nan_f(); }
+    var r: f32;
+    if (!nz_f(y)) {
+        r = select(0.0, 3.141592653589793, (bitcast<u32>(x) >> 31u) == 1u);
+    } else if (isinf_f(y) && isinf_f(x)) {
+        r = select(0.7853981633974483, 2.356194490192345, x < 0.0);
+    } else {
+        return atan2(y, x);
+    }
+    return select(r, -r, (bitcast<u32>(y) >> 31u) == 1u);
+}""",
     "pow_f": """
 fn pow_f(a: f32, b: f32) -> f32 {
     // C's pow special cases: x^0 = 1 and 1^y = 1 even for NaN; (-1)^(+-inf) = 1.
@@ -129,6 +166,9 @@ fn min_f(a: f32, b: f32) -> f32 { return select(min(a, b), a + b, isnan_f(a) || 
 }
 _DEPS = {
     "softplus_f": ("log1p_f",),
+    "atan2_f": ("nz_f", "isinf_f", "isnan_f", "nan_f"),
+    "asin_f": ("asin_small",),
+    "acos_f": ("asin_small",),
     "pow_f": ("inf_f", "nan_f", "isnan_f", "isinf_f"),
     "max_f": ("isnan_f",),
     "min_f": ("isnan_f",),

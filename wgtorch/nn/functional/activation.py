@@ -128,7 +128,9 @@ softshrink = act.softshrink
 
 def prelu(input, weight):
     """x if x > 0 else weight * x; ``weight`` has 1 or C (channel dim 1) elements."""
-    if weight.numel() != 1:
+    if weight.numel() == 1:
+        weight = weight.reshape(())  # the result keeps input's shape, 0-d included
+    else:
         if input.ndim == 0 or weight.numel() != input.shape[min(1, input.ndim - 1)]:
             raise RuntimeError(
                 f"Mismatch of parameter numbers and input channel size. Found parameter numbers "

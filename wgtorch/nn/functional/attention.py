@@ -109,13 +109,53 @@ def _check_attn_mask(attn_mask, batch, heads, L, S):
     raise RuntimeError(f"attn_mask's dimension {attn_mask.ndim} is not supported")
 
 
-def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, in_proj_bias,
-                                 out_proj_weight, out_proj_bias, key_padding_mask=None,
-                                 need_weights=True, attn_mask=None, average_attn_weights=True,
-                                 is_causal=False, dropout_p=0.0, training=True,
-                                 q_proj_weight=None, k_proj_weight=None, v_proj_weight=None,
-                                 bias_k=None, bias_v=None, add_zero_attn=False):
-    """The forward of ``nn.MultiheadAttention`` on batch-first (B, L, E) tensors.
+def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads,
+                                 in_proj_weight, in_proj_bias, bias_k, bias_v, add_zero_attn,
+                                 dropout_p, out_proj_weight, out_proj_bias, training=True,
+                                 key_padding_mask=None, need_weights=True, attn_mask=None,
+                                 use_separate_proj_weight=False, q_proj_weight=None,
+                                 k_proj_weight=None, v_proj_weight=None, static_k=None,
+                                 static_v=None, average_attn_weights=True, is_causal=False):
+    """PyTorch's ``F.multi_head_attention_forward``, with its argument order: sequence-first
+    (L, N, E) or unbatched (L, E) query/key/value.
+
+    Returns ``(output (L, N, E), weights (N, L, S) or (N, H, L, S) or None)``.
+    """
+    if static_k is not None or static_v is not None:
+        raise NotImplementedError("multi_head_attention_forward: static_k / static_v are not "
+                                  "supported by wgtorch")
+    unbatched = query.dim() == 2
+    if unbatched:
+        query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+        if key_padding_mask is not None:
+            key_padding_mask = key_padding_mask.unsqueeze(0)
+    if query.shape[-1] != embed_dim_to_check:
+        raise AssertionError(f"was expecting embedding dimension of {embed_dim_to_check}, but "
+                             f"got {query.shape[-1]}")
+    e = query.shape[-1]
+    bias_k = bias_k.reshape(1, 1, e) if bias_k is not None else None
+    bias_v = bias_v.reshape(1, 1, e) if bias_v is not None else None
+    if use_separate_proj_weight:
+        in_proj_weight = None
+    query, key, value = (t.transpose(0, 1) for t in (query, key, value))  # (N, L, E)
+    out, weights = mha_batch_first(
+        query, key, value, num_heads, in_proj_weight, in_proj_bias, out_proj_weight,
+        out_proj_bias, key_padding_mask, need_weights, attn_mask, average_attn_weights,
+        is_causal, dropout_p, training, q_proj_weight, k_proj_weight, v_proj_weight, bias_k,
+        bias_v, add_zero_attn)
+    out = out.transpose(0, 1)  # (L, N, E)
+    if unbatched:
+        out = out.squeeze(1)
+        weights = weights.squeeze(0) if weights is not None else None
+    return out, weights
+
+
+def mha_batch_first(query, key, value, num_heads, in_proj_weight, in_proj_bias,
+                    out_proj_weight, out_proj_bias, key_padding_mask=None, need_weights=True,
+                    attn_mask=None, average_attn_weights=True, is_causal=False, dropout_p=0.0,
+                    training=True, q_proj_weight=None, k_proj_weight=None, v_proj_weight=None,
+                    bias_k=None, bias_v=None, add_zero_attn=False):
+    """Multi-head attention on batch-first (B, L, E) tensors (nn.MultiheadAttention's core).
 
     Returns ``(output (B, L, E), weights (B, L, S) or (B, H, L, S) or None)``.
     """

@@ -115,10 +115,11 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False):
     if not training or p == 0.0:
         return input
     if p == 1.0:
-        return input * 0.0
-    alpha_p = -1.7580993408473766  # -SELU scale * alpha
-    a = ((1 - p) * (1 + p * alpha_p**2)) ** -0.5
-    b = -a * alpha_p * p
-    keep = (rand(tuple(input.shape), device=input.device) >= p).to(input.dtype)
-    out = (input * keep + alpha_p * (1.0 - keep)) * a + b
+        out = input * 0.0
+    else:
+        alpha_p = -1.7580993408473766  # -SELU scale * alpha
+        a = ((1 - p) * (1 + p * alpha_p**2)) ** -0.5
+        b = -a * alpha_p * p
+        keep = (rand(tuple(input.shape), device=input.device) >= p).to(input.dtype)
+        out = (input * keep + alpha_p * (1.0 - keep)) * a + b
     return apply_inplace(input, out) if inplace else out

@@ -27,7 +27,7 @@ def bilinear(input1, input2, weight, bias=None):
         )
     w = weight.permute(1, 0, 2).reshape(in1, o * in2)  # (in1, out*in2)
     t = (input1 @ w).view(*input1.shape[:-1], o, in2)  # (..., out, in2)
-    out = (t * input2.unsqueeze(-2)).sum(-1)  # (..., out)
+    out = (t * input2.unsqueeze(-2)).sum(-1, dtype=t.dtype)  # (..., out); int32 stays int32
     return out + bias if bias is not None else out
 
 

@@ -14,6 +14,7 @@ from ...ops import elementwise as ew
 from ...ops import elementwise_args as ewa
 from ...ops.cross_entropy import pick_targets, target_site
 from ...ops.loss_kernels import check_unit_interval
+from ...ops.shape import broadcast_tensors
 from .cross_entropy import cross_entropy_loss
 
 _LOG_CLAMP = -100.0  # PyTorch clamps log() in binary_cross_entropy to >= -100
@@ -281,7 +282,8 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None,
                          reduction="mean"):
     reduction = _reduction(reduction, size_average, reduce)
-    loss = ew.where(target == 1, input, 0.0) + ew.where(target == -1, (margin - input).relu(),
+    # PyTorch's rule for any target: the margin term where target != 1, input where != -1
+    loss = ew.where(target != -1, input, 0.0) + ew.where(target != 1, (margin - input).relu(),
                                                           0.0)
     return _reduce(loss, reduction)
 
@@ -293,6 +295,7 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """Cosine of the angle between x1 and x2 along ``dim`` (broadcasting)."""
+    x1, x2 = broadcast_tensors(x1, x2)  # the norms run over the broadcast dim too
     dot = (x1 * x2).sum(dim)
     n1 = (x1 * x1).sum(dim).sqrt().clamp_min(eps)
     n2 = (x2 * x2).sum(dim).sqrt().clamp_min(eps)

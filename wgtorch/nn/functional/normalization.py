@@ -13,6 +13,7 @@ from ...ops.normalization import (
     layer_norm_rows,
     update_running_stats,
 )
+from ...ops.stats import vector_norm
 from ...tensor import prod
 from .fold import check_float
 
@@ -63,7 +64,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
             f"of shape {list(input.shape)} and num_groups={num_groups}"
         )
     check_float("group_norm", input)
-    rows = input.reshape(n * num_groups, -1)  # (N*G, C/G * spatial)
+    rows = input.reshape(n * num_groups, input.numel() // max(n * num_groups, 1))  # (N*G, C/G*S)
     y = layer_norm_rows(rows, None, None, eps).view(input.shape)
     if weight is not None:
         y = y * _channel_view(weight, input.ndim)
@@ -85,6 +86,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                momentum=0.1, eps=1e-5):
     """Normalise each channel (dim 1) with batch statistics (training, updating the running
     statistics in place) or with the running statistics (eval)."""
+    if input.numel() == 0:  # as PyTorch: an empty result, running statistics untouched
+        return input.clone()
     if input.ndim < 2:
         raise ValueError(f"expected 2D or 3D input (got {input.ndim}D input)")
     check_float("batch_norm", input)
@@ -172,7 +175,7 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     elif p == float("inf"):
         norm = input.abs().amax(dim, keepdim=True)
     else:
-        norm = input.abs().pow(p).sum(dim, keepdim=True).pow(1.0 / p)
+        norm = vector_norm(input, p, dim, keepdim=True)  # p = 0 counts the non-zeros
     result = input / norm.clamp_min(eps)
     if out is not None:
         out.copy_(result)
@@ -190,7 +193,7 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
     from .pooling import avg_pool2d
 
     n, c = input.shape[0], input.shape[1]
-    sq = (input * input).reshape(n, 1, c, -1)  # channels as a spatial dim
+    sq = (input * input).reshape(n, 1, c, prod(input.shape[2:]))  # channels as a spatial dim
     sq = _pad(sq, (0, 0, size // 2, (size - 1) // 2))
     div = avg_pool2d(sq, (size, 1), stride=1).reshape(input.shape)
     return input / (div * alpha + k).pow(beta)

@@ -130,7 +130,8 @@ def _avg_pool(op, dims, input, kernel_size, stride, padding, ceil_mode, count_in
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
     g = _window_geometry(op, AVG, x, kernel_size, stride, padding, 1, ceil_mode, dims,
-                         1 if count_include_pad else 0, int(divisor_override or 0))
+                         1 if count_include_pad else 0,
+                         int(divisor_override or 0) & 0xFFFFFFFF)  # i32 bits: may be negative
     return _unbatch(AvgPool2DBackward0.apply(x, g), batched, dims)
 
 

@@ -134,8 +134,10 @@ def node_name(name):
     return name.strip("_").title().replace("_", "") + "Backward0"
 
 
+@functools.lru_cache(maxsize=4096)
 def _reads(fn, n):
-    """Which of ``fn``'s first ``n`` parameters its body reads (all, when unknown)."""
+    """Which of ``fn``'s first ``n`` parameters its body reads (all, when unknown). Cached:
+    rules are module-level functions, and a forward asks on every call."""
     code = getattr(fn, "__code__", None)
     if code is None:
         return (True,) * n
